@@ -1,0 +1,86 @@
+/**
+ * What JS hooks cost on the request path, end to end with wrk: a proxied keyless API with a `pre` and a
+ * `post` hook that each set a header, against the same API with no hooks, in the same gateway and run.
+ *
+ *   deno run -A bench/proxy_hooks.ts [--seconds 5] [--rounds 3]
+ *
+ * Reports the median added latency per hook (one connection, so no queueing) and the throughput ratio
+ * hooks / no hooks (32 connections). Runs alternate between the two APIs to spread machine noise.
+ */
+import { keylessApi, startGateway } from "../tests/support/gateway.ts";
+import { startOkUpstream } from "./_upstream.ts";
+import { machineLine, median, wrk } from "./_wrk.ts";
+
+const args = Deno.args;
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const SECONDS = option("seconds", 5);
+const ROUNDS = option("rounds", 3);
+
+const HOOK = (name: string) =>
+  `var ${name} = new TykJS.TykMiddleware.NewMiddleware({});
+${name}.NewProcessRequest(function (request, session, spec) {
+  request.SetHeaders["X-${name}"] = "1";
+  return ${name}.ReturnData(request, {});
+});
+`;
+
+const upstream = await startOkUpstream();
+const target = upstream.url;
+
+const gw = await startGateway({
+  conf: { enable_jsvm: true, log_level: "warn" },
+  files: { "plugins/preHook.js": HOOK("preHook"), "plugins/postHook.js": HOOK("postHook") },
+  apps: {
+    "plain.json": keylessApi("plain", "/plain/", target),
+    "hooks.json": {
+      ...keylessApi("hooks", "/hooks/", target),
+      custom_middleware: {
+        driver: "otto",
+        pre: [{ name: "preHook", path: "plugins/preHook.js" }],
+        post: [{ name: "postHook", path: "plugins/postHook.js" }],
+      },
+    },
+  },
+});
+
+try {
+  const plainUrl = `${gw.url}/plain/x`;
+  const hooksUrl = `${gw.url}/hooks/x`;
+  for (const url of [plainUrl, hooksUrl]) await wrk(url, { connections: 8, seconds: 2 });
+
+  const latency = { plain: [] as number[], hooks: [] as number[] };
+  const rps = { plain: [] as number[], hooks: [] as number[] };
+  let errors = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, url] of [["plain", plainUrl], ["hooks", hooksUrl]] as const) {
+      const one = await wrk(url, { connections: 1, seconds: SECONDS });
+      const many = await wrk(url, { connections: 32, seconds: SECONDS, threads: 2 });
+      latency[name].push(one.p50us);
+      rps[name].push(many.rps);
+      errors += one.errors + many.errors;
+    }
+  }
+  const perHook = (median(latency.hooks) - median(latency.plain)) / 2;
+  const ratio = median(rps.hooks) / median(rps.plain);
+  console.log(`\n## JS hooks on the proxy path (${await machineLine()})\n`);
+  console.log("| API | p50 latency, 1 connection | throughput, 32 connections |");
+  console.log("|---|---|---|");
+  console.log(
+    `| no hooks | ${median(latency.plain).toFixed(0)} µs | ${median(rps.plain).toFixed(0)} req/s |`,
+  );
+  console.log(
+    `| pre + post hooks | ${median(latency.hooks).toFixed(0)} µs | ${median(rps.hooks).toFixed(0)} req/s |`,
+  );
+  console.log(
+    `\nadded per hook (median): ${perHook.toFixed(1)} µs; throughput with hooks: ${
+      ratio.toFixed(2)
+    }× no hooks`,
+  );
+  console.log(`errors: ${errors}; rounds: ${ROUNDS} × ${SECONDS} s per API and mode`);
+} finally {
+  await gw.stop();
+  await upstream.stop();
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds one self-contained executable, ./dist/portcullis, with `deno compile`.
+#
+# deno compile embeds the program into a copy of the Deno runtime ("denort"), which it normally downloads
+# from the internet. Where that download is not reachable, point DENORT_BIN at a denort binary of the same
+# Deno version (2.9.6), e.g. one copied from a machine with internet access:
+#   DENORT_BIN=/path/to/denort ./compile.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+
+DENO=${DENO:-deno}
+command -v "$DENO" >/dev/null 2>&1 || DENO="npx -y deno@2.9.6"
+OUT=${OUT:-dist/portcullis}
+mkdir -p "$(dirname "$OUT")"
+
+if [ -n "${DENORT_BIN:-}" ] && [ ! -x "$DENORT_BIN" ]; then
+  echo "compile.sh: DENORT_BIN=$DENORT_BIN is not an executable file" >&2
+  exit 1
+fi
+
+# The permissions the gateway needs at run time, no more: it listens and proxies (net), reads its config,
+# definitions and plugins (read), writes definitions and the embedded store (write), and reads TYK_GW_*
+# overrides (env). --no-remote stops plugin code from importing anything from the network.
+# The sandbox worker and the plugin runtime are included explicitly: they are loaded with new Worker().
+set +e
+$DENO compile \
+  --no-remote \
+  --allow-net --allow-read --allow-write --allow-env \
+  --include src/jsvm/sandbox/worker.ts \
+  --output "$OUT" \
+  main.ts 2>&1 | tee /tmp/portcullis-compile.log
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+  if grep -qiE 'denort|download|dns|connect|network|error sending request' /tmp/portcullis-compile.log; then
+    cat >&2 <<MSG
+
+compile.sh: deno compile could not get the Deno runtime (denort) it embeds the program into.
+It downloads it from the internet, which this machine cannot reach. To build offline, set DENORT_BIN to a
+denort executable of Deno 2.9.6 (from https://github.com/denoland/deno/releases, file
+denort-x86_64-unknown-linux-gnu.zip) and run again:  DENORT_BIN=/path/to/denort ./compile.sh
+MSG
+  fi
+  exit "$status"
+fi
+echo "Built $OUT. Run it with: $OUT --conf tyk.conf"

@@ -1,0 +1,83 @@
+/**
+ * What one request carries through an API's chain, and the shape of a chain step.
+ * Steps mutate the context (path, query, headers, body, session) and the proxy sends what is left.
+ */
+import type { GatewayError } from "./errors.ts";
+import type { Session } from "../keys/session.ts";
+
+/** What a step returns: a response or an error ends the chain, `undefined` continues. */
+export type StepResult = Response | GatewayError | undefined;
+
+/** One middleware step, built once per API load by a factory. */
+export type Step = (ctx: RequestCtx) => StepResult | Promise<StepResult>;
+
+/** The state of one request inside the gateway. */
+export interface RequestCtx {
+  /** The client's request as Deno.serve gave it. */
+  readonly request: Request;
+  /** The API this request was routed to. */
+  readonly apiId: string;
+  /** The API's organisation. */
+  readonly orgId: string;
+  /** The API's listen path, normalised (leading `/`). */
+  readonly listenPath: string;
+  /** The client's IP (host part of the TCP peer). */
+  readonly clientIp: string;
+  /** `"https"` when this listener terminated TLS. */
+  readonly scheme: "http" | "https";
+  /** The request target exactly as the client sent it (path and query); never rewritten. */
+  readonly requestURI: string;
+  /** The HTTP method sent upstream. */
+  method: string;
+  /** The current gateway-side path, still starting with the listen path; rewrites change it. */
+  path: string;
+  /** The current raw query string, without `?`. */
+  query: string;
+  /** The request headers as they will be sent upstream (hop-by-hop ones are removed by the proxy). */
+  headers: Headers;
+  /** The body: the client's stream until a step buffers it with {@link readBody}. */
+  body: ReadableStream<Uint8Array> | Uint8Array | null;
+  /** The key's session once auth succeeded; `null` on keyless APIs. */
+  session: Session | null;
+  /** The stored key name of the session (what `apikey-` is followed by, before hashing). */
+  sessionKey: string;
+  /** Set by steps that changed the session; the chain writes it back once, at the end. */
+  sessionModified: boolean;
+  /** True when an `ignored` endpoint matched: auth, expiry, access and key limits are skipped. */
+  ignored: boolean;
+  /** The API version this request resolved to. */
+  versionName: string;
+}
+
+/** Maximum bytes a step may buffer from a request body. */
+export const MAX_BUFFERED_BODY = 64 * 1024 * 1024;
+
+/**
+ * Buffers the request body (once) so a step can read it; later steps and the proxy reuse the bytes.
+ * @throws RangeError when the body is larger than {@link MAX_BUFFERED_BODY}.
+ */
+export async function readBody(ctx: RequestCtx): Promise<Uint8Array> {
+  if (ctx.body === null) return (ctx.body = new Uint8Array(0));
+  if (ctx.body instanceof Uint8Array) return ctx.body;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of ctx.body) {
+    size += chunk.byteLength;
+    if (size > MAX_BUFFERED_BODY) {
+      throw new RangeError(`Cannot buffer request body: larger than ${MAX_BUFFERED_BODY} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return (ctx.body = bytes);
+}
+
+/** The current gateway-side URL (path and query), as Go prints `r.URL` for origin-form requests. */
+export function currentUrl(ctx: RequestCtx): string {
+  return ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path;
+}

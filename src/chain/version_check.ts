@@ -1,0 +1,144 @@
+/**
+ * Tyk's VersionCheck step (gateway-core spec §2.3): resolves the API version, enforces API and version
+ * expiry, and the version's ignored / white_list / black_list endpoints. Everything is compiled at load.
+ */
+import type { ApiDefinition } from "../config/api_definition.ts";
+import type { RequestCtx, Step } from "./context.ts";
+import { GatewayError, MESSAGES } from "./errors.ts";
+import { type EndpointRule, matchEndpoint } from "./endpoint_match.ts";
+
+type VersionInfo = ApiDefinition["version_data"]["versions"][string];
+
+/** Path-matching options from `http_server_options`. */
+export interface VersionCheckOptions {
+  prefixMatching?: boolean;
+  suffixMatching?: boolean;
+  now?: () => number;
+}
+
+interface CompiledVersion {
+  name: string;
+  expiresAt: number;
+  rules: EndpointRule[];
+  whiteListMode: boolean;
+}
+
+/** Parses Tyk's `"2006-01-02 15:04"` expiry layout; `""`/`"-1"` (or unparsable) mean never. */
+export function parseTykExpiry(value: string | undefined): number {
+  if (!value || value === "-1") return Infinity;
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})$/.exec(value.trim());
+  if (!m) return Infinity;
+  return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+}
+
+function compileVersion(info: VersionInfo, name: string, options: VersionCheckOptions): CompiledVersion {
+  const rules: EndpointRule[] = [];
+  const add = (kind: EndpointRule["kind"], path: string, method: string) =>
+    rules.push({ kind, method: method.toUpperCase(), pattern: compilePattern(path, options) });
+  if (info.use_extended_paths) {
+    for (const kind of ["ignored", "black_list", "white_list"] as const) {
+      for (const entry of info.extended_paths[kind] ?? []) {
+        if (entry.disabled) continue;
+        const methods = Object.keys(entry.method_actions ?? {});
+        if (entry.method) add(kind, entry.path, entry.method);
+        else if (methods.length) { for (const method of methods) add(kind, entry.path, method); }
+        else add(kind, entry.path, "");
+      }
+    }
+  } else {
+    for (const kind of ["ignored", "black_list", "white_list"] as const) {
+      for (const path of info.paths[kind] ?? []) add(kind, path, "");
+    }
+  }
+  return {
+    name,
+    expiresAt: parseTykExpiry(info.expires),
+    rules,
+    whiteListMode: rules.some((r) => r.kind === "white_list"),
+  };
+}
+
+/** Turns an endpoint path into Tyk's regexp: `{x}` → one segment, `/*` → anything; unanchored by default. */
+export function compilePattern(path: string, options: VersionCheckOptions = {}): RegExp {
+  let source = path.replace(/\{[^}]*\}/g, "([^/]+)").replace(/\/\*\//g, "/[^/]+/").replace(/\/\*$/, "/.*");
+  if (options.prefixMatching && source.startsWith("/")) source = `^${source}`;
+  if (options.suffixMatching) source = `${source}$`;
+  try {
+    return new RegExp(source);
+  } catch {
+    return new RegExp(source.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  }
+}
+
+function resolveFixedVersion(def: ApiDefinition): CompiledVersion | GatewayError {
+  const entries = Object.entries(def.version_data.versions);
+  if (entries.length === 1) return compileVersion(entries[0][1], entries[0][0], {});
+  const defaults = entries.filter(([name]) => name === "Default" || name === "default" || name === "");
+  if (defaults.length > 1) return new GatewayError(403, MESSAGES.ambiguousDefaultVersion);
+  if (defaults.length === 0) return new GatewayError(403, MESSAGES.noDefaultVersion);
+  return compileVersion(defaults[0][1], defaults[0][0], {});
+}
+
+function versionFromRequest(ctx: RequestCtx, def: ApiDefinition): string {
+  const { location, key } = def.definition;
+  if (location === "header") return ctx.headers.get(key) ?? "";
+  if (location === "url-param") return new URLSearchParams(ctx.query).get(key) ?? "";
+  if (location === "url") {
+    const rest = ctx.path.slice(ctx.listenPath.length).replace(/^\//, "");
+    return rest.split("/")[0] ?? "";
+  }
+  return "";
+}
+
+/**
+ * Builds an API's version check; `null` when the API has one version, no expiry and no endpoint lists.
+ * @example
+ * const step = createVersionCheck(def, { prefixMatching: false });
+ */
+export function createVersionCheck(def: ApiDefinition, options: VersionCheckOptions = {}): Step | null {
+  const now = options.now ?? Date.now;
+  const apiExpiresAt = parseTykExpiry(def.expiration);
+  const apiExpired = new GatewayError(403, MESSAGES.apiExpired);
+  const forbidden = new GatewayError(403, MESSAGES.endpointForbidden);
+  const versionExpired = new GatewayError(403, MESSAGES.versionExpired);
+
+  const check = (ctx: RequestCtx, version: CompiledVersion): GatewayError | undefined => {
+    ctx.versionName = version.name;
+    if (version.expiresAt <= now()) return versionExpired;
+    if (version.rules.length === 0) return undefined;
+    const rule = matchEndpoint(version.rules, ctx);
+    if (rule?.kind === "black_list") return forbidden;
+    if (rule?.kind === "ignored") ctx.ignored = true;
+    if (version.whiteListMode && rule?.kind !== "white_list" && rule?.kind !== "ignored") return forbidden;
+    return undefined;
+  };
+
+  if (def.version_data.not_versioned) {
+    const fixed = resolveFixedVersion(def);
+    if (fixed instanceof GatewayError) return () => fixed;
+    if (apiExpiresAt === Infinity && fixed.expiresAt === Infinity && fixed.rules.length === 0) {
+      return null;
+    }
+    return function versionCheck(ctx) {
+      if (apiExpiresAt <= now()) return apiExpired;
+      return check(ctx, fixed);
+    };
+  }
+
+  const versions = new Map<string, CompiledVersion>();
+  for (const [name, info] of Object.entries(def.version_data.versions)) {
+    versions.set(name, compileVersion(info, name, options));
+  }
+  const notFound = new GatewayError(403, MESSAGES.versionInfoNotFound);
+  const missing = new GatewayError(403, MESSAGES.versionMissing);
+  const fallback = def.definition.default || def.version_data.default_version;
+  return function versionCheck(ctx) {
+    if (apiExpiresAt <= now()) return apiExpired;
+    const requested = versionFromRequest(ctx, def) || def.version_data.default_version;
+    if (!requested) return notFound;
+    const version = versions.get(requested) ??
+      (def.definition.fallback_to_default && fallback ? versions.get(fallback) : undefined);
+    if (!version) return missing;
+    return check(ctx, version);
+  };
+}

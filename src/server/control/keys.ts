@@ -1,0 +1,154 @@
+/**
+ * `/tyk/keys` (gateway-core spec §3.2, keys): create, read, update, delete and list key sessions.
+ */
+import { Hono } from "hono";
+import type { GatewayConfig } from "../../config/gateway_config.ts";
+import type { KeyStore } from "../../keys/key_store.ts";
+import { parseSession, type Session } from "../../keys/session.ts";
+import { generateToken, newKeyId } from "../../keys/token.ts";
+import { hashKey } from "../../keys/hash.ts";
+import type { ApiSet } from "../handler.ts";
+import { apiError, json, methodNotSupported, modified } from "./respond.ts";
+
+/** What the keys routes need. */
+export interface KeysRouteOptions {
+  config: GatewayConfig;
+  keyStore: KeyStore;
+  current: () => ApiSet;
+  now?: () => number;
+}
+
+/** Builds the `/tyk/keys` routes (mounted under `/tyk/keys`). */
+export function keysRoutes(options: KeysRouteOptions): Hono {
+  const { config, keyStore } = options;
+  const now = options.now ?? Date.now;
+  const app = new Hono({ strict: false });
+  const minLength = Math.max(config.min_token_length || 3, 3);
+
+  /** Redis TTL of a key record (spec §4.6): forced global, the key's, the largest of its APIs', global. */
+  function lifetime(session: Session): number {
+    if (config.force_global_session_lifetime) return config.global_session_lifetime;
+    if (session.session_lifetime > 0) return session.session_lifetime;
+    let largest = 0;
+    for (const apiId of Object.keys(session.access_rights ?? {})) {
+      largest = Math.max(largest, options.current().byId.get(apiId)?.sessionLifetime ?? 0);
+    }
+    return largest || config.global_session_lifetime;
+  }
+
+  /** Stamps a new or reset session the way Tyk's key API does. */
+  function resetQuotaFields(session: Session): void {
+    const seconds = Math.floor(now() / 1000);
+    session.last_updated = String(seconds);
+    if (session.quota_renewal_rate > 0) session.quota_renews = seconds + session.quota_renewal_rate;
+    session.quota_remaining = session.quota_max;
+  }
+
+  async function parseBody(request: Request): Promise<Session | undefined> {
+    const text = await request.text();
+    try {
+      return parseSession(text);
+    } catch {
+      return undefined;
+    }
+  }
+
+  function keyHashOf(key: string): string | undefined {
+    return config.hash_keys ? hashKey(key, true) : undefined;
+  }
+
+  async function store(session: Session, key: string): Promise<Response> {
+    session.date_created = new Date(now()).toISOString();
+    resetQuotaFields(session);
+    await keyStore.set(key, session, lifetime(session));
+    await keyStore.resetQuota(key);
+    return modified(key, "added", keyHashOf(key));
+  }
+
+  /**
+   * The three create calls differ only in their error texts (Tyk's) and in where the key id comes from.
+   * @param malformed the answer to a body that is not a session
+   * @param master the answer to a session without access rights when master keys are not allowed
+   */
+  async function create(
+    request: Request,
+    customId: string | null,
+    malformed: [number, string],
+    master: [number, string],
+  ): Promise<Response> {
+    const session = await parseBody(request);
+    if (!session) return apiError(...malformed);
+    if (Object.keys(session.access_rights ?? {}).length === 0 && !config.allow_master_keys) {
+      return apiError(...master);
+    }
+    return store(session, generateToken(session.org_id, customId ?? newKeyId(), config.hash_key_function));
+  }
+
+  const SECURITY = [500, "Failed to create key, ensure security settings are correct."] as [number, string];
+  const MALFORMED = [400, "Request malformed"] as [number, string];
+
+  app.post("/create", (c) =>
+    create(c.req.raw, null, [500, "Unmarshalling failed"], [
+      400,
+      "Failed to create key, keys must have at least one Access Rights record set.",
+    ]));
+  app.all("/create", methodNotSupported);
+
+  app.get("/", async (c) => {
+    if (config.hash_keys && !config.enable_hashed_keys_listing) {
+      return apiError(404, "Hashed key listing is disabled in config (enable_hashed_keys_listing)");
+    }
+    return json({ keys: await keyStore.list(c.req.query("filter") ?? "") });
+  });
+  app.post("/", (c) => create(c.req.raw, null, MALFORMED, SECURITY));
+  app.all("/", methodNotSupported);
+
+  app.get("/:key", async (c) => {
+    const hashed = c.req.query("hashed") === "true";
+    if (hashed && !config.hash_keys) {
+      return apiError(400, "Key requested by hash but key hashing is not enabled");
+    }
+    const session = await keyStore.get(c.req.param("key"), { hashed });
+    if (!session) return apiError(404, "Key not found");
+    if (session.basic_auth_data) session.basic_auth_data.password = "";
+    return json(session);
+  });
+  app.post("/:key", (c) => {
+    const customId = c.req.param("key");
+    if (customId.length < minLength) {
+      return apiError(
+        400,
+        `custom key ID length ${customId.length} is less than min_token_length (${minLength}); please use a longer key ID`,
+      );
+    }
+    return create(c.req.raw, customId, MALFORMED, SECURITY);
+  });
+  app.put("/:key", async (c) => {
+    const key = c.req.param("key");
+    const stored = await keyStore.get(key);
+    if (!stored) return apiError(404, "Key is not found");
+    const session = await parseBody(c.req.raw);
+    if (!session) return apiError(...MALFORMED);
+    session.date_created = stored.date_created;
+    if (session.expires > 0 && session.expires * 1000 < now()) session.expires = stored.expires;
+    const suppressReset = c.req.query("suppress_reset") === "1";
+    if (suppressReset) {
+      session.quota_renews = stored.quota_renews;
+      session.last_updated = stored.last_updated;
+    } else {
+      resetQuotaFields(session);
+    }
+    await keyStore.set(key, session, lifetime(session));
+    if (!suppressReset) await keyStore.resetQuota(key);
+    return modified(key, "modified");
+  });
+  app.delete("/:key", async (c) => {
+    const hashed = c.req.query("hashed") === "true";
+    const deleted = await keyStore.delete(c.req.param("key"), { hashed });
+    if (!deleted) return apiError(404, "There is no such key found");
+    if (c.req.query("api_id") === "-1") return json(null);
+    return modified(c.req.param("key"), "deleted");
+  });
+  app.all("/:key", methodNotSupported);
+  return app;
+}

@@ -1,0 +1,176 @@
+/**
+ * Starts a gateway from a validated config: store, key store, API reloader, listeners, file watcher and
+ * cluster notifications; `stop()` shuts them down in reverse order.
+ */
+import { createUpstreamAgents } from "../chain/upstream_client.ts";
+import { createErrorRenderer, GatewayError, MESSAGES } from "../chain/errors.ts";
+import type { GatewayConfig } from "../config/gateway_config.ts";
+import { KeyStore } from "../keys/key_store.ts";
+import { logger } from "../log.ts";
+import { openStore } from "../store/open_store.ts";
+import { publishNotification, subscribeCluster } from "./cluster.ts";
+import { createControlApi } from "./control_api.ts";
+import { createApiHandler, splitTarget } from "./handler.ts";
+import { ApiReloader } from "./reload.ts";
+import { loadErrorTemplates } from "./templates.ts";
+import { watchFolders } from "./watch.ts";
+
+/** A running gateway. */
+export interface Gateway {
+  /** The port API traffic is served on. */
+  readonly port: number;
+  /** Reloads the APIs now and resolves when done. */
+  reload: ApiReloader["reload"];
+  /** Stops listening, finishes in-flight requests, closes sandboxes and the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts serving; resolves once the first reload is done and the listener is up.
+ * @param baseDir the folder of tyk.conf, against which plugin paths in API definitions resolve
+ */
+export async function startGateway(config: GatewayConfig, baseDir: string): Promise<Gateway> {
+  const log = logger("main");
+  const store = await openStore(config.storage);
+  const keyStore = new KeyStore(store, {
+    hashKeys: config.hash_keys,
+    hashKeyFunction: config.hash_key_function,
+    minTokenLength: config.min_token_length,
+    cacheTtlMs: config.local_session_cache.disable_cached_session_state ? 0 : 10_000,
+  });
+  const agents = createUpstreamAgents({
+    keepAlive: !config.proxy_close_connections,
+    maxIdlePerHost: config.max_idle_connections_per_host,
+  });
+  const reloader = new ApiReloader({ config, baseDir, keyStore, agents, log: logger("gateway") });
+  let shuttingDown = false;
+
+  const reload = () => reloader.reload();
+  const subscription = config.suppress_redis_signal_reload ? null : await subscribeCluster({
+    store,
+    nodeSecret: config.node_secret,
+    allowInsecure: config.allow_insecure_configs,
+    log: logger("pub-sub"),
+    onReload: () => void reload(),
+    onEvict: (ids) => keyStore.evict(ids),
+  }).catch((err) => {
+    log.error("Cannot subscribe to cluster notifications; group reloads will not reach this node", {
+      error: String(err),
+    });
+    return null;
+  });
+
+  const control = createControlApi({
+    config,
+    store,
+    keyStore,
+    current: reloader.current,
+    reload,
+    groupReload: () => publishNotification(store, "GroupReload", "", config.node_secret),
+    isReady: () =>
+      shuttingDown
+        ? { ready: false, reason: "Gateway is shutting down" }
+        : { ready: reloader.succeeded, reason: "A successful API reload did not happen" },
+    log: logger("api"),
+  });
+  const renderError = createErrorRenderer({
+    hideGeneratorHeader: config.hide_generator_header,
+    closeConnections: config.close_connections,
+    templates: await loadErrorTemplates(config.template_path, log),
+  });
+  const scheme = config.http_server_options.use_ssl ? "https" : "http";
+  const handleApi = createApiHandler({
+    current: reloader.current,
+    keyStore,
+    renderError,
+    log: logger("proxy"),
+    scheme,
+    globalSessionLifetime: config.global_session_lifetime,
+  });
+
+  await reloader.reload();
+  // Watch before listening, so a change made right after start-up is never missed
+  const watcher = await watchFolders(
+    [config.app_path, config.middleware_path],
+    () => void reload(),
+    logger("watch"),
+  );
+
+  const health = new Set([
+    `/${config.health_check_endpoint_name}`,
+    `/${config.readiness_check_endpoint_name}`,
+  ]);
+  const isControlPath = (path: string) => path === "/tyk" || path.startsWith("/tyk/") || health.has(path);
+  const separateControl = config.control_api_port > 0 && config.control_api_port !== config.listen_port;
+  const tls = tlsOptions(config);
+
+  const serveApi = (
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Response | Promise<Response> => {
+    const path = splitTarget(request.url).path;
+    if (!separateControl && isControlPath(path)) return control.fetch(request);
+    if (separateControl && isControlPath(path)) return new Response("Not Found", { status: 404 });
+    return handleApi(request, info.remoteAddr.hostname);
+  };
+  // The outermost fallback: even a bug answers with Tyk's 500 body
+  const onError = (err: unknown) => {
+    log.error("Unhandled error while serving a request", { error: String(err) });
+    return renderError(new GatewayError(500, MESSAGES.internal), null);
+  };
+
+  const abort = new AbortController();
+  const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
+  const listening = Promise.withResolvers<number>();
+  servers.push(Deno.serve({
+    hostname: config.listen_address || "0.0.0.0",
+    port: config.listen_port,
+    signal: abort.signal,
+    onError,
+    ...tls,
+    onListen: (addr) => {
+      log.announce(`Gateway listening on ${addr.hostname}:${addr.port}`, { store: store.kind });
+      listening.resolve(addr.port);
+    },
+  }, serveApi));
+  if (separateControl) {
+    servers.push(Deno.serve(
+      {
+        hostname: config.listen_address || "0.0.0.0",
+        port: config.control_api_port,
+        signal: abort.signal,
+        onError,
+        ...tls,
+        onListen: (addr) => log.announce(`Control API listening on ${addr.hostname}:${addr.port}`),
+      },
+      (request) =>
+        isControlPath(splitTarget(request.url).path)
+          ? control.fetch(request)
+          : new Response("Not Found", { status: 404 }),
+    ));
+  }
+  const port = await listening.promise;
+
+  return {
+    port,
+    reload,
+    async stop() {
+      shuttingDown = true;
+      watcher.close();
+      abort.abort();
+      await Promise.all(servers.map((s) => s.finished));
+      await subscription?.close();
+      await reloader.close();
+      await store.close();
+      agents.http.destroy();
+      agents.https.destroy();
+      log.info("Gateway stopped");
+    },
+  };
+}
+
+function tlsOptions(config: GatewayConfig): { cert?: string; key?: string } {
+  const first = config.http_server_options.certificates[0];
+  if (!config.http_server_options.use_ssl || !first) return {};
+  return { cert: Deno.readTextFileSync(first.cert_file), key: Deno.readTextFileSync(first.key_file) };
+}

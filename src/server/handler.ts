@@ -1,0 +1,94 @@
+/**
+ * The data-plane request handler: routes a request to its API, runs the API's chain, renders Tyk errors
+ * and writes a modified session back. The routing table is read once per request from the current
+ * ApiSet, so a reload swapping it never affects a request already routed.
+ */
+import type { ApiHandle } from "../chain/compile_api.ts";
+import type { RequestCtx } from "../chain/context.ts";
+import { type ErrorRenderer, GatewayError } from "../chain/errors.ts";
+import { runChain } from "../chain/run_chain.ts";
+import type { KeyStore } from "../keys/key_store.ts";
+import type { Logger } from "../log.ts";
+import type { Router } from "./router.ts";
+
+/** The APIs being served, swapped as one reference on reload. */
+export interface ApiSet {
+  readonly router: Router<ApiHandle>;
+  readonly byId: ReadonlyMap<string, ApiHandle>;
+}
+
+/** What the handler needs from the gateway. */
+export interface HandlerOptions {
+  current: () => ApiSet;
+  keyStore: KeyStore;
+  renderError: ErrorRenderer;
+  log: Logger;
+  /** `https` when this listener terminates TLS. */
+  scheme: "http" | "https";
+  /** global_session_lifetime, used when the API sets none. */
+  globalSessionLifetime: number;
+}
+
+/** Splits a request URL into path and raw query without building a URL object. */
+export function splitTarget(url: string): { path: string; query: string } {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const target = start < 0 ? "/" : url.slice(start);
+  const q = target.indexOf("?");
+  return q < 0 ? { path: target, query: "" } : { path: target.slice(0, q), query: target.slice(q + 1) };
+}
+
+const NOT_FOUND_HEADERS = { "content-type": "text/plain; charset=utf-8" };
+
+/** Builds the handler for API traffic; a path no API listens on gets Tyk's plain 404. */
+export function createApiHandler(options: HandlerOptions) {
+  const { log, renderError } = options;
+  return async function handleApiRequest(request: Request, clientIp: string): Promise<Response> {
+    const { path, query } = splitTarget(request.url);
+    const match = options.current().router.match(path);
+    if (!match) return new Response("Not Found", { status: 404, headers: NOT_FOUND_HEADERS });
+    const api = match.api;
+    const ctx: RequestCtx = {
+      request,
+      apiId: api.apiId,
+      orgId: api.orgId,
+      listenPath: match.prefix,
+      clientIp,
+      scheme: options.scheme,
+      requestURI: query ? `${path}?${query}` : path,
+      method: request.method,
+      path,
+      query,
+      headers: new Headers(request.headers),
+      body: request.body,
+      session: null,
+      sessionKey: "",
+      sessionModified: false,
+      ignored: false,
+      versionName: "",
+    };
+    const out = await runChain(api.chain, ctx);
+    if (ctx.sessionModified && ctx.session) await writeBack(ctx, api);
+    if (out instanceof GatewayError) {
+      if (out.status >= 500) {
+        log.error(out.message, { api_id: api.apiId, path, cause: out.cause ? String(out.cause) : undefined });
+      }
+      return renderError(out, request.headers.get("content-type"));
+    }
+    return out;
+  };
+
+  async function writeBack(ctx: RequestCtx, api: ApiHandle): Promise<void> {
+    const ttl = api.sessionLifetime || options.globalSessionLifetime;
+    try {
+      const written = await options.keyStore.writeBack(ctx.sessionKey, ctx.session!, ttl);
+      if (!written && api.createsSessions && ctx.sessionKey) {
+        await options.keyStore.set(ctx.sessionKey, ctx.session!, ttl);
+      }
+    } catch (err) {
+      log.error("Cannot write session back: key store unavailable", {
+        api_id: api.apiId,
+        error: String(err),
+      });
+    }
+  }
+}

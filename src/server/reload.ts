@@ -1,0 +1,139 @@
+/**
+ * Hot reload (gateway-core spec §0.5–6, §2.1): reads app_path, compiles every API, and swaps the routing
+ * table as one reference. Requests already routed finish on the old handles, which are closed afterwards.
+ * Reload requests that arrive while one runs coalesce into one more run.
+ */
+import { type ApiHandle, compileApi, type GatewayServices } from "../chain/compile_api.ts";
+import { loadApiDefinitions } from "../config/app_loader.ts";
+import type { ApiDefinition } from "../config/api_definition.ts";
+import type { ApiSet } from "./handler.ts";
+import { Router } from "./router.ts";
+
+/** What one reload did. */
+export interface ReloadReport {
+  /** api_ids now served. */
+  loaded: string[];
+  /** Files that failed, with the reason (their last good version, if any, is still served). */
+  errors: { file: string; message: string }[];
+}
+
+/** Owns the current ApiSet and rebuilds it on demand. */
+export class ApiReloader {
+  readonly #services: GatewayServices;
+  readonly #strictRoutes: boolean;
+  #current: ApiSet;
+  #running: Promise<ReloadReport> | null = null;
+  #queued: Promise<ReloadReport> | null = null;
+  #succeeded = false;
+
+  constructor(services: GatewayServices) {
+    this.#services = services;
+    this.#strictRoutes = services.config.http_server_options.enable_strict_routes;
+    this.#current = { router: new Router<ApiHandle>([]), byId: new Map() };
+  }
+
+  /** The set new requests are routed with. */
+  current = (): ApiSet => this.#current;
+
+  /** True once a reload has completed. */
+  get succeeded(): boolean {
+    return this.#succeeded;
+  }
+
+  /** Queues a reload; calls during a running reload share the one queued after it. */
+  reload(): Promise<ReloadReport> {
+    if (!this.#running) {
+      this.#running = this.#run().finally(() => (this.#running = null));
+      return this.#running;
+    }
+    this.#queued ??= this.#running.catch(() => undefined).then(() => {
+      this.#queued = null;
+      return this.reload();
+    });
+    return this.#queued;
+  }
+
+  /** Closes every API's sandboxes. */
+  async close(): Promise<void> {
+    await this.#running?.catch(() => undefined);
+    await Promise.all(this.#current.router.apis.map((api) => api.close()));
+  }
+
+  async #readUserLibrary(): Promise<{ file: string; code: string } | undefined> {
+    const file = this.#services.config.tyk_js_path;
+    if (!file) return undefined;
+    try {
+      return { file, code: await Deno.readTextFile(file) };
+    } catch (err) {
+      this.#services.log.warn("Cannot read tyk_js_path, continuing without it", { file, error: String(err) });
+      return undefined;
+    }
+  }
+
+  async #run(): Promise<ReloadReport> {
+    const { log, config } = this.#services;
+    const previous = this.#current;
+    const previousByFile = new Map(previous.router.apis.map((api) => [api.file, api]));
+    const { apis, errors } = await loadApiDefinitions(config.app_path, { secrets: config.secrets });
+    this.#services.userLibrary = config.enable_jsvm ? await this.#readUserLibrary() : undefined;
+
+    const next: ApiHandle[] = [];
+    const reused = new Set<ApiHandle>();
+    for (const { file, def } of apis) {
+      const old = previousByFile.get(file);
+      if (old && !old.hasJs && sameDefinition(old.def, def)) {
+        next.push(old);
+        reused.add(old);
+        continue;
+      }
+      try {
+        next.push(await compileApi(file, def, this.#services));
+      } catch (err) {
+        errors.push({ file, message: `Cannot load API "${def.api_id}": ${(err as Error).message}` });
+      }
+    }
+    for (const error of errors) {
+      const old = previousByFile.get(error.file);
+      if (old && !next.some((api) => api.apiId === old.apiId)) {
+        next.push(old);
+        reused.add(old);
+        log.error(`${error.message}; still serving its last good version`, {
+          file: error.file,
+          api_id: old.apiId,
+        });
+      } else {
+        log.error(error.message, { file: error.file });
+      }
+    }
+
+    const byId = new Map(next.map((api) => [api.apiId, api]));
+    this.#current = {
+      router: new Router(dedupeListenPaths(next, log), { strictRoutes: this.#strictRoutes }),
+      byId,
+    };
+    this.#succeeded = true;
+    log.info("API reload complete", { apis: next.length, errors: errors.length });
+    // Requests routed before the swap still hold the old handles; close() waits for their sandbox calls
+    for (const api of previous.router.apis) if (!reused.has(api)) api.close();
+    return { loaded: [...byId.keys()], errors };
+  }
+}
+
+function sameDefinition(a: ApiDefinition, b: ApiDefinition): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Tyk keeps the first API on a contested listen path and moves the other to `<listen_path>-<api_id>`. */
+function dedupeListenPaths(apis: ApiHandle[], log: GatewayServices["log"]): ApiHandle[] {
+  const seen = new Set<string>();
+  return apis.map((api) => {
+    if (!seen.has(api.listenPath)) {
+      seen.add(api.listenPath);
+      return api;
+    }
+    const moved = `${api.listenPath}-${api.apiId}`;
+    log.error(`Listen path ${api.listenPath} is already used; API "${api.apiId}" now listens on ${moved}`);
+    seen.add(moved);
+    return { ...api, listenPath: moved };
+  });
+}

@@ -1,0 +1,278 @@
+/**
+ * The embedded store: one Deno KV file for a single gateway, no set-up. Writes are committed before they
+ * resolve; expiry is exact at read time (each value carries its expiry, KV's `expireIn` only collects
+ * garbage); the rate limiter's sliding logs and pub/sub live in memory, as only this process uses them.
+ */
+import { logger } from "../log.ts";
+import { MemorySlidingLog } from "./_sliding_log.ts";
+import type { SlidingLogResult, Store, Subscription } from "./store.ts";
+
+const log = logger("store");
+
+/** The KV file inside the data folder. */
+export const EMBEDDED_FILE = "portcullis.kv";
+
+/** Key namespace of values; `END` sorts after every key in it. */
+const NS = "v";
+const END = ["w"];
+/** Deno KV's limits: keys per `getMany`, checks per atomic operation. */
+const KV_GET_MANY = 10;
+const KV_CHECKS = 100;
+/** KV may collect an expired value this long after its expiry; reads never see it anyway. */
+const GC_SLACK_MS = 1000;
+const INTEGER = /^-?\d+$/;
+
+/** A stored value and its expiry in epoch ms (0: none). */
+interface Entry {
+  v: string;
+  e: number;
+}
+
+interface PendingIncrement {
+  ttlSeconds: number;
+  resolve(value: number): void;
+  reject(reason: unknown): void;
+}
+
+function live(entry: Entry | null, now: number): Entry | null {
+  return entry !== null && (entry.e === 0 || entry.e > now) ? entry : null;
+}
+
+function expiryFor(ttlSeconds: number, now: number): number {
+  return ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0;
+}
+
+function setOptions(expiresAt: number, now: number): { expireIn?: number } {
+  return expiresAt === 0 ? {} : { expireIn: expiresAt - now + GC_SLACK_MS };
+}
+
+/**
+ * Opens (creating it if needed) the embedded store in `dir`.
+ * @throws when the folder or the KV file cannot be created or opened.
+ */
+export async function openEmbeddedStore(dir: string): Promise<Store> {
+  await Deno.mkdir(dir, { recursive: true });
+  return new EmbeddedStore(await Deno.openKv(`${dir}/${EMBEDDED_FILE}`));
+}
+
+class EmbeddedStore implements Store {
+  readonly kind = "embedded";
+  #kv: Deno.Kv;
+  #closed = false;
+  #bus = new EventTarget();
+  #logs = new MemorySlidingLog();
+  /** Increments waiting for the next commit of their key, and the keys with a commit in flight. */
+  #increments = new Map<string, PendingIncrement[]>();
+  #incrementing = new Set<string>();
+
+  constructor(kv: Deno.Kv) {
+    this.#kv = kv;
+  }
+
+  #open(): Deno.Kv {
+    if (this.#closed) throw new Error("Cannot use the embedded store: it is closed");
+    return this.#kv;
+  }
+
+  async #read(key: string): Promise<Deno.KvEntryMaybe<Entry>> {
+    return await this.#open().get<Entry>([NS, key]);
+  }
+
+  async get(key: string): Promise<string | null> {
+    return live((await this.#read(key)).value, Date.now())?.v ?? null;
+  }
+
+  async getMany(keys: string[]): Promise<(string | null)[]> {
+    const kv = this.#open();
+    const batches: Promise<Deno.KvEntryMaybe<Entry>[]>[] = [];
+    for (let i = 0; i < keys.length; i += KV_GET_MANY) {
+      batches.push(kv.getMany<Entry[]>(keys.slice(i, i + KV_GET_MANY).map((key) => [NS, key])));
+    }
+    const now = Date.now();
+    return (await Promise.all(batches)).flat().map((entry) => live(entry.value, now)?.v ?? null);
+  }
+
+  async set(key: string, value: string, ttlSeconds = 0): Promise<void> {
+    const now = Date.now();
+    const e = expiryFor(ttlSeconds, now);
+    await this.#open().set([NS, key], { v: value, e } satisfies Entry, setOptions(e, now));
+  }
+
+  async setIfExists(key: string, value: string, ttlSeconds = 0): Promise<boolean> {
+    return await this.#writeIf(key, value, ttlSeconds, true);
+  }
+
+  async setIfAbsent(key: string, value: string, ttlSeconds = 0): Promise<boolean> {
+    return await this.#writeIf(key, value, ttlSeconds, false);
+  }
+
+  async #writeIf(key: string, value: string, ttlSeconds: number, mustExist: boolean): Promise<boolean> {
+    while (true) {
+      const current = await this.#read(key);
+      const now = Date.now();
+      if ((live(current.value, now) !== null) !== mustExist) return false;
+      const e = expiryFor(ttlSeconds, now);
+      const result = await this.#open().atomic().check(current)
+        .set([NS, key], { v: value, e } satisfies Entry, setOptions(e, now)).commit();
+      if (result.ok) return true;
+    }
+  }
+
+  async delete(...keys: string[]): Promise<number> {
+    let deleted = 0;
+    for (let i = 0; i < keys.length; i += KV_CHECKS) {
+      deleted += await this.#deleteBatch(keys.slice(i, i + KV_CHECKS));
+    }
+    return deleted;
+  }
+
+  async #deleteBatch(keys: string[]): Promise<number> {
+    while (true) {
+      const current = await Promise.all(keys.map((key) => this.#read(key)));
+      const now = Date.now();
+      const op = this.#open().atomic();
+      let existed = 0;
+      for (const entry of current) {
+        op.check(entry).delete(entry.key);
+        if (live(entry.value, now) !== null) existed++;
+      }
+      if ((await op.commit()).ok) return existed;
+    }
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    const now = Date.now();
+    const names: string[] = [];
+    for await (const entry of this.#open().list<Entry>({ start: [NS, prefix], end: END })) {
+      const name = entry.key[1] as string;
+      // Keys with a common prefix are contiguous in KV's byte order, so the first miss ends the run.
+      if (!name.startsWith(prefix)) break;
+      if (live(entry.value, now) !== null) names.push(name);
+    }
+    return names;
+  }
+
+  async ttl(key: string): Promise<number> {
+    const now = Date.now();
+    const entry = live((await this.#read(key)).value, now);
+    if (entry === null) return -2;
+    if (entry.e === 0) return -1;
+    return Math.floor((entry.e - now + 500) / 1000); // Redis rounds to the nearest second
+  }
+
+  incr(key: string, ttlSeconds = 0): Promise<number> {
+    try {
+      this.#open();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      let waiting = this.#increments.get(key);
+      if (waiting === undefined) this.#increments.set(key, waiting = []);
+      waiting.push({ ttlSeconds, resolve, reject });
+      if (!this.#incrementing.has(key)) this.#drainIncrements(key);
+    });
+  }
+
+  /**
+   * Commits the increments of one key in groups: all calls that arrive while a commit is in flight go into the
+   * next one and get consecutive values. A KV commit takes a few hundred µs, so one commit per call would cap
+   * a hot quota counter at a few thousand requests a second.
+   */
+  async #drainIncrements(key: string): Promise<void> {
+    this.#incrementing.add(key);
+    try {
+      for (let group = this.#increments.get(key); group !== undefined; group = this.#increments.get(key)) {
+        this.#increments.delete(key);
+        try {
+          const first = await this.#commitIncrements(key, group.length, group[0].ttlSeconds);
+          group.forEach((call, i) => call.resolve(first + i));
+        } catch (err) {
+          for (const call of group) call.reject(err);
+        }
+      }
+    } finally {
+      this.#incrementing.delete(key);
+    }
+  }
+
+  /** Adds `count` to a counter in one atomic commit; returns the value after the first increment. */
+  async #commitIncrements(key: string, count: number, ttlSeconds: number): Promise<number> {
+    while (true) {
+      const current = await this.#read(key);
+      const now = Date.now();
+      const entry = live(current.value, now);
+      if (entry !== null && !INTEGER.test(entry.v)) {
+        throw new Error(`Cannot increment "${key}": value is not an integer`);
+      }
+      const base = entry === null ? 0 : Number(entry.v);
+      // The call that creates the counter sets its expiry; later ones keep it.
+      const e = entry === null ? expiryFor(ttlSeconds, now) : entry.e;
+      const result = await this.#open().atomic().check(current)
+        .set([NS, key], { v: String(base + count), e } satisfies Entry, setOptions(e, now)).commit();
+      if (result.ok) return base + 1;
+    }
+  }
+
+  /** Runs an in-memory operation as a call on the store: rejected once the store is closed. */
+  #inMemory<T>(operation: () => T): Promise<T> {
+    try {
+      this.#open();
+      return Promise.resolve(operation());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  slidingLog(key: string, rate: number, perSeconds: number, nowMs: number): Promise<SlidingLogResult> {
+    return this.#inMemory(() => this.#logs.step(key, rate, perSeconds, nowMs));
+  }
+
+  publish(channel: string, message: string): Promise<void> {
+    return this.#inMemory(() => {
+      // Delivered after the publisher continues, as a Redis round trip would.
+      queueMicrotask(() => this.#bus.dispatchEvent(new MessageEvent(channel, { data: message })));
+    });
+  }
+
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<Subscription> {
+    return this.#inMemory(() => {
+      const listener = (event: Event) => {
+        try {
+          onMessage((event as MessageEvent<string>).data);
+        } catch (err) {
+          log.error(`Cannot handle message on "${channel}": ${(err as Error)?.message ?? err}`);
+        }
+      };
+      this.#bus.addEventListener(channel, listener);
+      return {
+        close: () => {
+          this.#bus.removeEventListener(channel, listener);
+          return Promise.resolve();
+        },
+      };
+    });
+  }
+
+  async ping(): Promise<boolean> {
+    if (this.#closed) return false;
+    try {
+      await this.#kv.get([NS, ""]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#kv.close();
+    }
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { openEmbeddedStore } from "./embedded.ts";
+import { runStoreContract } from "./store_contract.ts";
+
+const root = await Deno.makeTempDir({ prefix: "portcullis-embedded-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+let opened = 0;
+
+runStoreContract("embedded", () => openEmbeddedStore(`${root}/${++opened}`));
+
+Deno.test("openEmbeddedStore() keeps values, TTLs and counters across close and reopen", async () => {
+  const dir = `${root}/reopen/nested`;
+  {
+    await using store = await openEmbeddedStore(dir);
+    await store.set("apikey-abc", '{"rate":1}');
+    await store.set("with-ttl", "v", 100);
+    await store.incr("quota-abc", 100);
+    await store.incr("quota-abc", 100);
+  }
+  await using store = await openEmbeddedStore(dir);
+  assert.equal(await store.get("apikey-abc"), '{"rate":1}');
+  assert.ok([99, 100].includes(await store.ttl("with-ttl")));
+  assert.equal(await store.incr("quota-abc"), 3);
+  assert.ok([99, 100].includes(await store.ttl("quota-abc")));
+});
+
+Deno.test("openEmbeddedStore() kind is embedded and the file lives in the folder", async () => {
+  const dir = `${root}/kind`;
+  await using store = await openEmbeddedStore(dir);
+  assert.equal(store.kind, "embedded");
+  assert.ok((await Deno.stat(`${dir}/portcullis.kv`)).isFile);
+});

@@ -1,0 +1,201 @@
+/**
+ * Starts the real gateway (`main.ts`) as a child process on a temporary folder holding tyk.conf, apps/
+ * and middleware/, waits for its "listening" log line and collects its log.
+ */
+import { join } from "node:path";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const ROOT = new URL("../../", import.meta.url).pathname;
+/** How the tests run the gateway: the permissions of `deno task start`. */
+const RUN_ARGS = [
+  "run",
+  "--no-remote",
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  MAIN,
+  "--conf",
+];
+
+/** What a test gateway is started with. */
+export interface GatewaySetup {
+  /** tyk.conf fields; listen_port 0, secret and app_path are filled in unless given. */
+  conf?: Record<string, unknown>;
+  /** apps/<name> → API definition (object, or raw text for broken files). */
+  apps?: Record<string, unknown>;
+  /** Extra files relative to the folder (plugins, templates): path → text. */
+  files?: Record<string, string>;
+  /** Reuse an existing folder (restart tests). */
+  dir?: string;
+  env?: Record<string, string>;
+}
+
+/** A running gateway process. */
+export interface TestGateway {
+  url: string;
+  port: number;
+  /** The gateway's process id (benchmarks read its RSS). */
+  pid: number;
+  dir: string;
+  secret: string;
+  /** Everything the gateway logged so far. */
+  logs: () => string;
+  /** Waits until the log contains `text` (bounded by `timeoutMs`). */
+  waitForLog(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  /** Calls the control API with the secret. */
+  admin(path: string, init?: RequestInit): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export const SECRET = "test-secret";
+
+/** Writes the setup to a folder and starts the gateway on it. */
+export async function startGateway(setup: GatewaySetup = {}): Promise<TestGateway> {
+  const dir = setup.dir ?? await Deno.makeTempDir({ prefix: "portcullis-test-" });
+  await Deno.mkdir(join(dir, "apps"), { recursive: true });
+  const conf = {
+    listen_port: 0,
+    secret: SECRET,
+    app_path: "apps",
+    listen_address: "127.0.0.1",
+    ...setup.conf,
+  };
+  await Deno.writeTextFile(join(dir, "tyk.conf"), JSON.stringify(conf, null, 2));
+  for (const [name, def] of Object.entries(setup.apps ?? {})) {
+    await Deno.writeTextFile(
+      join(dir, "apps", name),
+      typeof def === "string" ? def : JSON.stringify(def, null, 2),
+    );
+  }
+  for (const [path, text] of Object.entries(setup.files ?? {})) {
+    await Deno.mkdir(join(dir, path, ".."), { recursive: true });
+    await Deno.writeTextFile(join(dir, path), text);
+  }
+  return await spawnGateway(dir, String(conf.secret ?? ""), setup.env);
+}
+
+/** Starts the gateway on an existing folder. */
+export async function spawnGateway(
+  dir: string,
+  secret = SECRET,
+  env: Record<string, string> = {},
+): Promise<TestGateway> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...RUN_ARGS, join(dir, "tyk.conf")],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...env },
+  }).spawn();
+  let log = "";
+  const waiters = new Set<() => void>();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      log += text;
+      for (const w of waiters) w();
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const waitForLog = (text: string | RegExp, timeoutMs = 20_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (typeof text === "string" ? log.includes(text) : text.test(log)) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`Gateway did not log ${text} within ${timeoutMs} ms. Log:\n${log}`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+  const exited = child.status;
+  try {
+    await Promise.race([
+      waitForLog(/Gateway listening on \S+:(\d+)/),
+      exited.then((s) =>
+        Promise.reject(new Error(`Gateway exited with ${s.code} before listening:\n${log}`))
+      ),
+    ]);
+  } catch (err) {
+    try {
+      child.kill();
+    } catch { /* gone */ }
+    await exited;
+    await pumps;
+    throw err;
+  }
+  const port = Number(/Gateway listening on \S+:(\d+)/.exec(log)![1]);
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    port,
+    pid: child.pid,
+    dir,
+    secret,
+    logs: () => log,
+    waitForLog,
+    admin: (path, init = {}) =>
+      fetch(url + path, { ...init, headers: { "x-tyk-authorization": secret, ...init.headers } }),
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await exited;
+      await pumps;
+    },
+  };
+}
+
+/** Runs a gateway command line to completion (for start-up failure tests). */
+export async function runGatewayToExit(
+  confPath: string,
+  timeoutMs = 20_000,
+): Promise<{ code: number; log: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...RUN_ARGS, confPath],
+    cwd: ROOT,
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+    signal: AbortSignal.timeout(timeoutMs),
+  }).output();
+  const decoder = new TextDecoder();
+  return { code: out.code, log: decoder.decode(out.stdout) + decoder.decode(out.stderr) };
+}
+
+/** A classic keyless API definition for tests. */
+export function keylessApi(
+  apiId: string,
+  listenPath: string,
+  targetUrl: string,
+  extra: Record<string, unknown> = {},
+) {
+  return {
+    api_id: apiId,
+    org_id: "default",
+    name: apiId,
+    use_keyless: true,
+    version_data: { not_versioned: true, versions: { Default: { name: "Default" } } },
+    proxy: { listen_path: listenPath, target_url: targetUrl, strip_listen_path: true },
+    ...extra,
+  };
+}
+
+/** A classic auth-token API definition for tests. */
+export function tokenApi(
+  apiId: string,
+  listenPath: string,
+  targetUrl: string,
+  extra: Record<string, unknown> = {},
+) {
+  return keylessApi(apiId, listenPath, targetUrl, {
+    use_keyless: false,
+    auth: { auth_header_name: "Authorization" },
+    ...extra,
+  });
+}
