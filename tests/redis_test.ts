@@ -97,6 +97,9 @@ Deno.test({
 
     await redis.stop();
     assert.equal(await statusOf(fetch(`${gw.url}/open/`)), 200, "keyless keeps serving when Redis is lost");
+    const lost = await fetch(`${gw.url}/tok/`, { headers: { authorization: "a-key-never-cached" } });
+    assert.equal(lost.status, 503, "a key that is not cached cannot be checked while Redis is lost");
+    assert.match((await lost.json()).error, /Key store unavailable/);
   } finally {
     await gw.stop();
     await upstream.stop();
