@@ -5,6 +5,7 @@
 import type { ApiDefinition } from "../config/api_definition.ts";
 import { tokenAuthConfig } from "../config/api_definition.ts";
 import type { GatewayConfig } from "../config/gateway_config.ts";
+import { createApiJs, type HostCallHandler } from "../jsvm/host/api_js.ts";
 import type { KeyStore } from "../keys/key_store.ts";
 import type { Logger } from "../log.ts";
 import { createKeyChecks } from "./auth/key_checks.ts";
@@ -26,6 +27,7 @@ export interface GatewayServices {
   log: Logger;
   /** The `tyk_js_path` library, read once per reload. */
   userLibrary?: { file: string; code: string };
+  hostCalls?: HostCallHandler;
 }
 
 /** A loaded API, ready to serve. */
@@ -44,15 +46,47 @@ export interface ApiHandle {
   readonly createsSessions: boolean;
   /** True when the API runs JS; such APIs are rebuilt on every reload (DECISIONS #11). */
   readonly hasJs: boolean;
-  /** Releases the API's sandboxes once their in-flight calls are done; idempotent. */
+  /** Marks a request as using this handle (the router handed it out). */
+  enter(): void;
+  /** Marks that request as done. */
+  leave(): void;
+  /** Releases the API's sandboxes once no request uses the handle any more; idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * Counts the requests on a handle, so a reload retires it only after the last one left: a request
+ * routed just before a swap may not have reached its JS hooks yet.
+ */
+function drainBeforeClose(release: () => Promise<void>) {
+  let inflight = 0;
+  let idle: PromiseWithResolvers<void> | null = null;
+  let closed: Promise<void> | null = null;
+  return {
+    enter() {
+      inflight++;
+    },
+    leave() {
+      if (--inflight === 0) idle?.resolve();
+    },
+    close() {
+      closed ??= (async () => {
+        if (inflight > 0) {
+          idle = Promise.withResolvers<void>();
+          await idle.promise;
+        }
+        await release();
+      })();
+      return closed;
+    },
+  };
 }
 
 /**
  * Builds an API's handle.
  * @throws TypeError when target_url cannot be parsed (the loader reports it with the file name).
  */
-export function compileApi(
+export async function compileApi(
   file: string,
   def: ApiDefinition,
   services: GatewayServices,
@@ -62,22 +96,40 @@ export function compileApi(
     stripListenPath: def.proxy.strip_listen_path,
     disableStripSlash: def.proxy.disable_strip_slash,
   });
+  const js = await createApiJs(def, {
+    enableJsvm: config.enable_jsvm,
+    timeoutMs: config.jsvm_timeout * 1000,
+    poolSize: config.jsvm_pool_size,
+    middlewarePath: config.middleware_path,
+    baseDir: services.baseDir,
+    userLibrary: services.userLibrary,
+    hostCalls: services.hostCalls,
+    ignoreCanonicalHeaders: config.ignore_canonical_mime_header_key,
+  });
+
   const steps: (Step | null | undefined)[] = [
     createVersionCheck(def, {
       prefixMatching: config.http_server_options.enable_path_prefix_matching,
       suffixMatching: config.http_server_options.enable_path_suffix_matching,
     }),
+    js?.pre,
   ];
   if (!def.use_keyless) {
+    const useStandard = def.use_standard_auth || !js?.authCheck;
     steps.push(
-      createTokenAuth(def.org_id, tokenAuthConfig(def), {
-        keyStore: services.keyStore,
-        log,
-        overrides: config.override_messages,
-      }),
+      js?.authCheck,
+      useStandard
+        ? createTokenAuth(def.org_id, tokenAuthConfig(def), {
+          keyStore: services.keyStore,
+          log,
+          overrides: config.override_messages,
+        })
+        : null,
+      js?.postKeyAuth,
       createKeyChecks({ notVersioned: def.version_data.not_versioned }),
     );
   }
+  steps.push(js?.post);
 
   const auth = tokenAuthConfig(def);
   const proxy = createProxy({
@@ -94,7 +146,7 @@ export function compileApi(
       : undefined,
   }, services.agents);
 
-  return Promise.resolve({
+  return {
     apiId: def.api_id,
     orgId: def.org_id,
     listenPath: def.proxy.listen_path,
@@ -102,8 +154,8 @@ export function compileApi(
     def,
     chain: { steps: steps.filter((s): s is Step => !!s), proxy },
     sessionLifetime: def.session_lifetime,
-    createsSessions: false,
-    hasJs: false,
-    close: () => Promise.resolve(),
-  });
+    createsSessions: !!js?.authCheck,
+    hasJs: js !== null,
+    ...drainBeforeClose(() => js?.close() ?? Promise.resolve()),
+  };
 }

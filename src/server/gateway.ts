@@ -5,6 +5,7 @@
 import { createUpstreamAgents } from "../chain/upstream_client.ts";
 import { createErrorRenderer, GatewayError, MESSAGES } from "../chain/errors.ts";
 import type { GatewayConfig } from "../config/gateway_config.ts";
+import { createHostCalls } from "../jsvm/host/host_calls.ts";
 import { KeyStore } from "../keys/key_store.ts";
 import { logger } from "../log.ts";
 import { openStore } from "../store/open_store.ts";
@@ -42,7 +43,15 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     keepAlive: !config.proxy_close_connections,
     maxIdlePerHost: config.max_idle_connections_per_host,
   });
-  const reloader = new ApiReloader({ config, baseDir, keyStore, agents, log: logger("gateway") });
+  const hostCalls = createHostCalls({
+    keyStore,
+    store,
+    log: logger("jsvm"),
+    timeoutMs: config.jsvm_timeout * 1000,
+    ignoreCanonical: config.ignore_canonical_mime_header_key,
+    sessionLifetime: config.global_session_lifetime,
+  });
+  const reloader = new ApiReloader({ config, baseDir, keyStore, agents, hostCalls, log: logger("gateway") });
   let shuttingDown = false;
 
   const reload = () => reloader.reload();

@@ -66,12 +66,17 @@ export function createApiHandler(options: HandlerOptions) {
       ignored: false,
       versionName: "",
     };
-    const out = await runChain(api.chain, ctx);
-    if (ctx.sessionModified && ctx.session) await writeBack(ctx, api);
+    let out;
+    api.enter();
+    try {
+      out = await runChain(api.chain, ctx);
+      if (ctx.sessionModified && ctx.session) await writeBack(ctx, api);
+    } finally {
+      api.leave();
+    }
     if (out instanceof GatewayError) {
-      if (out.status >= 500) {
-        log.error(out.message, { api_id: api.apiId, path, cause: out.cause ? String(out.cause) : undefined });
-      }
+      // Steps that answer 5xx on purpose log their own line; a cause means something failed underneath
+      if (out.status >= 500 && out.cause) log.error(out.message, { api_id: api.apiId, path, cause: String(out.cause) });
       return renderError(out, request.headers.get("content-type"));
     }
     return out;

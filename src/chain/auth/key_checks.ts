@@ -24,9 +24,11 @@ export function createKeyChecks(options: KeyChecksOptions): Step {
   const inactive = new GatewayError(403, MESSAGES.keyInactive);
   const expired = new GatewayError(401, MESSAGES.keyExpired);
   const disallowed = new GatewayError(403, MESSAGES.accessDisallowed);
+  const missing = new GatewayError(400, MESSAGES.sessionMissing);
   return function keyChecks(ctx) {
+    if (ctx.ignored) return undefined;
     const session = ctx.session;
-    if (ctx.ignored || !session) return undefined;
+    if (!session) return missing;
     if (session.is_inactive) {
       options.onKeyExpired?.(ctx, "Attempted access from inactive key.");
       return inactive;

@@ -1,0 +1,267 @@
+/**
+ * The chain steps that run an API's JS request hooks (pre, post_key_auth, post) in its sandbox pool:
+ * build the request object, call `<name>.DoProcessRequest(request, session, spec)`, decode the result
+ * like Go and apply it (jsvm spec §3, §4).
+ */
+import { forcedResponse } from "../../jsvm/host/forced_response.ts";
+import { decodeRequestHookResult, type RequestHookResult } from "../../jsvm/host/go_json.ts";
+import type { HookEntry } from "../../jsvm/host/plugin_loader.ts";
+import { applyRequestResult, buildRequestObject, type HookDecision } from "../../jsvm/host/request_object.ts";
+import { handlerAlias, JsvmError, type SandboxPool } from "../../jsvm/host/sandbox_pool.ts";
+import { emptySession, parseSession, serializeSession, type Session } from "../../keys/session.ts";
+import type { LogFields, Logger } from "../../log.ts";
+import { readBody, type RequestCtx, type Step, type StepResult } from "../context.ts";
+import { GatewayError, MESSAGES } from "../errors.ts";
+
+/** Which request hook list a step runs. */
+export type RequestHookKind = "pre" | "auth_check" | "post_key_auth" | "post";
+
+/** What the hooks of one API need to know about it, resolved once at load. */
+export interface JsHookApi {
+  apiId: string;
+  orgId: string;
+  /** The sandbox driver: `javascript` dispatches to each file's alias, `otto` to the global name. */
+  driver: "otto" | "javascript";
+  /** `config_data`, handed to plugins as `spec.config_data`. */
+  configData: unknown;
+  /** `config_data_disabled`: `spec.config_data` is then absent. */
+  configDataDisabled: boolean;
+  /** `ignore_canonical_mime_header_key` from tyk.conf. */
+  ignoreCanonical: boolean;
+}
+
+/** Shared by every hook call of one step. */
+interface HookContext {
+  kind: RequestHookKind;
+  pool: SandboxPool;
+  api: JsHookApi;
+  spec: string;
+  log: Logger;
+}
+
+/** A hook that ran and whose result was applied up to ReturnOverrides. */
+interface HookOutcome {
+  result: RequestHookResult;
+  decision: HookDecision;
+  /** The returned `Session`, parsed (auth_check reads it); `null` when the plugin returned none. */
+  session: Session | null;
+}
+
+const INTERNAL = new GatewayError(500, MESSAGES.internal);
+const EMPTY_SESSION_JSON = "{}";
+
+/** Go's `json.Marshal` of a `map[string]interface{}`: object keys sorted at every level. */
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value).sort();
+    return `{${
+      keys.map((k) => `${JSON.stringify(k)}:${sortedJson((value as Record<string, unknown>)[k])}`).join(",")
+    }}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/**
+ * The third argument of every request hook (jsvm spec §3.3): `{"APIID","OrgID","config_data"}`, keys sorted,
+ * `config_data` absent when disabled and `null` when the API has none.
+ */
+export function buildSpecArgument(api: JsHookApi): string {
+  const head = `{"APIID":${JSON.stringify(api.apiId)},"OrgID":${JSON.stringify(api.orgId)}`;
+  return api.configDataDisabled ? `${head}}` : `${head},"config_data":${sortedJson(api.configData ?? null)}}`;
+}
+
+function fieldsOf(hook: HookContext, entry: HookEntry, ctx: RequestCtx): LogFields {
+  return { api_id: hook.api.apiId, hook: hook.kind, plugin: entry.name, path: ctx.path };
+}
+
+function logFailure(hook: HookContext, entry: HookEntry, ctx: RequestCtx, err: unknown): GatewayError {
+  const fields = fieldsOf(hook, entry, ctx);
+  if (err instanceof JsvmError) {
+    const at = err.file ? `${err.file}${err.line ? `:${err.line}` : ""}` : entry.source;
+    hook.log.error("Failed to run JS middleware", { ...fields, kind: err.kind, error: err.message, at });
+  } else {
+    hook.log.error("Failed to decode middleware request data on return from VM", {
+      ...fields,
+      kind: "decode",
+      error: err instanceof Error ? err.message : String(err),
+      at: entry.source,
+    });
+  }
+  return INTERNAL;
+}
+
+/** The session argument (jsvm spec §3.2): the live session only for post hooks that require it. */
+function sessionArgument(kind: RequestHookKind, entry: HookEntry, ctx: RequestCtx): string {
+  if ((kind !== "post" && kind !== "post_key_auth") || !entry.requireSession) return EMPTY_SESSION_JSON;
+  return ctx.session ? serializeSession(ctx.session) : "null";
+}
+
+/** The name the pool calls: under `javascript` each file's names live under a per-file alias. */
+function callTarget(api: JsHookApi, entry: HookEntry): string {
+  return api.driver === "javascript" ? handlerAlias(entry.source, entry.name) : entry.name;
+}
+
+/** Runs one hook: call, decode, apply the request edits; a GatewayError when any of it failed. */
+async function runHook(
+  hook: HookContext,
+  entry: HookEntry,
+  target: string,
+  ctx: RequestCtx,
+): Promise<HookOutcome | GatewayError> {
+  let body: Uint8Array;
+  try {
+    body = await readBody(ctx);
+  } catch (err) {
+    hook.log.error("Cannot run JS middleware: the request body cannot be read", {
+      ...fieldsOf(hook, entry, ctx),
+      error: (err as Error).message,
+    });
+    return INTERNAL;
+  }
+  let result: RequestHookResult;
+  let session: Session | null = null;
+  try {
+    const returned = await hook.pool.call(target, "DoProcessRequest", [
+      buildRequestObject(ctx, body),
+      sessionArgument(hook.kind, entry, ctx),
+      hook.spec,
+    ]);
+    result = decodeRequestHookResult(returned);
+    // Go decodes Session as a typed SessionState for every hook, so a mistyped one fails any hook
+    if (result.Session !== null) session = parseSession(JSON.stringify(result.Session));
+  } catch (err) {
+    return logFailure(hook, entry, ctx, err);
+  }
+  const decision = applyRequestResult(ctx, result.Request, body, {
+    ignoreCanonical: hook.api.ignoreCanonical,
+    log: hook.log,
+    logFields: fieldsOf(hook, entry, ctx),
+  });
+  return { result, decision, session };
+}
+
+function sameMeta(current: Record<string, unknown> | undefined, next: Record<string, string>): boolean {
+  const keys = Object.keys(next);
+  if (Object.keys(current ?? {}).length !== keys.length) return false;
+  return keys.every((key) => current![key] === next[key]);
+}
+
+/**
+ * Writes `SessionMeta` back (jsvm spec §4.2 step 5): replaces `meta_data` entirely when it differs and
+ * marks the session modified; the handler persists it once the chain is done.
+ */
+function writeBackMeta(ctx: RequestCtx, meta: Record<string, string> | null): void {
+  const next = { ...meta };
+  if (sameMeta(ctx.session!.meta_data, next)) return;
+  // a copy: the key store may hand the same session object to other requests
+  ctx.session = { ...ctx.session!, meta_data: next };
+  ctx.sessionModified = true;
+}
+
+/** Turns a ReturnOverrides decision into the step's answer; `undefined` to go on. */
+function answer(decision: HookDecision, hook: HookContext, entry: HookEntry, ctx: RequestCtx): StepResult {
+  switch (decision.kind) {
+    case "continue":
+    case "ignored":
+      return undefined;
+    case "error":
+      if (decision.status > 599) {
+        hook.log.error(
+          `Cannot answer with ReturnOverrides.ResponseCode ${decision.status}: it must be below 600`,
+          {
+            ...fieldsOf(hook, entry, ctx),
+          },
+        );
+        return INTERNAL;
+      }
+      return new GatewayError(decision.status, decision.message, { headers: decision.headers });
+    case "respond":
+      try {
+        return forcedResponse(decision.status, decision.body, decision.headers, {
+          log: hook.log,
+          logFields: fieldsOf(hook, entry, ctx),
+        });
+      } catch (err) {
+        hook.log.error((err as Error).message, fieldsOf(hook, entry, ctx));
+        return INTERNAL;
+      }
+  }
+}
+
+/**
+ * Builds the step running an API's `pre`, `post_key_auth` or `post` hooks in order; `null` when there
+ * are none. Each hook sees the previous hooks' edits; the first that answers (ReturnOverrides) or fails
+ * (500) ends the chain.
+ * @example
+ * const pre = createJsHookStep("pre", hooks.pre, pool, api, log);
+ */
+export function createJsHookStep(
+  kind: "pre" | "post_key_auth" | "post",
+  entries: HookEntry[],
+  pool: SandboxPool,
+  api: JsHookApi,
+  log: Logger,
+): Step | null {
+  if (entries.length === 0) return null;
+  const hook: HookContext = { kind, pool, api, spec: buildSpecArgument(api), log };
+  const writesMeta = kind !== "pre";
+  const targets = entries.map((entry) => callTarget(api, entry));
+  return async function jsRequestHooks(ctx) {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
+      const outcome = await runHook(hook, entry, targets[i], ctx);
+      if (outcome instanceof GatewayError) return outcome;
+      if (outcome.decision.kind === "ignored") continue;
+      if (writesMeta && entry.requireSession && ctx.session) writeBackMeta(ctx, outcome.result.SessionMeta);
+      const out = answer(outcome.decision, hook, entry, ctx);
+      if (out !== undefined) return out;
+    }
+    return undefined;
+  };
+}
+
+/** Options of the JS auth_check step. */
+export interface JsAuthCheckOptions {
+  /**
+   * Install the returned session as the request's (base_identity_provided_by unset or `custom_auth`);
+   * otherwise another auth method provides the identity. @default true
+   */
+  installSession?: boolean;
+}
+
+const SESSION_MISSING = new GatewayError(400, MESSAGES.sessionMissing);
+
+/**
+ * Builds the JS custom-auth step (jsvm spec §4.7): the plugin accepts by returning a `Session` and
+ * `AuthValue` (the key id), which become the request's session and key, stored after the chain; it
+ * rejects through ReturnOverrides. Skipped on endpoints marked `ignored`.
+ * @example
+ * const auth = createJsAuthCheckStep(hooks.authCheck, pool, api, log, { installSession: true });
+ */
+export function createJsAuthCheckStep(
+  entry: HookEntry,
+  pool: SandboxPool,
+  api: JsHookApi,
+  log: Logger,
+  options: JsAuthCheckOptions = {},
+): Step {
+  const hook: HookContext = { kind: "auth_check", pool, api, spec: buildSpecArgument(api), log };
+  const installSession = options.installSession ?? true;
+  const target = callTarget(api, entry);
+  return async function jsAuthCheck(ctx) {
+    if (ctx.ignored) return undefined;
+    const outcome = await runHook(hook, entry, target, ctx);
+    if (outcome instanceof GatewayError) return outcome;
+    // Tyk returns before installing a session; its key-expiry check then rejects the request
+    if (outcome.decision.kind === "ignored") return SESSION_MISSING;
+    const out = answer(outcome.decision, hook, entry, ctx);
+    if (out !== undefined) return out;
+    if (installSession) {
+      ctx.session = outcome.session ?? emptySession();
+      ctx.sessionKey = outcome.result.AuthValue;
+      ctx.sessionModified = true;
+    }
+    return undefined;
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Test helpers shared by the JSVM bridge tests: a RequestCtx built the way the gateway's handler builds
+ * one, and a logger that keeps its lines.
+ */
+import type { RequestCtx } from "../../chain/context.ts";
+import type { LogFields, Logger } from "../../log.ts";
+
+/** A request context for `url` (absolute), as the handler would build it for API `api-1`. */
+export function testCtx(url: string, init: RequestInit = {}, body?: Uint8Array): RequestCtx {
+  const request = new Request(url, init);
+  const target = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+  const q = target.indexOf("?");
+  const path = q < 0 ? target : target.slice(0, q);
+  const query = q < 0 ? "" : target.slice(q + 1);
+  return {
+    request,
+    apiId: "api-1",
+    orgId: "org-1",
+    listenPath: "/",
+    clientIp: "127.0.0.1",
+    scheme: "http",
+    requestURI: target,
+    method: request.method,
+    path,
+    query,
+    headers: new Headers(request.headers),
+    body: body ?? request.body,
+    session: null,
+    sessionKey: "",
+    sessionModified: false,
+    ignored: false,
+    versionName: "",
+  };
+}
+
+/** One captured log line. */
+export interface LogLine {
+  level: string;
+  msg: string;
+  fields?: LogFields;
+}
+
+/** A logger that records every line instead of writing it. */
+export function captureLog(): Logger & { lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at = (level: string) => (msg: string, fields?: LogFields) => void lines.push({ level, msg, fields });
+  return {
+    lines,
+    debug: at("debug"),
+    info: at("info"),
+    warn: at("warn"),
+    error: at("error"),
+    announce: at("announce"),
+    raw: (text) => void lines.push({ level: "raw", msg: text }),
+  };
+}

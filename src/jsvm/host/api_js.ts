@@ -1,0 +1,140 @@
+/**
+ * An API's JS request hooks, built once per API load: collects the plugins, starts the API's sandbox
+ * pool and returns one chain step per hook stage.
+ */
+import {
+  createJsAuthCheckStep,
+  createJsHookStep,
+  type JsHookApi,
+} from "../../chain/plugins/js_request_hook.ts";
+import type { Step } from "../../chain/context.ts";
+import { GatewayError, MESSAGES } from "../../chain/errors.ts";
+import type { ApiDefinition } from "../../config/api_definition.ts";
+import { type Logger, logger } from "../../log.ts";
+import { collectPlugins, type HookEntry } from "./plugin_loader.ts";
+import { createSandboxPool, type HostCallHandler, type LoadIssue } from "./sandbox_pool.ts";
+
+export type { HostCallHandler, LoadIssue } from "./sandbox_pool.ts";
+
+/** Gateway settings every API's JS uses. */
+export interface ApiJsOptions {
+  /** `enable_jsvm`: when false, JS hooks answer 500 "middleware error" and no worker starts. */
+  enableJsvm: boolean;
+  /** `jsvm_timeout` in milliseconds, per hook call. */
+  timeoutMs: number;
+  /** Workers per API at most. */
+  poolSize: number;
+  /** `middleware_path`, the directory loader's root. */
+  middlewarePath: string;
+  /** Relative plugin paths resolve against this folder (the tyk.conf folder). */
+  baseDir: string;
+  /** The `tyk_js_path` library, evaluated before the plugins. */
+  userLibrary?: { file: string; code: string };
+  /** Serves the plugins' synchronous calls (TykMakeHttpRequest, TykGetKeyData, …). */
+  hostCalls?: HostCallHandler;
+  /** `ignore_canonical_mime_header_key`. @default false */
+  ignoreCanonicalHeaders?: boolean;
+  /** Where load problems and hook failures are logged. @default logger("jsvm") */
+  log?: Logger;
+}
+
+/** An API's JS hook steps; a stage without hooks is `null`. */
+export interface ApiJs {
+  pre: Step | null;
+  authCheck: Step | null;
+  postKeyAuth: Step | null;
+  post: Step | null;
+  /** Files that failed to load (already logged with the api_id), for reload reporting. */
+  issues: LoadIssue[];
+  /** Drains and terminates this API's sandboxes; idempotent. */
+  close(): Promise<void>;
+}
+
+function disabledStep(entries: HookEntry[] | HookEntry | null): Step | null {
+  if (entries === null || (Array.isArray(entries) && entries.length === 0)) return null;
+  const error = new GatewayError(500, MESSAGES.middlewareError);
+  return function jsvmDisabled() {
+    return error;
+  };
+}
+
+/**
+ * Builds an API's JS hook steps (jsvm spec §4, §10, §13); `null` when the API has no JS hooks, so no
+ * worker is ever created for it.
+ * @example
+ * const js = await createApiJs(def, { enableJsvm: true, timeoutMs: 5000, poolSize: 2, middlewarePath, baseDir });
+ * const steps = [js?.pre, js?.authCheck, js?.postKeyAuth, js?.post];
+ */
+export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Promise<ApiJs | null> {
+  const log = options.log ?? logger("jsvm");
+  const { driver, hooks, sources, issues } = await collectPlugins(def, {
+    middlewarePath: options.middlewarePath,
+    baseDir: options.baseDir,
+    log,
+  });
+  const count = hooks.pre.length + hooks.postKeyAuth.length + hooks.post.length + (hooks.authCheck ? 1 : 0);
+  if (count === 0) return null;
+
+  if (!options.enableJsvm) {
+    log.warn(`API "${def.api_id}" has JS plugins but enable_jsvm is false: its hooks answer 500`, {
+      api_id: def.api_id,
+    });
+    return {
+      pre: disabledStep(hooks.pre),
+      authCheck: disabledStep(hooks.authCheck),
+      postKeyAuth: disabledStep(hooks.postKeyAuth),
+      post: disabledStep(hooks.post),
+      issues: [],
+      close: () => Promise.resolve(),
+    };
+  }
+
+  const pool = createSandboxPool({
+    apiId: def.api_id,
+    orgId: def.org_id,
+    driver,
+    userLibrary: options.userLibrary,
+    sources,
+    timeoutMs: options.timeoutMs,
+    size: options.poolSize,
+    hostCalls: options.hostCalls,
+    log,
+  });
+  try {
+    const loaded = await pool.load();
+    issues.push(...loaded.issues);
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+  for (const issue of issues) {
+    log.error(`Cannot load JS plugin: ${issue.message}`, {
+      api_id: def.api_id,
+      file: issue.file,
+      line: issue.line,
+      column: issue.column,
+    });
+  }
+
+  const api: JsHookApi = {
+    apiId: def.api_id,
+    orgId: def.org_id,
+    driver,
+    configData: def.config_data,
+    configDataDisabled: def.config_data_disabled,
+    ignoreCanonical: options.ignoreCanonicalHeaders ?? false,
+  };
+  const identity = def.base_identity_provided_by;
+  return {
+    pre: createJsHookStep("pre", hooks.pre, pool, api, log),
+    authCheck: hooks.authCheck
+      ? createJsAuthCheckStep(hooks.authCheck, pool, api, log, {
+        installSession: identity === "" || identity === "custom_auth",
+      })
+      : null,
+    postKeyAuth: createJsHookStep("post_key_auth", hooks.postKeyAuth, pool, api, log),
+    post: createJsHookStep("post", hooks.post, pool, api, log),
+    issues,
+    close: () => pool.close(),
+  };
+}

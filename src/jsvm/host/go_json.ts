@@ -1,0 +1,477 @@
+/**
+ * Decodes the JSON text a hook returns the way Go's `encoding/json` (v1) fills Tyk's structs: keys match
+ * field names case-insensitively (Unicode simple folding), the last matching key wins in document order,
+ * unknown keys are ignored, `null` leaves the zero value and every type mismatch fails the whole decode.
+ */
+
+/** A Go type the decoder fills; build them with the `GO_*` constants and `go*()` helpers below. */
+export type GoType =
+  | { readonly kind: "string" | "int" | "bool" | "bytes" | "any" | "object" }
+  | { readonly kind: "slice" | "map"; readonly elem: GoType }
+  | GoStruct;
+
+/** A Go struct: fields matched by name (or alias) under case folding. */
+export interface GoStruct {
+  readonly kind: "struct";
+  readonly fields: readonly GoField[];
+  /** Exact field name or alias → field (Go tries the exact name first). */
+  readonly byName: ReadonlyMap<string, GoField>;
+  /** Folded field name or alias → field; built once by {@link goStruct}. */
+  readonly byFolded: ReadonlyMap<string, GoField>;
+}
+
+/** One struct field: its Go name, extra accepted key names, and its type. */
+export interface GoField {
+  readonly name: string;
+  readonly aliases?: readonly string[];
+  readonly type: GoType;
+}
+
+/** Go `string`. */
+export const GO_STRING: GoType = { kind: "string" };
+/** Go `int` (int64): a JSON integer literal only, no fraction, exponent or quotes. */
+export const GO_INT: GoType = { kind: "int" };
+/** Go `bool`. */
+export const GO_BOOL: GoType = { kind: "bool" };
+/** Go `[]byte`: a padded standard base64 string, kept as that (validated) string; `null` when absent. */
+export const GO_BYTES: GoType = { kind: "bytes" };
+/** Go `interface{}`: any JSON value. */
+export const GO_ANY: GoType = { kind: "any" };
+/** A JSON object or `null`, taken as it is (e.g. a session handed on to the keys parser). */
+export const GO_OBJECT: GoType = { kind: "object" };
+
+/** Go `[]elem`; `null` when absent. */
+export function goSlice(elem: GoType): GoType {
+  return { kind: "slice", elem };
+}
+
+/** Go `map[string]elem`; `null` when absent. */
+export function goMap(elem: GoType): GoType {
+  return { kind: "map", elem };
+}
+
+const ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * Folds a key as Go's `foldName` does, enough for ASCII field names: a–z upper-cased, the Kelvin sign
+ * and the long s mapped to `K` and `S`; every other non-ASCII character folds to a non-ASCII one and
+ * so never matches.
+ */
+function foldKey(key: string): string {
+  if (ASCII.test(key)) return key.toUpperCase();
+  return key.replace(/[a-z]/g, (c) => c.toUpperCase()).replaceAll("\u212a", "K").replaceAll("\u017f", "S");
+}
+
+/** Go `struct{…}` with the given fields. */
+export function goStruct(fields: GoField[]): GoStruct {
+  const byName = new Map<string, GoField>();
+  const byFolded = new Map<string, GoField>();
+  for (const field of fields) {
+    for (const name of [field.name, ...(field.aliases ?? [])]) {
+      byName.set(name, field);
+      byFolded.set(foldKey(name), field);
+    }
+  }
+  return { kind: "struct", fields, byName, byFolded };
+}
+
+/** The decode failed: the text is not JSON, or a value does not fit its field. */
+export class GoJsonError extends Error {
+  override name = "GoJsonError";
+  /** Where it failed, e.g. `Request.SetHeaders["X-Count"]`; `""` for syntax errors. */
+  readonly path: string;
+  constructor(message: string, path = "") {
+    super(message);
+    this.path = path;
+  }
+}
+
+const MAX_DEPTH = 10_000;
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const INTEGER = /^-?(?:0|[1-9]\d*)$/;
+// deno-lint-ignore no-control-regex -- raw control characters are invalid inside JSON strings
+const CONTROL = /[\x00-\x1f]/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+interface Cursor {
+  readonly text: string;
+  pos: number;
+  depth: number;
+}
+
+function syntaxError(cur: Cursor, what: string): GoJsonError {
+  if (cur.pos >= cur.text.length) return new GoJsonError("Cannot decode JSON: unexpected end of input");
+  return new GoJsonError(
+    `Cannot decode JSON: invalid character ${JSON.stringify(cur.text[cur.pos])} ${what} at offset ${cur.pos}`,
+  );
+}
+
+function typeError(path: string, want: string, got: string): GoJsonError {
+  return new GoJsonError(`Cannot decode JSON: ${path || "value"} must be ${want}, got ${got}`, path);
+}
+
+function skipSpace(cur: Cursor): number {
+  const text = cur.text;
+  let pos = cur.pos;
+  for (; pos < text.length; pos++) {
+    const c = text.charCodeAt(pos);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+  }
+  cur.pos = pos;
+  return pos < text.length ? text.charCodeAt(pos) : -1;
+}
+
+function readString(cur: Cursor): string {
+  const text = cur.text;
+  const start = cur.pos + 1;
+  let end = text.indexOf('"', start);
+  for (;;) {
+    if (end < 0) {
+      cur.pos = text.length;
+      throw syntaxError(cur, "in string literal");
+    }
+    let backslashes = 0;
+    while (text.charCodeAt(end - 1 - backslashes) === 0x5c && end - 1 - backslashes >= start) backslashes++;
+    if (backslashes % 2 === 0) break;
+    end = text.indexOf('"', end + 1);
+  }
+  const raw = text.slice(start, end);
+  if (CONTROL.test(raw)) {
+    cur.pos = start + raw.search(CONTROL);
+    throw syntaxError(cur, "in string literal");
+  }
+  let value = raw;
+  if (raw.includes("\\")) {
+    try {
+      value = JSON.parse(`"${raw}"`);
+    } catch {
+      cur.pos = start + raw.indexOf("\\");
+      throw syntaxError(cur, "in string escape code");
+    }
+  }
+  cur.pos = end + 1;
+  // Go replaces unpaired surrogates (from \ud800 escapes) with U+FFFD.
+  return value.isWellFormed() ? value : value.toWellFormed();
+}
+
+function readNumber(cur: Cursor): string {
+  NUMBER.lastIndex = cur.pos;
+  const match = NUMBER.exec(cur.text);
+  if (match === null) throw syntaxError(cur, "looking for beginning of value");
+  cur.pos += match[0].length;
+  return match[0];
+}
+
+function readLiteral(cur: Cursor, word: "true" | "false" | "null"): void {
+  if (!cur.text.startsWith(word, cur.pos)) throw syntaxError(cur, "looking for beginning of value");
+  cur.pos += word.length;
+}
+
+function setKey(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
+}
+
+function enter(cur: Cursor): void {
+  if (++cur.depth > MAX_DEPTH) throw new GoJsonError("Cannot decode JSON: exceeded max depth");
+}
+
+/**
+ * Walks an object's members: calls `member(key)` with the cursor on the value, which must consume it.
+ */
+function readObject(cur: Cursor, member: (key: string) => void): void {
+  enter(cur);
+  cur.pos++; // {
+  if (skipSpace(cur) === 0x7d) {
+    cur.pos++;
+    cur.depth--;
+    return;
+  }
+  for (;;) {
+    if (skipSpace(cur) !== 0x22) throw syntaxError(cur, "looking for beginning of object key string");
+    const key = readString(cur);
+    if (skipSpace(cur) !== 0x3a) throw syntaxError(cur, "after object key");
+    cur.pos++;
+    member(key);
+    const c = skipSpace(cur);
+    cur.pos++;
+    if (c === 0x7d) break;
+    if (c !== 0x2c) {
+      cur.pos--;
+      throw syntaxError(cur, "after object key:value pair");
+    }
+  }
+  cur.depth--;
+}
+
+function readArray(cur: Cursor, element: (index: number) => void): void {
+  enter(cur);
+  cur.pos++; // [
+  if (skipSpace(cur) === 0x5d) {
+    cur.pos++;
+    cur.depth--;
+    return;
+  }
+  for (let i = 0;; i++) {
+    element(i);
+    const c = skipSpace(cur);
+    cur.pos++;
+    if (c === 0x5d) break;
+    if (c !== 0x2c) {
+      cur.pos--;
+      throw syntaxError(cur, "after array element");
+    }
+  }
+  cur.depth--;
+}
+
+/** Reads any JSON value into plain JS values (objects, arrays, numbers, strings, booleans, null). */
+function readAny(cur: Cursor): unknown {
+  const c = skipSpace(cur);
+  switch (c) {
+    case 0x7b: {
+      const out: Record<string, unknown> = {};
+      readObject(cur, (key) => setKey(out, key, readAny(cur)));
+      return out;
+    }
+    case 0x5b: {
+      const out: unknown[] = [];
+      readArray(cur, () => out.push(readAny(cur)));
+      return out;
+    }
+    case 0x22:
+      return readString(cur);
+    case 0x74:
+      readLiteral(cur, "true");
+      return true;
+    case 0x66:
+      readLiteral(cur, "false");
+      return false;
+    case 0x6e:
+      readLiteral(cur, "null");
+      return null;
+    default:
+      return Number(readNumber(cur));
+  }
+}
+
+/** Names the JSON kind starting at the cursor, for a type error; a character no value starts with is a syntax error. */
+function kindAt(cur: Cursor, c: number): string {
+  switch (c) {
+    case 0x7b:
+      return "object";
+    case 0x5b:
+      return "array";
+    case 0x22:
+      return "string";
+    case 0x74:
+    case 0x66:
+      return "bool";
+  }
+  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return "number";
+  throw syntaxError(cur, "looking for beginning of value");
+}
+
+/** The zero value Go gives a field of this type. */
+function zeroOf(type: GoType): unknown {
+  switch (type.kind) {
+    case "string":
+      return "";
+    case "int":
+      return 0;
+    case "bool":
+      return false;
+    case "struct": {
+      const out: Record<string, unknown> = {};
+      for (const field of type.fields) out[field.name] = zeroOf(field.type);
+      return out;
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * Decodes the value at the cursor into `type`. `current` is what the field holds already: Go leaves it on
+ * `null` for strings, numbers, booleans and structs, and decodes objects into an existing map or struct.
+ */
+function decodeValue(cur: Cursor, type: GoType, current: unknown, path: string): unknown {
+  const c = skipSpace(cur);
+  if (c === 0x6e) {
+    readLiteral(cur, "null");
+    switch (type.kind) {
+      case "string":
+      case "int":
+      case "bool":
+      case "struct":
+        return current;
+      default:
+        return null;
+    }
+  }
+  switch (type.kind) {
+    case "any":
+      return readAny(cur);
+    case "object":
+      if (c !== 0x7b) throw typeError(path, "an object", kindAt(cur, c));
+      return readAny(cur);
+    case "string":
+      if (c !== 0x22) throw typeError(path, "a string", kindAt(cur, c));
+      return readString(cur);
+    case "bytes": {
+      if (c !== 0x22) throw typeError(path, "a base64 string", kindAt(cur, c));
+      const text = readString(cur);
+      const compact = text.replace(/[\r\n]/g, "");
+      if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
+        throw new GoJsonError(`Cannot decode JSON: ${path} is not valid base64`, path);
+      }
+      return compact;
+    }
+    case "bool":
+      if (c !== 0x74 && c !== 0x66) throw typeError(path, "a boolean", kindAt(cur, c));
+      readLiteral(cur, c === 0x74 ? "true" : "false");
+      return c === 0x74;
+    case "int": {
+      if (kindAt(cur, c) !== "number") throw typeError(path, "an integer", kindAt(cur, c));
+      const literal = readNumber(cur);
+      if (!INTEGER.test(literal)) throw typeError(path, "an integer", `number ${literal}`);
+      const big = BigInt(literal);
+      if (big < INT64_MIN || big > INT64_MAX) throw typeError(path, "an int64", `number ${literal}`);
+      return Number(big);
+    }
+    case "slice": {
+      if (c !== 0x5b) throw typeError(path, "an array", kindAt(cur, c));
+      const previous = Array.isArray(current) ? current : [];
+      const out: unknown[] = [];
+      readArray(cur, (i) => {
+        out.push(
+          decodeValue(cur, type.elem, i < previous.length ? previous[i] : zeroOf(type.elem), `${path}[${i}]`),
+        );
+      });
+      return out;
+    }
+    case "map": {
+      if (c !== 0x7b) throw typeError(path, "an object", kindAt(cur, c));
+      const out = (current ?? {}) as Record<string, unknown>;
+      readObject(cur, (key) => {
+        setKey(out, key, decodeValue(cur, type.elem, zeroOf(type.elem), `${path}[${JSON.stringify(key)}]`));
+      });
+      return out;
+    }
+    case "struct": {
+      if (c !== 0x7b) throw typeError(path, "an object", kindAt(cur, c));
+      const out = current as Record<string, unknown>;
+      readObject(cur, (key) => {
+        const field = type.byName.get(key) ?? type.byFolded.get(foldKey(key));
+        if (field === undefined) {
+          readAny(cur);
+          return;
+        }
+        out[field.name] = decodeValue(
+          cur,
+          field.type,
+          out[field.name],
+          path ? `${path}.${field.name}` : field.name,
+        );
+      });
+      return out;
+    }
+  }
+}
+
+/**
+ * Decodes JSON text into a value of `type` with Go's `json.Unmarshal` semantics.
+ * @throws GoJsonError when the text is not JSON or a value has the wrong type.
+ * @example decodeGoJson<{ Code: number }>('{"code":200}', goStruct([{ name: "Code", type: GO_INT }]))
+ */
+export function decodeGoJson<T>(text: string, type: GoType): T {
+  const cur: Cursor = { text, pos: 0, depth: 0 };
+  const value = decodeValue(cur, type, zeroOf(type), "");
+  if (skipSpace(cur) !== -1) throw syntaxError(cur, "after top-level value");
+  return value as T;
+}
+
+/** `Request.ReturnOverrides` of a hook result. */
+export interface ReturnOverrides {
+  ResponseCode: number;
+  ResponseError: string;
+  ResponseBody: string;
+  ResponseHeaders: Record<string, string> | null;
+  OverrideError: boolean;
+}
+
+/** `Request` of a hook result (Tyk's MiniRequestObject). `Body` is the validated base64 text. */
+export interface MiniRequest {
+  Headers: Record<string, string[] | null> | null;
+  SetHeaders: Record<string, string> | null;
+  DeleteHeaders: string[] | null;
+  Body: string | null;
+  URL: string;
+  Params: Record<string, string[] | null> | null;
+  AddParams: Record<string, string> | null;
+  ExtendedParams: Record<string, string[] | null> | null;
+  DeleteParams: string[] | null;
+  ReturnOverrides: ReturnOverrides;
+  IgnoreBody: boolean;
+  Method: string;
+  RequestURI: string;
+  Scheme: string;
+}
+
+/** What `DoProcessRequest` returns, decoded (Tyk's VMReturnObject). `Session` is left as plain JSON. */
+export interface RequestHookResult {
+  Request: MiniRequest;
+  SessionMeta: Record<string, string> | null;
+  Session: Record<string, unknown> | null;
+  AuthValue: string;
+}
+
+const STRINGS = goSlice(GO_STRING);
+const STRING_MAP = goMap(GO_STRING);
+const STRINGS_MAP = goMap(STRINGS);
+
+/** Tyk's ReturnOverrides, plus the documented snake_case keys as aliases (DECISIONS #4). */
+const RETURN_OVERRIDES = goStruct([
+  { name: "ResponseCode", aliases: ["response_code"], type: GO_INT },
+  { name: "ResponseError", aliases: ["response_error"], type: GO_STRING },
+  { name: "ResponseBody", aliases: ["response_body"], type: GO_STRING },
+  { name: "ResponseHeaders", aliases: ["headers"], type: STRING_MAP },
+  { name: "OverrideError", aliases: ["override_error"], type: GO_BOOL },
+]);
+
+const MINI_REQUEST = goStruct([
+  { name: "Headers", type: STRINGS_MAP },
+  { name: "SetHeaders", type: STRING_MAP },
+  { name: "DeleteHeaders", type: STRINGS },
+  { name: "Body", type: GO_BYTES },
+  { name: "URL", type: GO_STRING },
+  { name: "Params", type: STRINGS_MAP },
+  { name: "AddParams", type: STRING_MAP },
+  { name: "ExtendedParams", type: STRINGS_MAP },
+  { name: "DeleteParams", type: STRINGS },
+  { name: "ReturnOverrides", type: RETURN_OVERRIDES },
+  { name: "IgnoreBody", type: GO_BOOL },
+  { name: "Method", type: GO_STRING },
+  { name: "RequestURI", type: GO_STRING },
+  { name: "Scheme", type: GO_STRING },
+]);
+
+const REQUEST_HOOK_RESULT = goStruct([
+  { name: "Request", type: MINI_REQUEST },
+  { name: "SessionMeta", type: STRING_MAP },
+  { name: "Session", type: GO_OBJECT },
+  { name: "AuthValue", type: GO_STRING },
+]);
+
+/**
+ * Decodes the string `DoProcessRequest` returned (pre, auth_check, post_key_auth and post hooks).
+ * @throws GoJsonError as Tyk's `json.Unmarshal` fails: not JSON (`"undefined"`), or a mistyped field.
+ */
+export function decodeRequestHookResult(text: string): RequestHookResult {
+  return decodeGoJson<RequestHookResult>(text, REQUEST_HOOK_RESULT);
+}

@@ -1,0 +1,206 @@
+/**
+ * The host side of the plugins' synchronous API (jsvm spec §9): TykMakeHttpRequest, TykBatchRequest,
+ * TykGetKeyData, TykSetKeyData and the TykStorage* key-value functions. The sandbox blocks while these
+ * run; each answers a string (or `undefined`) exactly as Tyk's VM functions return them.
+ */
+import type { KeyStore } from "../../keys/key_store.ts";
+import { parseSession, serializeSession } from "../../keys/session.ts";
+import type { Logger } from "../../log.ts";
+import type { Store } from "../../store/store.ts";
+import { canonicalHeaderKey } from "./go_http.ts";
+import type { HostCallHandler } from "./sandbox_pool.ts";
+
+/** What the host calls reach. */
+export interface HostCallOptions {
+  keyStore: KeyStore;
+  store: Store;
+  log: Logger;
+  /** Upper bound of one outbound request; the plugin's own timeout kills the worker sooner. */
+  timeoutMs: number;
+  /** `ignore_canonical_mime_header_key`. @default false */
+  ignoreCanonical?: boolean;
+  /** TTL of key records written by TykSetKeyData. @default 0 */
+  sessionLifetime?: number;
+}
+
+const STORAGE_PREFIX = "jsvm-store:";
+const MAX_STORAGE_KEY = 256;
+const MAX_STORAGE_VALUE = 65536;
+const STORAGE_TIMEOUT_MS = 2000;
+
+/** Finds a field the way Go's decoder does: exact name first, then case-insensitively. */
+function field(object: Record<string, unknown>, name: string): unknown {
+  if (name in object) return object[name];
+  const lower = name.toLowerCase();
+  for (const key of Object.keys(object)) if (key.toLowerCase() === lower) return object[key];
+  return undefined;
+}
+
+function stringMap(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) if (typeof v === "string") out[k] = v;
+  }
+  return out;
+}
+
+function headerArrays(headers: Headers): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, value] of headers) {
+    const key = canonicalHeaderKey(name);
+    (out[key] ??= []).push(...(name === "set-cookie" ? [value] : value.split(", ")));
+  }
+  return out;
+}
+
+function formBody(form: Record<string, string>): string {
+  return Object.keys(form).sort().map((k) => `${encodeURIComponent(k)}=${encodeURIComponent(form[k])}`).join(
+    "&",
+  );
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function checkStorageKey(key: string): string {
+  const size = new TextEncoder().encode(key).length;
+  if (size < 1 || size > MAX_STORAGE_KEY) {
+    throw new RangeError(`TykStorage key must be 1-256 bytes, got ${size}`);
+  }
+  return STORAGE_PREFIX + key;
+}
+
+function checkStorageValue(value: string): string {
+  const size = new TextEncoder().encode(value).length;
+  if (size > MAX_STORAGE_VALUE) {
+    throw new RangeError(`TykStorage value must be at most 65536 bytes, got ${size}`);
+  }
+  return value;
+}
+
+/**
+ * Builds the handler a sandbox pool serves its plugins' synchronous calls with. The sandbox turns the
+ * TykStorage* answers into their JS types (`null`, a boolean, a number); their failures reject, and the
+ * sandbox throws them into the plugin, while the other functions answer `undefined` on failure.
+ */
+export function createHostCalls(options: HostCallOptions): HostCallHandler {
+  const { keyStore, store, log } = options;
+  const headerName = options.ignoreCanonical ? (name: string) => name : canonicalHeaderKey;
+
+  async function send(url: string, init: RequestInit): Promise<Response> {
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs) });
+  }
+
+  async function makeHttpRequest(arg: string): Promise<string | undefined> {
+    if (arg === "undefined") return undefined;
+    const spec = JSON.parse(arg) as Record<string, unknown>;
+    const method = String(field(spec, "Method") || "GET");
+    const url = String(field(spec, "Domain") ?? "") + String(field(spec, "Resource") ?? "");
+    const body = String(field(spec, "Body") ?? "") || formBody(stringMap(field(spec, "FormData")));
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(stringMap(field(spec, "Headers")))) headers.set(headerName(k), v);
+    const res = await send(new URL(url).href, {
+      method,
+      headers,
+      body: body && method !== "GET" && method !== "HEAD" ? body : undefined,
+    });
+    const text = await res.text();
+    const hdrs = headerArrays(res.headers);
+    return JSON.stringify({
+      Code: res.status,
+      Body: text,
+      Headers: hdrs,
+      code: res.status,
+      body: text,
+      headers: hdrs,
+    });
+  }
+
+  async function batchRequest(arg: string): Promise<string | undefined> {
+    const spec = JSON.parse(arg) as Record<string, unknown>;
+    const requests = (field(spec, "requests") ?? []) as Record<string, unknown>[];
+    const results: unknown[] = [];
+    const one = async (r: Record<string, unknown>) => {
+      const url = String(field(r, "relative_url") ?? "");
+      try {
+        const res = await send(url, {
+          method: String(field(r, "method") || "GET"),
+          headers: stringMap(field(r, "headers")),
+          body: (field(r, "body") as string) || undefined,
+        });
+        results.push({
+          relative_url: url,
+          code: res.status,
+          headers: headerArrays(res.headers),
+          body: await res.text(),
+        });
+      } catch {
+        results.push({ relative_url: "", code: 0, headers: null, body: "" });
+      }
+    };
+    if (field(spec, "suppress_parallel_execution") === true) { for (const r of requests) await one(r); }
+    else await Promise.all(requests.map(one));
+    return JSON.stringify(results);
+  }
+
+  async function getKeyData(key: string): Promise<string> {
+    const session = await keyStore.get(key);
+    return session
+      ? serializeSession(session)
+      : JSON.stringify({ status: "error", message: "Key not found" });
+  }
+
+  async function setKeyData(key: string, json: string, suppressReset: string): Promise<undefined> {
+    const session = parseSession(json);
+    await keyStore.set(key, session, options.sessionLifetime ?? 0);
+    if (suppressReset !== "1") await keyStore.resetQuota(key);
+    return undefined;
+  }
+
+  const storage = {
+    TykStorageGet: async ([key]: string[]) => (await store.get(checkStorageKey(key))) ?? undefined,
+    TykStorageSet: async ([key, value, ttl]: string[]) => {
+      await store.set(checkStorageKey(key), checkStorageValue(value), Number(ttl) || 0);
+      return undefined;
+    },
+    TykStorageSetNX: async ([key, value, ttl]: string[]) =>
+      String(await store.setIfAbsent(checkStorageKey(key), checkStorageValue(value), Number(ttl) || 0)),
+    TykStorageDel: async ([key]: string[]) => {
+      await store.delete(checkStorageKey(key));
+      return undefined;
+    },
+    TykStorageTTL: async ([key]: string[]) => String(await store.ttl(checkStorageKey(key))),
+    TykStorageIncr: async ([key, ttl]: string[]) =>
+      String(await store.incr(checkStorageKey(key), Number(ttl) || 0)),
+  };
+
+  return async function hostCall(op, args) {
+    switch (op) {
+      case "TykMakeHttpRequest":
+      case "TykBatchRequest":
+      case "TykGetKeyData":
+      case "TykSetKeyData":
+        try {
+          if (op === "TykMakeHttpRequest") return await makeHttpRequest(args[0]);
+          if (op === "TykBatchRequest") return await batchRequest(args[0]);
+          if (op === "TykGetKeyData") return await getKeyData(args[0]);
+          return await setKeyData(args[0], args[1], args[2]);
+        } catch (err) {
+          log.warn(`${op} failed`, { error: String(err) });
+          return undefined;
+        }
+      case "TykStorageGet":
+      case "TykStorageSet":
+      case "TykStorageSetNX":
+      case "TykStorageDel":
+      case "TykStorageTTL":
+      case "TykStorageIncr":
+        return await withTimeout(storage[op](args), STORAGE_TIMEOUT_MS, op);
+    }
+  };
+}

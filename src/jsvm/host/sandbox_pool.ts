@@ -1,0 +1,306 @@
+/**
+ * An API's JS sandboxes: up to `size` Workers, started lazily, that all hold the same sources.
+ *
+ * Calls go to an idle worker, or wait in FIFO order. Each call has a hard timeout counted from `call()`:
+ * a call still queued is dropped, a running one has its worker terminated (and a fresh worker, loaded from
+ * the same sources, takes its place), so `while(true){}` costs one worker, never the gateway's thread or
+ * another call. A source that hangs while loading is left out of later workers and reported as an issue.
+ */
+
+import { createHash } from "node:crypto";
+import type { Logger } from "../../log.ts";
+import { type LoadIssue, PART_SEPARATOR, type SandboxSource } from "../protocol.ts";
+import { type HostCallHandler, JsvmError, SandboxWorker, type WorkerJob } from "./_sandbox_worker.ts";
+
+export type { HostCallOp, LoadIssue } from "../protocol.ts";
+export { type HostCallHandler, JsvmError, type JsvmErrorKind } from "./_sandbox_worker.ts";
+
+/** One JS source evaluated in an API's sandbox. */
+export interface PluginSource {
+  /** Real path, or a synthetic one like `__inline__/<api_id>/pre/0/<name>` for inline code. */
+  file: string;
+  code: string;
+  /** Global names this source must provide (middleware object / virtual-endpoint function names). */
+  names: string[];
+  /** Virtual-endpoint sources are never wrapped (global in both drivers). */
+  kind: "middleware" | "virtual";
+}
+
+/** Everything a pool needs to know about one API's JS. */
+export interface SandboxSpec {
+  apiId: string;
+  orgId: string;
+  /** `otto`: one shared global scope; `javascript`: each middleware file private (wrapped, with aliases). */
+  driver: "otto" | "javascript";
+  /** `tyk_js_path`, evaluated after the bootstrap, global. */
+  userLibrary?: { file: string; code: string };
+  /** Evaluated in this order after the user library. */
+  sources: PluginSource[];
+  /** `jsvm_timeout` in ms, hard: per call, and per source while loading. */
+  timeoutMs: number;
+  /** Most workers for this API (the first starts on `load()`). */
+  size: number;
+  /** Globals persist across calls. @default false (state is reset after each call, as in Tyk) */
+  persistState?: boolean;
+  /** Serves synchronous host calls (TykMakeHttpRequest, TykGetKeyData, …); without it they return undefined. */
+  hostCalls?: HostCallHandler;
+  /** log()/rawlog()/console.* land here with `api_id` and `type=log-msg`. */
+  log: Logger;
+}
+
+/** An API's sandboxes. */
+export interface SandboxPool {
+  /** Starts the first worker and evaluates every source; resolves with what failed to load (never throws for plugin errors). */
+  load(): Promise<{ issues: LoadIssue[] }>;
+  /**
+   * Calls `target.method(...args)` (or `target(...args)` when method is null) in a free worker, where each
+   * arg is JSON text parsed inside the sandbox, and resolves with `String(returnValue)` exactly as Tyk's VM
+   * converts the result ("undefined" for undefined). target may be a dotted path on otto; on `javascript`
+   * it is a middleware's alias (`handlerAlias()`), or its name when only one file exports that name.
+   * @throws {JsvmError} kind "timeout", "threw", "missing", "crashed" or "closed"
+   */
+  call(target: string, method: string | null, args: string[]): Promise<string>;
+  /** Waits for in-flight calls, then terminates every worker; later calls reject with kind "closed". Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The hidden global alias the `javascript` driver keeps middleware `name` of `file` under:
+ * `__tyk_h_` + 12 hex digits of SHA-256(file, NUL, name) + `_` + the name with non-identifier characters as `_`.
+ * @example handlerAlias("/opt/mw/auth.js", "authMw") // "__tyk_h_…_authMw"
+ */
+export function handlerAlias(file: string, name: string): string {
+  const hash = createHash("sha256").update(`${file}\u0000${name}`).digest("hex").slice(0, 12);
+  return `__tyk_h_${hash}_${name.replace(/[^A-Za-z0-9_$]/g, "_")}`;
+}
+
+interface Job extends WorkerJob {
+  target: string;
+  method: string | null;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  done: boolean;
+  worker: SandboxWorker | null;
+  resolve(value: string): void;
+  reject(error: JsvmError): void;
+}
+
+class Pool implements SandboxPool {
+  #spec: SandboxSpec;
+  #sources: SandboxSource[];
+  /** Files left out because they hung while loading. */
+  #skipped = new Set<string>();
+  #skipIssues: LoadIssue[] = [];
+  #workers: SandboxWorker[] = [];
+  #queue: Job[] = [];
+  #queueHead = 0;
+  #nextId = 1;
+  #active = 0;
+  #spawned = 0;
+  #loading: Promise<{ issues: LoadIssue[] }> | null = null;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+  #drained: (() => void) | null = null;
+
+  constructor(spec: SandboxSpec) {
+    if (!(spec.timeoutMs > 0)) {
+      throw new RangeError(`Cannot create a JS sandbox: timeoutMs is ${spec.timeoutMs}`);
+    }
+    if (!(spec.size >= 1)) throw new RangeError(`Cannot create a JS sandbox: size is ${spec.size}`);
+    this.#spec = spec;
+    const wrap = spec.driver === "javascript";
+    this.#sources = spec.sources.map((s) => ({
+      file: s.file,
+      code: s.code,
+      kind: s.kind,
+      exports: wrap && s.kind === "middleware"
+        ? s.names.map((name) => ({ name, alias: handlerAlias(s.file, name) }))
+        : [],
+    }));
+    if (spec.userLibrary) {
+      this.#sources.unshift({
+        file: spec.userLibrary.file,
+        code: spec.userLibrary.code,
+        kind: "library",
+        exports: [],
+      });
+    }
+  }
+
+  load(): Promise<{ issues: LoadIssue[] }> {
+    return this.#loading ??= this.#load();
+  }
+
+  async #load(): Promise<{ issues: LoadIssue[] }> {
+    for (;;) {
+      const worker = this.#spawn();
+      try {
+        const issues = await worker.loaded;
+        return { issues: [...this.#skipIssues, ...issues] };
+      } catch (error) {
+        // A source that hung was skipped by #spawn's failure handler; try again without it.
+        if ((error as JsvmError).kind === "timeout" && !this.#closed) continue;
+        const message = `JS sandbox did not start: ${(error as Error).message}`;
+        return { issues: [...this.#skipIssues, { file: "<sandbox>", message }] };
+      }
+    }
+  }
+
+  call(target: string, method: string | null, args: string[]): Promise<string> {
+    if (this.#closed) {
+      return Promise.reject(
+        new JsvmError("closed", `Cannot call ${name(target, method)}: the API's JS sandbox is closed`),
+      );
+    }
+    if (this.#loading === null) void this.load();
+    const { promise, resolve, reject } = Promise.withResolvers<string>();
+    let payload = target + PART_SEPARATOR + (method ?? "");
+    for (let i = 0; i < args.length; i++) payload += PART_SEPARATOR + args[i];
+    const job: Job = {
+      id: this.#nextId++,
+      payload,
+      target,
+      method,
+      worker: null,
+      resolve,
+      reject,
+      timer: undefined,
+      done: false,
+      settle: (error, value) => this.#settle(job, error, value),
+    };
+    job.timer = setTimeout(() => this.#timeout(job), this.#spec.timeoutMs);
+    this.#active++;
+    this.#queue.push(job);
+    this.#pump();
+    return promise;
+  }
+
+  close(): Promise<void> {
+    return this.#closing ??= this.#close();
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    if (this.#loading !== null) await this.#loading;
+    if (this.#active > 0) await new Promise<void>((resolve) => this.#drained = resolve);
+    const reason = new JsvmError("closed", "The API's JS sandbox is closed");
+    for (const worker of this.#workers) worker.terminate(reason);
+    this.#workers = [];
+  }
+
+  #spawn(): SandboxWorker {
+    const spec = this.#spec;
+    const worker = new SandboxWorker({
+      init: {
+        apiId: spec.apiId,
+        orgId: spec.orgId,
+        driver: spec.driver,
+        sources: this.#sources.filter((s) => !this.#skipped.has(s.file)),
+        persistState: spec.persistState ?? false,
+        hostCalls: spec.hostCalls !== undefined,
+        quietLoad: this.#spawned++ > 0,
+      },
+      loadTimeoutMs: spec.timeoutMs,
+      hostCalls: spec.hostCalls,
+      log: spec.log,
+      onIdle: () => this.#pump(),
+      onCrash: (w, error) => this.#lost(w, error, w.started),
+    });
+    this.#workers.push(worker);
+    worker.loaded.catch((error: JsvmError) => {
+      if (error.kind === "timeout" && error.file !== undefined && !this.#skipped.has(error.file)) {
+        this.#skipped.add(error.file);
+        this.#skipIssues.push({ file: error.file, message: error.message });
+        spec.log.error(`Cannot load JS "${error.file}": ${error.message}`, { api_id: spec.apiId });
+      }
+      this.#lost(worker, error, false);
+    });
+    return worker;
+  }
+
+  /**
+   * A worker is gone: forget it. A worker lost in service is replaced at once; one that failed to start is
+   * not (the next call starts one), and if it crashed with nothing else left, waiting calls fail now rather
+   * than at their timeout.
+   */
+  #lost(worker: SandboxWorker, error: JsvmError, replace: boolean): void {
+    const at = this.#workers.indexOf(worker);
+    if (at === -1) return;
+    this.#workers.splice(at, 1);
+    const waiting = this.#queue.length > this.#queueHead;
+    if (error.kind === "crashed" && this.#workers.length === 0 && waiting) {
+      const jobs = this.#queue.slice(this.#queueHead);
+      this.#queue = [];
+      this.#queueHead = 0;
+      for (const job of jobs) job.settle(error, "");
+      return;
+    }
+    if (replace && (!this.#closed || waiting)) this.#spawn();
+    this.#pump();
+  }
+
+  #pump(): void {
+    const queue = this.#queue;
+    while (this.#queueHead < queue.length) {
+      const worker = this.#workers.find((w) => w.state === "idle");
+      if (worker === undefined) {
+        const waiting = queue.length - this.#queueHead;
+        const starting = this.#workers.filter((w) => w.state === "starting").length;
+        if (starting < waiting && this.#workers.length < this.#spec.size) this.#spawn();
+        break;
+      }
+      const job = queue[this.#queueHead];
+      queue[this.#queueHead++] = undefined as unknown as Job;
+      if (this.#queueHead === queue.length) {
+        queue.length = 0;
+        this.#queueHead = 0;
+      }
+      job.worker = worker;
+      worker.run(job);
+    }
+  }
+
+  #settle(job: Job, error: JsvmError | null, value: string): void {
+    if (job.done) return;
+    job.done = true;
+    clearTimeout(job.timer);
+    job.worker = null;
+    this.#active--;
+    if (error === null) job.resolve(value);
+    else job.reject(error);
+    if (this.#active === 0 && this.#drained !== null) this.#drained();
+  }
+
+  #timeout(job: Job): void {
+    if (job.done) return;
+    const error = new JsvmError(
+      "timeout",
+      `JS call ${name(job.target, job.method)} did not finish within ${this.#spec.timeoutMs} ms`,
+    );
+    const worker = job.worker;
+    if (worker === null) {
+      const at = this.#queue.indexOf(job, this.#queueHead);
+      if (at !== -1) this.#queue.splice(at, 1);
+      job.settle(error, "");
+      return;
+    }
+    worker.terminate(error); // settles the job
+    this.#lost(worker, error, true);
+  }
+}
+
+function name(target: string, method: string | null): string {
+  return method === null ? target : `${target}.${method}`;
+}
+
+/**
+ * Creates the sandbox pool of one API. No Worker starts until `load()` (or the first `call()`).
+ * @example
+ * const pool = createSandboxPool({ apiId, orgId, driver: "otto", sources, timeoutMs: 5000, size: 2, log });
+ * const { issues } = await pool.load();
+ * const out = await pool.call("myMw", "DoProcessRequest", [requestJson, sessionJson, specJson]);
+ * await pool.close();
+ * @throws {RangeError} when timeoutMs or size is not positive
+ */
+export function createSandboxPool(spec: SandboxSpec): SandboxPool {
+  return new Pool(spec);
+}

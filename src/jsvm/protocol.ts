@@ -1,0 +1,129 @@
+/**
+ * The JSVM wire protocol, the only module both `host/` and `sandbox/` import.
+ *
+ * Host → sandbox: one `init` message (sources, shared buffers), then everything else through the
+ * SharedArrayBuffer "inbox": the host writes a call or a host-call reply into the data buffer, fills the
+ * control slots, bumps `CONTROL.SEQ` and notifies. The sandbox sleeps in `Atomics.wait` on that slot, so
+ * a call wakes it without its event loop (and a plugin cannot intercept or forge it).
+ * Sandbox → host: `postMessage` only (every message has `type` and `id`), which reliably wakes the host.
+ *
+ * Imports nothing and makes no Deno calls.
+ */
+
+/** The synchronous host functions plugin code may call. */
+export type HostCallOp =
+  | "TykMakeHttpRequest"
+  | "TykBatchRequest"
+  | "TykGetKeyData"
+  | "TykSetKeyData"
+  | "TykStorageGet"
+  | "TykStorageSet"
+  | "TykStorageSetNX"
+  | "TykStorageDel"
+  | "TykStorageTTL"
+  | "TykStorageIncr";
+
+/** How many arguments each host function passes on (missing ones arrive as the text "undefined"). */
+export const HOST_CALL_ARITY: Readonly<Record<HostCallOp, number>> = {
+  TykMakeHttpRequest: 1,
+  TykBatchRequest: 1,
+  TykGetKeyData: 2,
+  TykSetKeyData: 3,
+  TykStorageGet: 1,
+  TykStorageSet: 3,
+  TykStorageSetNX: 3,
+  TykStorageDel: 1,
+  TykStorageTTL: 1,
+  TykStorageIncr: 2,
+};
+
+/** Something that failed while an API's sources were evaluated; `line` is within `file`. */
+export interface LoadIssue {
+  file: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+/** Where a source is evaluated: `middleware` may be wrapped (driver "javascript"), the others never are. */
+export type SourceKind = "library" | "virtual" | "middleware";
+
+/** One source as the sandbox receives it; `exports` are the aliases of a wrapped middleware file. */
+export interface SandboxSource {
+  file: string;
+  code: string;
+  kind: SourceKind;
+  exports: { name: string; alias: string }[];
+}
+
+/** The first and only message the host posts. */
+export interface InitMessage {
+  type: "init";
+  id: 0;
+  apiId: string;
+  orgId: string;
+  driver: "otto" | "javascript";
+  sources: SandboxSource[];
+  persistState: boolean;
+  /** False when the API has no host-call handler: host functions then return undefined without a round trip. */
+  hostCalls: boolean;
+  /** Mutes log()/rawlog()/console while loading (every worker but an API's first). */
+  quietLoad: boolean;
+  control: SharedArrayBuffer;
+  data: SharedArrayBuffer;
+}
+
+/** Log levels a sandbox can write at; `raw` is `rawlog()`. */
+export type SandboxLogLevel = "debug" | "info" | "warn" | "error" | "raw";
+
+/** Why a call failed inside the sandbox. */
+export type SandboxFailure = "threw" | "missing";
+
+/** Messages the sandbox posts to the host. `id` is the call id (0 while loading). */
+export type ToHost =
+  | { type: "loading"; id: 0; file: string }
+  | { type: "loaded"; id: 0; issues: LoadIssue[] }
+  | { type: "result"; id: number; value: string }
+  | { type: "failed"; id: number; kind: SandboxFailure; message: string; file?: string; line?: number }
+  | { type: "hostCall"; id: number; op: HostCallOp; args: string[] }
+  | { type: "log"; id: number; level: SandboxLogLevel; text: string };
+
+/** Int32 slots of the control buffer. */
+export const CONTROL = {
+  /** Bumped by the host after each inbox write; the sandbox waits on it. */
+  SEQ: 0,
+  /** What the inbox holds: one of `INBOX`. */
+  KIND: 1,
+  /** Byte length of the UTF-8 payload in the data buffer. */
+  LENGTH: 2,
+  /** The call id the payload belongs to. */
+  ID: 3,
+  /** For replies: one of `REPLY`. */
+  STATUS: 4,
+} as const;
+
+/** Number of Int32 slots in the control buffer. */
+export const CONTROL_SLOTS = 8;
+
+/** Inbox contents. */
+export const INBOX = { CALL: 1, REPLY: 2 } as const;
+
+/** Outcome of a host call, as written into `CONTROL.STATUS`. */
+export const REPLY = { VALUE: 0, UNDEFINED: 1, ERROR: 2 } as const;
+
+/**
+ * Separates the parts of a call payload: `target`, `method` (empty for a plain function call), then each
+ * argument's JSON text. JSON text and JS names never contain a raw U+0000.
+ */
+export const PART_SEPARATOR = "\u0000";
+
+/** Initial size of the growable data buffer. */
+export const DATA_INITIAL_BYTES = 64 * 1024;
+
+/** Largest payload (call or host-call reply) the data buffer grows to. */
+export const DATA_MAX_BYTES = 256 * 1024 * 1024;
+
+/** Ends a `switch` over message types; a new type that no case handles fails `deno check`. */
+export function unhandled(msg: never): never {
+  throw new Error(`Cannot handle JSVM message: unknown type "${(msg as { type?: string }).type}"`);
+}

@@ -1,0 +1,98 @@
+/**
+ * Built-ins saved when the sandbox starts, before any plugin code runs, so that a plugin replacing
+ * `JSON.parse`, `String.prototype.split` or `Array.prototype.push` cannot change what the sandbox's own
+ * code does. Methods are "uncurried": `StringPrototypeSlice(s, 1)` instead of `s.slice(1)`.
+ */
+
+const { apply, bind, call } = Function.prototype;
+
+/** Turns a method into a function that takes its receiver first and ignores later prototype changes. */
+// deno-lint-ignore no-explicit-any
+function uncurryThis<T, A extends any[], R>(fn: (this: T, ...args: A) => R): (self: T, ...args: A) => R {
+  return apply.call(bind, call, [fn]) as (self: T, ...args: A) => R;
+}
+
+export const ReflectApply = Reflect.apply;
+export const ReflectConstruct = Reflect.construct;
+export const ReflectOwnKeys = Reflect.ownKeys;
+export const ReflectDefineProperty = Reflect.defineProperty;
+export const ReflectDeleteProperty = Reflect.deleteProperty;
+export const ReflectGetPrototypeOf = Reflect.getPrototypeOf;
+export const ReflectSetPrototypeOf = Reflect.setPrototypeOf;
+
+export const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+export const ObjectHasOwn = Object.hasOwn;
+export const ObjectKeys = Object.keys;
+export const ObjectCreate = Object.create;
+export const ObjectFreeze = Object.freeze;
+export const ObjectPrototype = Object.prototype;
+export const ArrayPrototype = Array.prototype;
+export const ArrayIsArray = Array.isArray;
+
+export const JSONParse = JSON.parse;
+export const JSONStringify = JSON.stringify;
+export const SafeString = String;
+export const SafeNumber = Number;
+export const OriginalFunction = Function;
+export const SafeProxy = Proxy;
+export const SafeMap = Map;
+export const SafeSet = Set;
+export const SafeError = Error;
+export const SafeSyntaxError = SyntaxError;
+export const SafeTypeError = TypeError;
+
+export const StringPrototypeCharCodeAt = uncurryThis(String.prototype.charCodeAt);
+export const StringPrototypeCodePointAt = uncurryThis(String.prototype.codePointAt);
+export const StringPrototypeSlice = uncurryThis(String.prototype.slice);
+export const StringPrototypeIndexOf = uncurryThis(String.prototype.indexOf);
+export const StringPrototypeLastIndexOf = uncurryThis(String.prototype.lastIndexOf);
+export const StringPrototypeSplit = uncurryThis(
+  String.prototype.split as (this: string, separator: string) => string[],
+);
+export const StringFromCodePoint = String.fromCodePoint;
+export const NumberParseInt = Number.parseInt;
+export const ArrayPrototypeJoin = uncurryThis(Array.prototype.join);
+export const ArrayPrototypeMap = uncurryThis(Array.prototype.map) as <T, U>(
+  self: readonly T[],
+  fn: (value: T, index: number) => U,
+) => U[];
+export const RegExpPrototypeExec = uncurryThis(RegExp.prototype.exec);
+export const RegExpPrototypeTest = uncurryThis(RegExp.prototype.test);
+export const MapPrototypeGet = uncurryThis(Map.prototype.get) as <K, V>(self: Map<K, V>, key: K) => V | undefined;
+export const MapPrototypeSet = uncurryThis(Map.prototype.set) as <K, V>(self: Map<K, V>, key: K, value: V) => Map<K, V>;
+export const MapPrototypeHas = uncurryThis(Map.prototype.has) as <K, V>(self: Map<K, V>, key: K) => boolean;
+export const SetPrototypeHas = uncurryThis(Set.prototype.has) as <T>(self: Set<T>, value: T) => boolean;
+export const SetPrototypeDelete = uncurryThis(Set.prototype.delete) as <T>(self: Set<T>, value: T) => boolean;
+export const SetPrototypeAdd = uncurryThis(Set.prototype.add) as <T>(self: Set<T>, value: T) => Set<T>;
+
+export const AtomicsWait = Atomics.wait;
+export const AtomicsLoad = Atomics.load;
+export const AtomicsStore = Atomics.store;
+export const SafeInt32Array = Int32Array;
+export const SafeUint8Array = Uint8Array;
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+const encode = uncurryThis(TextEncoder.prototype.encode);
+const decode = uncurryThis(TextDecoder.prototype.decode);
+
+/** UTF-8 bytes of a string. */
+export function utf8Encode(text: string): Uint8Array {
+  return encode(textEncoder, text);
+}
+
+/** A string from UTF-8 bytes; invalid sequences become U+FFFD. Accepts views on shared memory. */
+export function utf8Decode(bytes: Uint8Array): string {
+  return decode(textDecoder, bytes);
+}
+
+/** Appends to an array without `push` or index setters a plugin may have put on `Array.prototype`. */
+export function append<T>(list: T[], value: T): void {
+  ReflectDefineProperty(list, list.length, {
+    __proto__: null,
+    value,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  } as PropertyDescriptor);
+}

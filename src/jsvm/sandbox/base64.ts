@@ -1,0 +1,111 @@
+/**
+ * Tyk's base64 helpers (`b64enc`, `b64dec`, `rawb64enc`, `rawb64dec`) with Go's `encoding/base64` rules:
+ * strings are UTF-8 bytes (not Latin-1 like `btoa`), `\r` and `\n` are ignored when decoding, `-` and `_`
+ * are invalid, and a failed decode gives `undefined`.
+ */
+
+import { SafeUint8Array, StringPrototypeCharCodeAt, utf8Decode, utf8Encode } from "./_primordials.ts";
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const PAD = 61; // "="
+const CR = 13;
+const LF = 10;
+
+const DIGITS = new SafeUint8Array(256).fill(255);
+const CHARS = new SafeUint8Array(64);
+for (let i = 0; i < 64; i++) {
+  CHARS[i] = StringPrototypeCharCodeAt(ALPHABET, i);
+  DIGITS[CHARS[i]] = i;
+}
+
+// Typed arrays only: no array iterator, push or index setter a plugin could have replaced.
+function encodeBytes(bytes: Uint8Array, pad: boolean): string {
+  const whole = bytes.length - (bytes.length % 3);
+  const rest = bytes.length - whole;
+  const size = (whole / 3) * 4 + (rest === 0 ? 0 : pad ? 4 : rest + 1);
+  const out = new SafeUint8Array(size);
+  let o = 0;
+  for (let i = 0; i < whole; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out[o++] = CHARS[n >> 18];
+    out[o++] = CHARS[(n >> 12) & 63];
+    out[o++] = CHARS[(n >> 6) & 63];
+    out[o++] = CHARS[n & 63];
+  }
+  if (rest > 0) {
+    const n = (bytes[whole] << 16) | (rest === 2 ? bytes[whole + 1] << 8 : 0);
+    out[o++] = CHARS[n >> 18];
+    out[o++] = CHARS[(n >> 12) & 63];
+    if (rest === 2) out[o++] = CHARS[(n >> 6) & 63];
+    if (pad) {
+      if (rest === 1) out[o++] = PAD;
+      out[o++] = PAD;
+    }
+  }
+  return utf8Decode(out);
+}
+
+/** Decodes like Go's `StdEncoding` (`pad`) or `RawStdEncoding`; null when the input is not valid. */
+function decodeBytes(text: string, pad: boolean): Uint8Array | null {
+  const digits = new SafeUint8Array(text.length);
+  let count = 0;
+  let padding = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = StringPrototypeCharCodeAt(text, i);
+    if (c === CR || c === LF) continue;
+    if (c === PAD) {
+      if (!pad) return null;
+      padding++;
+      continue;
+    }
+    if (padding > 0 || c > 255 || DIGITS[c] === 255) return null; // data after "=" or outside the alphabet
+    digits[count++] = DIGITS[c];
+  }
+  const tail = count % 4;
+  if (tail === 1) return null;
+  // Padding completes the last quantum exactly: "xx==" or "xxx=", nothing else.
+  if (pad && padding !== (tail === 0 ? 0 : 4 - tail)) return null;
+  const out = new SafeUint8Array((count >> 2) * 3 + (tail === 0 ? 0 : tail - 1));
+  let o = 0;
+  let i = 0;
+  for (; i + 3 < count; i += 4) {
+    const n = (digits[i] << 18) | (digits[i + 1] << 12) | (digits[i + 2] << 6) | digits[i + 3];
+    out[o++] = n >> 16;
+    out[o++] = (n >> 8) & 255;
+    out[o++] = n & 255;
+  }
+  if (tail >= 2) {
+    const n = (digits[i] << 18) | (digits[i + 1] << 12) | (tail === 3 ? digits[i + 2] << 6 : 0);
+    out[o++] = n >> 16;
+    if (tail === 3) out[o++] = (n >> 8) & 255;
+  }
+  return out;
+}
+
+/**
+ * Base64 (standard alphabet, padded) of the text's UTF-8 bytes.
+ * @example b64enc("é") // "w6k="
+ */
+export function b64enc(text: string): string {
+  return encodeBytes(utf8Encode(text), true);
+}
+
+/** Base64 (standard alphabet, no padding) of the text's UTF-8 bytes. */
+export function rawb64enc(text: string): string {
+  return encodeBytes(utf8Encode(text), false);
+}
+
+/**
+ * Decodes padded base64, falling back to unpadded; the bytes are read as UTF-8. `undefined` on failure.
+ * @example b64dec("dGVzdHN0cmluZw==") // "teststring"
+ */
+export function b64dec(text: string): string | undefined {
+  const bytes = decodeBytes(text, true) ?? decodeBytes(text, false);
+  return bytes === null ? undefined : utf8Decode(bytes);
+}
+
+/** Decodes unpadded base64 (standard alphabet); the bytes are read as UTF-8. `undefined` on failure. */
+export function rawb64dec(text: string): string | undefined {
+  const bytes = decodeBytes(text, false);
+  return bytes === null ? undefined : utf8Decode(bytes);
+}

@@ -1,0 +1,298 @@
+/**
+ * Evaluates an API's sources in its sandbox, driver by driver (JSVM spec §2, §13.6), and finds what a
+ * call's target name refers to.
+ *
+ * - `otto`: every source is a global script; a later declaration of the same name wins, and a source's
+ *   top-level `var`/`function` are visible to the others.
+ * - `javascript`: each middleware source runs inside a function, so its top-level names stay private; the
+ *   values of its manifest names are kept under hidden aliases, and the function is run again after each
+ *   call (as goja replays every program into a fresh runtime), so closure state is fresh too. The user
+ *   library and virtual-endpoint sources stay global.
+ *
+ * A source that does not load (guard refusal, syntax error, exception at the top level) becomes a
+ * `LoadIssue` with the line within the plugin file, and loading continues with the next one.
+ */
+
+import type { LoadIssue, SandboxSource } from "../protocol.ts";
+import { evaluateScript } from "./_evaluate.ts";
+import { findImport, IMPORT_FORBIDDEN, topLevelLexicalNames } from "./code_guard.ts";
+import type { LexicalBindings } from "./state_reset.ts";
+import {
+  MapPrototypeGet,
+  MapPrototypeHas,
+  MapPrototypeSet,
+  OriginalFunction,
+  ReflectApply,
+  RegExpPrototypeExec,
+  RegExpPrototypeTest,
+  SafeMap,
+  SafeSet,
+  SafeString,
+  SafeSyntaxError,
+  SetPrototypeAdd,
+  SetPrototypeHas,
+  StringPrototypeCharCodeAt,
+  StringPrototypeIndexOf,
+  StringPrototypeSlice,
+  StringPrototypeSplit,
+  append,
+} from "./_primordials.ts";
+
+/** A name a call may target: an identifier or a dotted path of identifiers. */
+const TARGET_RE =
+  /^[\p{ID_Start}$_][\p{ID_Continue}$\u200C\u200D]*(?:\.[\p{ID_Start}$_][\p{ID_Continue}$\u200C\u200D]*)*$/u;
+/** Head of a wrapped `javascript` middleware source; kept on line 1 so line numbers do not move. */
+const WRAP_HEAD = "(function(){";
+const DISPATCH_FILE = "<dispatch>";
+const LINE_COLUMN_RE = /^(\d+):(\d+)/;
+
+/** Outcome of resolving a call target. */
+export type Resolved = { found: true; value: unknown } | { found: false; reason: string };
+
+/** An API's sources, loaded. */
+export interface LoadedSources {
+  issues: LoadIssue[];
+  /** Names of script-level `let`/`const`/`class` bindings that resolved after loading. */
+  lexical: LexicalBindings | undefined;
+  /** Finds a call target: a wrapped file's alias (or its name, when only one file exports it), or a global path. */
+  resolve(target: string): Resolved;
+  /** Runs every wrapped file's top level again; a file that throws keeps its previous values. */
+  replay(): void;
+  /** The plugin file and line an exception was thrown from, when its stack shows one. */
+  locate(error: unknown): { file?: string; line?: number };
+}
+
+/** Hooks the sandbox runs while loading. */
+export interface LoadHooks {
+  /** Before each source: lets the host time-box it. */
+  beforeSource(file: string): void;
+  /** After the user library: the Tyk API functions are installed again (a library may not replace them). */
+  afterLibrary(): void;
+}
+
+interface Wrapped {
+  factory: () => unknown[];
+  aliases: string[];
+}
+
+/** The text of an exception, without letting a hostile `toString` escape. */
+export function errorText(error: unknown): string {
+  try {
+    return SafeString(error);
+  } catch {
+    return "exception (cannot be converted to a string)";
+  }
+}
+
+function syntaxMessage(text: string): string | null {
+  try {
+    new OriginalFunction(text); // parses only, never runs
+    return null;
+  } catch (error) {
+    return error instanceof SafeSyntaxError ? (error as Error).message : null;
+  }
+}
+
+/**
+ * The line of a syntax error, which V8 does not report for evaluated code: the shortest prefix of whole
+ * lines that fails with the same message ends on it.
+ */
+function syntaxErrorLine(code: string, message: string): number | undefined {
+  const lines = StringPrototypeSplit(code, "\n");
+  if (syntaxMessage(code) !== message) return undefined;
+  if (StringPrototypeIndexOf(message, "end of input") !== -1) return lines.length;
+  const starts: number[] = [0];
+  for (let i = 0, at = 0; i < lines.length; i++) {
+    at += lines[i].length + 1;
+    append(starts, at);
+  }
+  let lo = 1;
+  let hi = lines.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (syntaxMessage(StringPrototypeSlice(code, 0, starts[mid])) === message) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** Loads `sources` in order. Never throws for plugin errors. */
+export function loadSources(
+  sources: readonly SandboxSource[],
+  driver: "otto" | "javascript",
+  hooks: LoadHooks,
+): LoadedSources {
+  const issues: LoadIssue[] = [];
+  const files: string[] = [];
+  const wrapped: Wrapped[] = [];
+  const exports = new SafeMap<string, unknown>();
+  const byName = new SafeMap<string, string | null>(); // name → alias, null when two files export it
+  const lexicalNames: string[] = [];
+  const resolvers = new SafeMap<string, () => unknown>();
+
+  const locate = (error: unknown): { file?: string; line?: number } => {
+    let stack: unknown;
+    try {
+      stack = (error as { stack?: unknown }).stack;
+    } catch {
+      return {};
+    }
+    if (typeof stack !== "string") return {};
+    const frames = StringPrototypeSplit(stack, "\n");
+    for (let i = 0; i < frames.length; i++) {
+      for (let f = 0; f < files.length; f++) {
+        const file = files[f];
+        const at = StringPrototypeIndexOf(frames[i], `${file}:`);
+        if (at === -1) continue;
+        const before = StringPrototypeCharCodeAt(frames[i], at - 1);
+        if (at > 0 && before !== 40 && before !== 32) continue; // "(" or " "
+        const m = RegExpPrototypeExec(LINE_COLUMN_RE, StringPrototypeSlice(frames[i], at + file.length + 1));
+        if (m !== null) return { file, line: +m[1] };
+      }
+    }
+    return {};
+  };
+
+  const fail = (file: string, message: string, line?: number, column?: number) => {
+    const issue: LoadIssue = { file, message };
+    if (line !== undefined) issue.line = line;
+    if (column !== undefined) issue.column = column;
+    append(issues, issue);
+  };
+
+  const failWith = (source: SandboxSource, error: unknown) => {
+    const message = errorText(error);
+    if (error instanceof SafeSyntaxError) {
+      const raw = (error as Error).message;
+      fail(source.file, message, syntaxErrorLine(source.code, raw));
+      return;
+    }
+    const where = locate(error);
+    fail(source.file, message, where.file === source.file ? where.line : undefined);
+  };
+
+  for (let s = 0; s < sources.length; s++) {
+    const source = sources[s];
+    hooks.beforeSource(source.file);
+    append(files, source.file);
+    const forbidden = findImport(source.code);
+    if (forbidden !== null) {
+      fail(source.file, IMPORT_FORBIDDEN, forbidden.line, forbidden.column);
+    } else if (driver === "javascript" && source.kind === "middleware") {
+      loadWrapped(source);
+    } else {
+      try {
+        evaluateScript(source.code, source.file);
+        const names = topLevelLexicalNames(source.code);
+        for (let i = 0; i < names.length; i++) append(lexicalNames, names[i]);
+      } catch (error) {
+        failWith(source, error);
+      }
+    }
+    if (source.kind === "library") hooks.afterLibrary();
+  }
+
+  function loadWrapped(source: SandboxSource): void {
+    const aliases: string[] = [];
+    let tail = "\n;return [";
+    for (let i = 0; i < source.exports.length; i++) {
+      const { name, alias } = source.exports[i];
+      if (!RegExpPrototypeTest(TARGET_RE, name)) {
+        fail(source.file, `Cannot export "${name}": not a JavaScript name`);
+        continue;
+      }
+      append(aliases, alias);
+      tail += `(function(){try{return ${name}}catch{}})(),`;
+    }
+    tail += "];\n})";
+    let factory: () => unknown[];
+    try {
+      factory = evaluateScript(WRAP_HEAD + source.code + tail, source.file) as () => unknown[];
+    } catch (error) {
+      failWith(source, error);
+      return;
+    }
+    const entry: Wrapped = { factory, aliases };
+    if (!run(entry, source)) return;
+    append(wrapped, entry);
+    for (let i = 0; i < source.exports.length; i++) {
+      const { name, alias } = source.exports[i];
+      MapPrototypeSet(byName, name, MapPrototypeHas(byName, name) ? null : alias);
+    }
+  }
+
+  /** Runs a wrapped file's top level and keeps its exported values; false when it throws. */
+  function run(entry: Wrapped, source?: SandboxSource): boolean {
+    let values: unknown[];
+    try {
+      values = ReflectApply(entry.factory, undefined, []) as unknown[];
+    } catch (error) {
+      if (source !== undefined) failWith(source, error);
+      return false;
+    }
+    for (let i = 0; i < entry.aliases.length; i++) MapPrototypeSet(exports, entry.aliases[i], values?.[i]);
+    return true;
+  }
+
+  const resolveGlobal = (target: string): Resolved => {
+    let read = MapPrototypeGet(resolvers, target);
+    if (read === undefined) {
+      if (!RegExpPrototypeTest(TARGET_RE, target)) return { found: false, reason: `"${target}" is not a name` };
+      read = evaluateScript(`(function(){ return ${target}; })`, DISPATCH_FILE) as () => unknown;
+      MapPrototypeSet(resolvers, target, read);
+    }
+    try {
+      const value = read();
+      return value === undefined || value === null
+        ? { found: false, reason: `"${target}" is not defined` }
+        : { found: true, value };
+    } catch (error) {
+      return { found: false, reason: errorText(error) };
+    }
+  };
+
+  return {
+    issues,
+    lexical: lexicalBindings(lexicalNames),
+    resolve(target) {
+      const direct = MapPrototypeHas(exports, target) ? target : MapPrototypeGet(byName, target);
+      if (typeof direct === "string") {
+        const value = MapPrototypeGet(exports, direct);
+        return value === undefined || value === null
+          ? { found: false, reason: `"${target}" is not defined` }
+          : { found: true, value };
+      }
+      return resolveGlobal(target);
+    },
+    replay() {
+      for (let i = 0; i < wrapped.length; i++) run(wrapped[i]);
+    },
+    locate,
+  };
+}
+
+/** Accessors for script-level lexical bindings that exist (and are initialised) after loading. */
+function lexicalBindings(names: string[]): LexicalBindings | undefined {
+  const present: string[] = [];
+  const seen = new SafeSet<string>();
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    if (SetPrototypeHas(seen, name)) continue;
+    SetPrototypeAdd(seen, name);
+    const probe = evaluateScript(`(function(){ try { ${name}; return true; } catch { return false; } })`, DISPATCH_FILE);
+    if ((probe as () => boolean)()) append(present, name);
+  }
+  if (present.length === 0) return undefined;
+  let reads = "";
+  let writes = "";
+  for (let i = 0; i < present.length; i++) {
+    reads += `${present[i]},`;
+    writes += `case ${i}: try { ${present[i]} = v; return true; } catch { return false; }\n`;
+  }
+  const read = evaluateScript(`(function(){ return [${reads}]; })`, DISPATCH_FILE) as () => unknown[];
+  const write = evaluateScript(
+    `(function(i, v){ switch (i) {\n${writes}} return false; })`,
+    DISPATCH_FILE,
+  ) as (index: number, value: unknown) => boolean;
+  return { read, write };
+}

@@ -1,0 +1,236 @@
+/**
+ * Entry point of a JSVM sandbox: a Worker with `permissions: "none"` that holds one API's plugin code.
+ *
+ * It gets one `init` message, hardens its global scope, defines the Tyk bootstrap, evaluates the sources
+ * and takes the state snapshot. Then it sleeps in `Atomics.wait` on the control buffer; each call is read
+ * from the shared data buffer, run, and answered with one `postMessage`. Promise jobs the call queued run
+ * next (as goja runs them at the end of a run), and only then is the state put back for the next call.
+ */
+
+import _ from "underscore";
+import {
+  CONTROL,
+  type HostCallOp,
+  INBOX,
+  type InitMessage,
+  PART_SEPARATOR,
+  REPLY,
+  type SandboxLogLevel,
+  type ToHost,
+} from "../protocol.ts";
+import { createTykApi, createTykJS, defineGlobals, type HostCallReply, type TykRuntime } from "./bootstrap.ts";
+import { hardenGlobal } from "./harden.ts";
+import { errorText, type LoadedSources, loadSources } from "./source_loader.ts";
+import { snapshotState } from "./state_reset.ts";
+import {
+  ArrayPrototype,
+  AtomicsLoad,
+  AtomicsWait,
+  JSONParse,
+  ObjectPrototype,
+  ReflectApply,
+  ReflectOwnKeys,
+  SafeInt32Array,
+  SafeSet,
+  SafeString,
+  SafeUint8Array,
+  StringPrototypeSplit,
+  append,
+  utf8Decode,
+} from "./_primordials.ts";
+
+type WorkerScope = {
+  postMessage(message: ToHost): void;
+  addEventListener(type: string, listener: (event: Event & { data?: unknown }) => void): void;
+};
+
+const global = globalThis as unknown as Record<string, unknown>;
+const scope = globalThis as unknown as WorkerScope;
+const post = scope.postMessage.bind(globalThis);
+const listen = scope.addEventListener.bind(globalThis);
+const PortPostMessage = MessagePort.prototype.postMessage;
+const yieldChannel = new MessageChannel();
+/** Prototypes whose added properties are deleted after each call (they change what JSON.stringify writes). */
+const ROOTS = [ObjectPrototype, ArrayPrototype, String.prototype, Number.prototype, Boolean.prototype];
+/** Built-ins whose replaced members are put back after each call. */
+const BUILTINS = [
+  Object,
+  Array,
+  String,
+  Number,
+  Symbol,
+  JSON,
+  Math,
+  Reflect,
+  Promise,
+  Function.prototype,
+  Symbol.prototype,
+  Error.prototype,
+  RegExp.prototype,
+  Date.prototype,
+  Promise.prototype,
+  Map.prototype,
+  Set.prototype,
+];
+
+let control: Int32Array;
+let data: SharedArrayBuffer;
+let lastSeq = 0;
+let hostCalls = false;
+let persistState = false;
+/** What runs now: host calls work while loading and during a call, not while promise jobs drain or files replay. */
+let phase: "load" | "call" | "after" = "load";
+let muted = false;
+let currentId = 0;
+let loaded: LoadedSources;
+let restoreState: (() => void) | null = null;
+
+function readInbox(): string {
+  return utf8Decode(new SafeUint8Array(data, 0, AtomicsLoad(control, CONTROL.LENGTH)));
+}
+
+/** Blocks until the host writes the inbox again. */
+function waitInbox(): number {
+  AtomicsWait(control, CONTROL.SEQ, lastSeq);
+  lastSeq = AtomicsLoad(control, CONTROL.SEQ);
+  return AtomicsLoad(control, CONTROL.KIND);
+}
+
+const runtime: TykRuntime = {
+  log(level: SandboxLogLevel, text: string) {
+    if (!muted) post({ type: "log", id: currentId, level, text });
+  },
+  hostCall(op: HostCallOp, args: string[]): HostCallReply | undefined {
+    if (!hostCalls || phase === "after") return undefined;
+    post({ type: "hostCall", id: currentId, op, args });
+    while (waitInbox() !== INBOX.REPLY || AtomicsLoad(control, CONTROL.ID) !== currentId) {
+      // Only the reply to this call can come while it waits; anything else is stale.
+    }
+    const status = AtomicsLoad(control, CONTROL.STATUS);
+    return { status, value: status === REPLY.UNDEFINED ? "" : readInbox() };
+  },
+};
+
+function fail(id: number, kind: "threw" | "missing", message: string, where: { file?: string; line?: number }) {
+  const msg: ToHost = { type: "failed", id, kind, message };
+  if (where.file !== undefined) msg.file = where.file;
+  if (where.line !== undefined) msg.line = where.line;
+  post(msg);
+}
+
+/** Runs the call in the inbox and posts its outcome. */
+function runCall(): void {
+  const id = AtomicsLoad(control, CONTROL.ID);
+  currentId = id;
+  phase = "call";
+  const parts = StringPrototypeSplit(readInbox(), PART_SEPARATOR);
+  const target = parts[0];
+  const method = parts[1] === "" ? null : parts[1];
+  const name = method === null ? target : `${target}.${method}`;
+  const args: unknown[] = [];
+  try {
+    for (let i = 2; i < parts.length; i++) append(args, JSONParse(parts[i]));
+  } catch (error) {
+    fail(id, "threw", `Cannot call ${name}: an argument is not JSON (${errorText(error)})`, {});
+    return;
+  }
+  const resolved = loaded.resolve(target);
+  if (!resolved.found) {
+    fail(id, "missing", `Cannot call ${name}: ${resolved.reason}`, {});
+    return;
+  }
+  let value: string;
+  try {
+    const holder = resolved.value as Record<string, unknown>;
+    const fn = method === null ? holder : holder[method];
+    if (typeof fn !== "function") {
+      fail(id, "missing", `Cannot call ${name}: it is not a function`, {});
+      return;
+    }
+    value = SafeString(ReflectApply(fn, method === null ? undefined : holder, args));
+  } catch (error) {
+    fail(id, "threw", errorText(error), loaded.locate(error));
+    return;
+  }
+  post({ type: "result", id, value });
+}
+
+/** Waits for the next call; returns after starting one, to let its promise jobs run before `afterCall`. */
+function serve(): void {
+  for (;;) {
+    if (waitInbox() !== INBOX.CALL) continue;
+    try {
+      runCall();
+    } catch (error) {
+      fail(currentId, "threw", `JS sandbox error: ${errorText(error)}`, {});
+    }
+    phase = "after";
+    ReflectApply(PortPostMessage, yieldChannel.port2, [0]);
+    return;
+  }
+}
+
+/** Promise jobs of the last call have run: make the state fresh again, then wait for the next call. */
+function afterCall(): void {
+  try {
+    if (!persistState) {
+      muted = true;
+      loaded.replay();
+      muted = false;
+      restoreState?.();
+    }
+  } catch (error) {
+    muted = false;
+    runtime.log("error", `JS sandbox error while resetting state: ${errorText(error)}`);
+  }
+  serve();
+}
+
+function init(msg: InitMessage): void {
+  control = new SafeInt32Array(msg.control);
+  data = msg.data;
+  hostCalls = msg.hostCalls;
+  persistState = msg.persistState;
+  muted = msg.quietLoad;
+
+  hardenGlobal(global);
+  const tyk = createTykJS(runtime);
+  const api = createTykApi(runtime);
+  defineGlobals(global, { TykJS: tyk.TykJS, _, ...api });
+  const builtins = new SafeSet(ReflectOwnKeys(global));
+
+  loaded = loadSources(msg.sources, msg.driver, {
+    beforeSource: (file) => post({ type: "loading", id: 0, file }),
+    afterLibrary: () => defineGlobals(global, api),
+  });
+  muted = false;
+  phase = "after";
+  if (!persistState) {
+    const { TykMiddleware, TykEventHandlers } = tyk.TykJS;
+    restoreState = snapshotState({
+      global,
+      builtins,
+      roots: ROOTS,
+      tracked: [...BUILTINS, _, tyk.TykJS, TykMiddleware as object, TykEventHandlers as object, ...tyk.prototypes],
+      lexical: loaded.lexical,
+    });
+  }
+  post({ type: "loaded", id: 0, issues: loaded.issues });
+  serve();
+}
+
+yieldChannel.port1.onmessage = afterCall;
+// A promise job that throws or rejects unhandled must not end the sandbox; it is logged like Tyk's VM would not.
+listen("error", (event) => {
+  event.preventDefault();
+  runtime.log("warn", `Uncaught exception in JS: ${errorText((event as ErrorEvent).error)}`);
+});
+listen("unhandledrejection", (event) => {
+  event.preventDefault();
+  runtime.log("warn", `Unhandled promise rejection in JS: ${errorText((event as PromiseRejectionEvent).reason)}`);
+});
+listen("message", (event) => {
+  const msg = event.data as InitMessage;
+  if (msg?.type !== "init") throw new Error(`Cannot start the JS sandbox: expected "init", got "${msg?.type}"`);
+  init(msg);
+});
