@@ -25,6 +25,7 @@ fi
 set +e
 $DENO compile \
   --no-remote \
+  --v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks \
   --allow-net --allow-read --allow-write --allow-env \
   --include src/jsvm/sandbox/worker.ts \
   --output "$OUT" \

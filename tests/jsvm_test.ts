@@ -531,3 +531,51 @@ Deno.test("a .js plugin without driver runs as otto with a warning", async () =>
     await upstream.stop();
   }
 });
+
+const HOST_API = `var hostApi = new TykJS.TykMiddleware.NewMiddleware({});
+hostApi.NewProcessRequest(function (request, session, spec) {
+  var res = JSON.parse(TykMakeHttpRequest(JSON.stringify({
+    Method: "POST", Domain: spec.config_data.upstream, Resource: "/side-call?x=1", Body: "ping",
+    Headers: { "x-from-plugin": "yes" }
+  })));
+  TykStorageSet("visits", "41", 0);
+  var n = TykStorageIncr("visits", 0);
+  var missing = TykStorageGet("never-set");
+  var key = JSON.parse(TykGetKeyData("no-such-key", spec.APIID));
+  request.SetHeaders["X-Host"] = JSON.stringify({
+    code: res.Code, sameAsLower: res.code === res.Code, path: JSON.parse(res.Body).path,
+    sawHeader: JSON.parse(res.Body).headers["x-from-plugin"], incr: n, missing: missing, ttl: TykStorageTTL("visits"),
+    key: key.message
+  });
+  return hostApi.ReturnData(request, {});
+});
+`;
+
+Deno.test("plugins reach the host API: TykMakeHttpRequest, TykStorage*, TykGetKeyData", async () => {
+  const upstream = await startUpstream();
+  const gw = await startGateway({
+    conf: JSVM,
+    files: { "plugins/hostApi.js": HOST_API },
+    apps: {
+      "h.json": withPlugins(keylessApi("host", "/host/", upstream.url), {
+        pre: [{ name: "hostApi", path: "plugins/hostApi.js" }],
+      }, { config_data: { upstream: upstream.url } }),
+    },
+  });
+  try {
+    const echo: Echo = await (await fetch(`${gw.url}/host/`)).json();
+    assert.deepEqual(JSON.parse(echo.headers["x-host"]), {
+      code: 200,
+      sameAsLower: true,
+      path: "/side-call",
+      sawHeader: "yes",
+      incr: "42",
+      missing: null,
+      ttl: -1,
+      key: "Key not found",
+    });
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+  }
+});

@@ -100,6 +100,12 @@ export const CONTROL = {
   ID: 3,
   /** For replies: one of `REPLY`. */
   STATUS: 4,
+  /**
+   * Set to 1 by the host when it gives up on the sandbox (timeout, close). Plugin code's loop and function
+   * ticks then throw, and the sandbox closes itself: `worker.terminate()` alone does not stop a Worker
+   * that is busy in JavaScript (denoland/deno#35657).
+   */
+  ABORT: 5,
 } as const;
 
 /** Number of Int32 slots in the control buffer. */

@@ -76,7 +76,9 @@ export function createApiHandler(options: HandlerOptions) {
     }
     if (out instanceof GatewayError) {
       // Steps that answer 5xx on purpose log their own line; a cause means something failed underneath
-      if (out.status >= 500 && out.cause) log.error(out.message, { api_id: api.apiId, path, cause: String(out.cause) });
+      if (out.status >= 500 && out.cause) {
+        log.error(out.message, { api_id: api.apiId, path, cause: String(out.cause) });
+      }
       return renderError(out, request.headers.get("content-type"));
     }
     return out;

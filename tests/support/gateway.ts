@@ -10,6 +10,8 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const RUN_ARGS = [
   "run",
   "--no-remote",
+  // a plugin regexp with catastrophic backtracking falls back to a linear engine instead of hanging
+  "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks",
   "--allow-net",
   "--allow-read",
   "--allow-write",

@@ -16,7 +16,6 @@ import {
   type InitMessage,
   type LoadIssue,
   REPLY,
-  type SandboxSource,
   type ToHost,
   unhandled,
 } from "../protocol.ts";
@@ -135,11 +134,6 @@ export class SandboxWorker {
     return this.#started;
   }
 
-  /** The source being evaluated while starting. */
-  get loadingFile(): string {
-    return this.#loadingFile;
-  }
-
   /** Starts a call; the worker must be idle. */
   run(job: WorkerJob): void {
     if (this.#state !== "idle") throw new Error(`Cannot run a JS call: the sandbox is ${this.#state}`);
@@ -159,6 +153,11 @@ export class SandboxWorker {
     if (this.#state === "dead") return;
     const wasStarting = this.#state === "starting";
     this.#state = "dead";
+    // terminate() does not stop a Worker busy in JavaScript (denoland/deno#35657): the abort flag makes the
+    // plugin's loop and function ticks throw, and the sandbox closes itself; the notify wakes it if it waits.
+    Atomics.store(this.#control, CONTROL.ABORT, 1);
+    Atomics.add(this.#control, CONTROL.SEQ, 1);
+    Atomics.notify(this.#control, CONTROL.SEQ);
     this.#worker.terminate();
     clearTimeout(this.#loadTimer);
     this.#abort?.abort(reason);

@@ -92,11 +92,15 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
   const { keyStore, store, log } = options;
   const headerName = options.ignoreCanonical ? (name: string) => name : canonicalHeaderKey;
 
-  async function send(url: string, init: RequestInit): Promise<Response> {
-    return await fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs) });
+  /** Outbound requests stop when the plugin's call ends (timeout, dead sandbox) or after timeoutMs. */
+  async function send(url: string, init: RequestInit, signal: AbortSignal): Promise<Response> {
+    return await fetch(url, {
+      ...init,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]),
+    });
   }
 
-  async function makeHttpRequest(arg: string): Promise<string | undefined> {
+  async function makeHttpRequest(arg: string, signal: AbortSignal): Promise<string | undefined> {
     if (arg === "undefined") return undefined;
     const spec = JSON.parse(arg) as Record<string, unknown>;
     const method = String(field(spec, "Method") || "GET");
@@ -108,7 +112,7 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
       method,
       headers,
       body: body && method !== "GET" && method !== "HEAD" ? body : undefined,
-    });
+    }, signal);
     const text = await res.text();
     const hdrs = headerArrays(res.headers);
     return JSON.stringify({
@@ -121,7 +125,7 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
     });
   }
 
-  async function batchRequest(arg: string): Promise<string | undefined> {
+  async function batchRequest(arg: string, signal: AbortSignal): Promise<string | undefined> {
     const spec = JSON.parse(arg) as Record<string, unknown>;
     const requests = (field(spec, "requests") ?? []) as Record<string, unknown>[];
     const results: unknown[] = [];
@@ -132,7 +136,7 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
           method: String(field(r, "method") || "GET"),
           headers: stringMap(field(r, "headers")),
           body: (field(r, "body") as string) || undefined,
-        });
+        }, signal);
         results.push({
           relative_url: url,
           code: res.status,
@@ -179,15 +183,15 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
       String(await store.incr(checkStorageKey(key), Number(ttl) || 0)),
   };
 
-  return async function hostCall(op, args) {
+  return async function hostCall(op, args, signal) {
     switch (op) {
       case "TykMakeHttpRequest":
       case "TykBatchRequest":
       case "TykGetKeyData":
       case "TykSetKeyData":
         try {
-          if (op === "TykMakeHttpRequest") return await makeHttpRequest(args[0]);
-          if (op === "TykBatchRequest") return await batchRequest(args[0]);
+          if (op === "TykMakeHttpRequest") return await makeHttpRequest(args[0], signal);
+          if (op === "TykBatchRequest") return await batchRequest(args[0], signal);
           if (op === "TykGetKeyData") return await getKeyData(args[0]);
           return await setKeyData(args[0], args[1], args[2]);
         } catch (err) {

@@ -77,7 +77,8 @@ export function handlerAlias(file: string, name: string): string {
 interface Job extends WorkerJob {
   target: string;
   method: string | null;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** `performance.now()` after which the call times out. */
+  deadline: number;
   done: boolean;
   worker: SandboxWorker | null;
   resolve(value: string): void;
@@ -93,6 +94,10 @@ class Pool implements SandboxPool {
   #workers: SandboxWorker[] = [];
   #queue: Job[] = [];
   #queueHead = 0;
+  /** Every unsettled call in call order, so deadlines ascend: one timer watches the oldest. */
+  #pending: Job[] = [];
+  #pendingHead = 0;
+  #watchdog: number | undefined;
   #nextId = 1;
   #active = 0;
   #spawned = 0;
@@ -138,7 +143,8 @@ class Pool implements SandboxPool {
         return { issues: [...this.#skipIssues, ...issues] };
       } catch (error) {
         // A source that hung was skipped by #spawn's failure handler; try again without it.
-        if ((error as JsvmError).kind === "timeout" && !this.#closed) continue;
+        const { kind, file } = error as JsvmError;
+        if (kind === "timeout" && file !== undefined && !this.#closed) continue;
         const message = `JS sandbox did not start: ${(error as Error).message}`;
         return { issues: [...this.#skipIssues, { file: "<sandbox>", message }] };
       }
@@ -163,15 +169,41 @@ class Pool implements SandboxPool {
       worker: null,
       resolve,
       reject,
-      timer: undefined,
+      deadline: performance.now() + this.#spec.timeoutMs,
       done: false,
       settle: (error, value) => this.#settle(job, error, value),
     };
-    job.timer = setTimeout(() => this.#timeout(job), this.#spec.timeoutMs);
     this.#active++;
+    this.#pending.push(job);
+    if (this.#watchdog === undefined) this.#arm(this.#spec.timeoutMs);
     this.#queue.push(job);
     this.#pump();
     return promise;
+  }
+
+  /**
+   * Arms the one timer of the pool (a timer per call costs more than the rest of the host's side of it).
+   * It is unref'd: calls in flight keep their own promises pending, not the process.
+   */
+  #arm(ms: number): void {
+    this.#watchdog = setTimeout(() => this.#sweep(), ms) as unknown as number;
+    Deno.unrefTimer(this.#watchdog);
+  }
+
+  /** Times out every call past its deadline, then re-arms for the oldest one left. */
+  #sweep(): void {
+    this.#watchdog = undefined;
+    const pending = this.#pending;
+    const now = performance.now();
+    while (this.#pendingHead < pending.length) {
+      const job = pending[this.#pendingHead];
+      if (!job.done && job.deadline > now) break;
+      this.#pendingHead++;
+      if (!job.done) this.#timeout(job);
+    }
+    pending.splice(0, this.#pendingHead);
+    this.#pendingHead = 0;
+    if (pending.length > 0) this.#arm(Math.max(0, pending[0].deadline - now));
   }
 
   close(): Promise<void> {
@@ -182,6 +214,8 @@ class Pool implements SandboxPool {
     this.#closed = true;
     if (this.#loading !== null) await this.#loading;
     if (this.#active > 0) await new Promise<void>((resolve) => this.#drained = resolve);
+    clearTimeout(this.#watchdog);
+    this.#watchdog = undefined;
     const reason = new JsvmError("closed", "The API's JS sandbox is closed");
     for (const worker of this.#workers) worker.terminate(reason);
     this.#workers = [];
@@ -210,7 +244,6 @@ class Pool implements SandboxPool {
       if (error.kind === "timeout" && error.file !== undefined && !this.#skipped.has(error.file)) {
         this.#skipped.add(error.file);
         this.#skipIssues.push({ file: error.file, message: error.message });
-        spec.log.error(`Cannot load JS "${error.file}": ${error.message}`, { api_id: spec.apiId });
       }
       this.#lost(worker, error, false);
     });
@@ -253,6 +286,9 @@ class Pool implements SandboxPool {
       if (this.#queueHead === queue.length) {
         queue.length = 0;
         this.#queueHead = 0;
+      } else if (this.#queueHead >= 1024 && this.#queueHead * 2 >= queue.length) {
+        queue.splice(0, this.#queueHead); // a queue that never empties must not keep growing
+        this.#queueHead = 0;
       }
       job.worker = worker;
       worker.run(job);
@@ -262,8 +298,20 @@ class Pool implements SandboxPool {
   #settle(job: Job, error: JsvmError | null, value: string): void {
     if (job.done) return;
     job.done = true;
-    clearTimeout(job.timer);
     job.worker = null;
+    job.payload = "";
+    // Drop settled calls from the watch list as they come, so it stays as short as the calls in flight.
+    const pending = this.#pending;
+    while (this.#pendingHead < pending.length && pending[this.#pendingHead].done) {
+      pending[this.#pendingHead++] = undefined as unknown as Job;
+    }
+    if (this.#pendingHead === pending.length) {
+      pending.length = 0;
+      this.#pendingHead = 0;
+    } else if (this.#pendingHead >= 1024 && this.#pendingHead * 2 >= pending.length) {
+      pending.splice(0, this.#pendingHead);
+      this.#pendingHead = 0;
+    }
     this.#active--;
     if (error === null) job.resolve(value);
     else job.reject(error);

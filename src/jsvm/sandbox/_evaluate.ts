@@ -14,5 +14,8 @@ const runInThisContext = vm.runInThisContext;
 /** Runs `code` as a script named `file`; returns its completion value, throws what it throws. */
 export function evaluateScript(code: string, file: string): unknown {
   // A null prototype, so options a plugin put on Object.prototype (importModuleDynamically) are not seen.
-  return runInThisContext(code, { __proto__: null, filename: file, displayErrors: false } as vm.RunningScriptOptions);
+  return runInThisContext(
+    code,
+    { __proto__: null, filename: file, displayErrors: false } as vm.RunningScriptOptions,
+  );
 }

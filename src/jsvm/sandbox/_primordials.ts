@@ -18,13 +18,11 @@ export const ReflectOwnKeys = Reflect.ownKeys;
 export const ReflectDefineProperty = Reflect.defineProperty;
 export const ReflectDeleteProperty = Reflect.deleteProperty;
 export const ReflectGetPrototypeOf = Reflect.getPrototypeOf;
-export const ReflectSetPrototypeOf = Reflect.setPrototypeOf;
 
 export const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
 export const ObjectHasOwn = Object.hasOwn;
 export const ObjectKeys = Object.keys;
 export const ObjectCreate = Object.create;
-export const ObjectFreeze = Object.freeze;
 export const ObjectPrototype = Object.prototype;
 export const ArrayPrototype = Array.prototype;
 export const ArrayIsArray = Array.isArray;
@@ -39,35 +37,34 @@ export const SafeMap = Map;
 export const SafeSet = Set;
 export const SafeError = Error;
 export const SafeSyntaxError = SyntaxError;
-export const SafeTypeError = TypeError;
 
 export const StringPrototypeCharCodeAt = uncurryThis(String.prototype.charCodeAt);
 export const StringPrototypeCodePointAt = uncurryThis(String.prototype.codePointAt);
 export const StringPrototypeSlice = uncurryThis(String.prototype.slice);
 export const StringPrototypeIndexOf = uncurryThis(String.prototype.indexOf);
-export const StringPrototypeLastIndexOf = uncurryThis(String.prototype.lastIndexOf);
 export const StringPrototypeSplit = uncurryThis(
   String.prototype.split as (this: string, separator: string) => string[],
 );
 export const StringFromCodePoint = String.fromCodePoint;
 export const NumberParseInt = Number.parseInt;
 export const ArrayPrototypeJoin = uncurryThis(Array.prototype.join);
-export const ArrayPrototypeMap = uncurryThis(Array.prototype.map) as <T, U>(
-  self: readonly T[],
-  fn: (value: T, index: number) => U,
-) => U[];
 export const RegExpPrototypeExec = uncurryThis(RegExp.prototype.exec);
 export const RegExpPrototypeTest = uncurryThis(RegExp.prototype.test);
-export const MapPrototypeGet = uncurryThis(Map.prototype.get) as <K, V>(self: Map<K, V>, key: K) => V | undefined;
-export const MapPrototypeSet = uncurryThis(Map.prototype.set) as <K, V>(self: Map<K, V>, key: K, value: V) => Map<K, V>;
+export const MapPrototypeGet = uncurryThis(Map.prototype.get) as <K, V>(
+  self: Map<K, V>,
+  key: K,
+) => V | undefined;
+export const MapPrototypeSet = uncurryThis(Map.prototype.set) as <K, V>(
+  self: Map<K, V>,
+  key: K,
+  value: V,
+) => Map<K, V>;
 export const MapPrototypeHas = uncurryThis(Map.prototype.has) as <K, V>(self: Map<K, V>, key: K) => boolean;
 export const SetPrototypeHas = uncurryThis(Set.prototype.has) as <T>(self: Set<T>, value: T) => boolean;
-export const SetPrototypeDelete = uncurryThis(Set.prototype.delete) as <T>(self: Set<T>, value: T) => boolean;
 export const SetPrototypeAdd = uncurryThis(Set.prototype.add) as <T>(self: Set<T>, value: T) => Set<T>;
 
 export const AtomicsWait = Atomics.wait;
 export const AtomicsLoad = Atomics.load;
-export const AtomicsStore = Atomics.store;
 export const SafeInt32Array = Int32Array;
 export const SafeUint8Array = Uint8Array;
 

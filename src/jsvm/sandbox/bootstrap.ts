@@ -15,6 +15,7 @@
 import { HOST_CALL_ARITY, type HostCallOp, REPLY, type SandboxLogLevel } from "../protocol.ts";
 import { b64dec, b64enc, rawb64dec, rawb64enc } from "./base64.ts";
 import {
+  append,
   ArrayPrototypeJoin,
   JSONStringify,
   ObjectCreate,
@@ -24,7 +25,6 @@ import {
   SafeError,
   SafeNumber,
   SafeString,
-  append,
 } from "./_primordials.ts";
 
 /** A host call's outcome as the sandbox channel returns it. */
@@ -133,7 +133,11 @@ export function createTykJS(runtime: TykRuntime): TykNamespace {
   }
   const handler = ObjectCreate(handlerMeta) as Record<string, unknown>;
   ReflectDefineProperty(NewEventHandler, "prototype", { value: handler });
-  ReflectDefineProperty(handler, "constructor", { value: NewEventHandler, writable: true, configurable: true });
+  ReflectDefineProperty(handler, "constructor", {
+    value: NewEventHandler,
+    writable: true,
+    configurable: true,
+  });
   handler.NewHandler = function NewHandler(this: Plugin, callback: unknown) {
     this.Handle = callback as Plugin["Handle"];
   };

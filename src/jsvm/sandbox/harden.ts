@@ -4,16 +4,18 @@
  * A Worker with `permissions: "none"` cannot use Deno's file, env or net APIs, but it can still start a
  * nested Worker, open a BroadcastChannel to other sandboxes, fill the Cache API, schedule timers that run
  * between calls, and `import()` with the gateway's own permissions. So every global not on the allow-list
- * below is deleted, the global object stops inheriting EventTarget, and `eval`/`Function` (and the
- * constructors of async and generator functions) refuse source text that holds `import`.
+ * below is deleted and `eval`/`Function` (and the constructors of async and generator functions) refuse
+ * source text that holds `import`. The global object keeps inheriting EventTarget: Deno reports uncaught
+ * errors through it, and all a plugin can do with it is listen to its own sandbox's events.
  */
 
 import { evaluateScript } from "./_evaluate.ts";
 import { findImport, IMPORT_FORBIDDEN } from "./code_guard.ts";
+import { instrumentLoops, RESERVED_NAME } from "./loop_guard.ts";
 import {
+  append,
   ObjectGetOwnPropertyDescriptor,
   ObjectHasOwn,
-  ObjectPrototype,
   OriginalFunction,
   ReflectApply,
   ReflectConstruct,
@@ -21,13 +23,11 @@ import {
   ReflectDeleteProperty,
   ReflectGetPrototypeOf,
   ReflectOwnKeys,
-  ReflectSetPrototypeOf,
   SafeProxy,
   SafeSet,
   SafeString,
   SafeSyntaxError,
   SetPrototypeHas,
-  append,
 } from "./_primordials.ts";
 
 /** Globals plugins keep: ECMAScript's, plus a few pure helpers. Everything else is removed. */
@@ -117,10 +117,16 @@ const REMOVED_MEMBERS: [string, string][] = [
 /** File name given to code run through `eval`. */
 const EVAL_FILE = "<eval>";
 
-/** Throws the guard's SyntaxError when `code` holds an `import`. */
-export function assertNoImport(code: string): void {
+/**
+ * Checks code made at run time and returns it with its loops instrumented.
+ * @throws {SyntaxError} when it holds an `import` or a name reserved by the sandbox
+ */
+export function guardCode(code: string): string {
   const at = findImport(code);
   if (at !== null) throw new SafeSyntaxError(`${IMPORT_FORBIDDEN} (line ${at.line}, column ${at.column})`);
+  const out = instrumentLoops(code);
+  if (out.reserved !== null) throw new SafeSyntaxError(`${RESERVED_NAME} (line ${out.reserved.line})`);
+  return out.code;
 }
 
 /** A constructor (`Function`, `AsyncFunction`, …) that checks the source it is given first. */
@@ -132,9 +138,11 @@ function guardConstructor(original: (...args: string[]) => unknown, keyword: str
     const body = texts.length > 0 ? texts[texts.length - 1] : "";
     let list = "";
     for (let i = 0; i < texts.length - 1; i++) list += i === 0 ? texts[i] : `,${texts[i]}`;
-    // The same text V8 builds and parses.
-    assertNoImport(`${keyword} anonymous(${list}\n) {\n${body}\n}`);
-    return texts;
+    // The same text V8 builds and parses; instrumented part by part, as V8 takes them.
+    guardCode(`${keyword} anonymous(${list}\n) {\n${body}\n}`);
+    const guarded: string[] = [];
+    for (let i = 0; i < texts.length; i++) append(guarded, guardCode(texts[i]));
+    return guarded;
   };
   return new SafeProxy(original, {
     apply: (target, thisArg, args) => ReflectApply(target, thisArg, check(args)),
@@ -147,8 +155,7 @@ function guardCodeGeneration(global: Record<string, unknown>): void {
   const guardedEval = {
     eval(code: unknown): unknown {
       if (typeof code !== "string") return code;
-      assertNoImport(code);
-      return evaluateScript(code, EVAL_FILE);
+      return evaluateScript(guardCode(code), EVAL_FILE);
     },
   }.eval;
   global.eval = guardedEval;
@@ -169,8 +176,8 @@ function guardCodeGeneration(global: Record<string, unknown>): void {
 }
 
 /**
- * Deletes every global not on the allow-list, turns lazy accessors into plain values, detaches the global
- * object from EventTarget and guards code generation. Throws if something cannot be removed.
+ * Deletes every global not on the allow-list, turns lazy accessors into plain values and guards code
+ * generation. Throws if something cannot be removed.
  * @throws {Error} when a global that must go is not configurable
  */
 export function hardenGlobal(global: Record<string, unknown>): void {
@@ -180,7 +187,9 @@ export function hardenGlobal(global: Record<string, unknown>): void {
     if (typeof key !== "string") continue;
     const d = ObjectGetOwnPropertyDescriptor(global, key)!;
     if (!SetPrototypeHas(ALLOWED, key)) {
-      if (!ReflectDeleteProperty(global, key)) throw new Error(`Cannot harden the JS sandbox: "${key}" stays`);
+      if (!ReflectDeleteProperty(global, key)) {
+        throw new Error(`Cannot harden the JS sandbox: "${key}" stays`);
+      }
     } else if (!ObjectHasOwn(d, "value")) {
       // Deno defines many web globals as lazy getters; keep the value, drop the internal getter function.
       const value = key === "self" ? global : ReflectApply(d.get!, global, []);
@@ -197,20 +206,5 @@ export function hardenGlobal(global: Record<string, unknown>): void {
     const [owner, member] = REMOVED_MEMBERS[i];
     ReflectDeleteProperty(global[owner] as object, member);
   }
-  // addEventListener and friends come from EventTarget.prototype. Deno still calls the global's
-  // dispatchEvent to report an uncaught error, so that one stays, fixed; plugins cannot use it (the Event
-  // constructors are gone).
-  let dispatchEvent: unknown;
-  for (let proto = ReflectGetPrototypeOf(global); proto !== null; proto = ReflectGetPrototypeOf(proto)) {
-    const d = ObjectGetOwnPropertyDescriptor(proto, "dispatchEvent");
-    if (d !== undefined) {
-      dispatchEvent = d.value;
-      break;
-    }
-  }
-  if (!ReflectSetPrototypeOf(global, ObjectPrototype)) {
-    throw new Error("Cannot harden the JS sandbox: the global object's prototype cannot be changed");
-  }
-  ReflectDefineProperty(global, "dispatchEvent", { __proto__: null, value: dispatchEvent } as PropertyDescriptor);
   guardCodeGeneration(global);
 }

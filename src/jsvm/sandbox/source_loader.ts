@@ -16,8 +16,10 @@
 import type { LoadIssue, SandboxSource } from "../protocol.ts";
 import { evaluateScript } from "./_evaluate.ts";
 import { findImport, IMPORT_FORBIDDEN, topLevelLexicalNames } from "./code_guard.ts";
+import { instrumentLoops, RESERVED_NAME } from "./loop_guard.ts";
 import type { LexicalBindings } from "./state_reset.ts";
 import {
+  append,
   MapPrototypeGet,
   MapPrototypeHas,
   MapPrototypeSet,
@@ -35,7 +37,6 @@ import {
   StringPrototypeIndexOf,
   StringPrototypeSlice,
   StringPrototypeSplit,
-  append,
 } from "./_primordials.ts";
 
 /** A name a call may target: an identifier or a dotted path of identifiers. */
@@ -68,6 +69,8 @@ export interface LoadHooks {
   beforeSource(file: string): void;
   /** After the user library: the Tyk API functions are installed again (a library may not replace them). */
   afterLibrary(): void;
+  /** Checked after each source: true when the host gave up on this sandbox, so loading stops. */
+  stopped(): boolean;
 }
 
 interface Wrapped {
@@ -171,18 +174,22 @@ export function loadSources(
     fail(source.file, message, where.file === source.file ? where.line : undefined);
   };
 
-  for (let s = 0; s < sources.length; s++) {
+  for (let s = 0; s < sources.length && !hooks.stopped(); s++) {
     const source = sources[s];
     hooks.beforeSource(source.file);
     append(files, source.file);
     const forbidden = findImport(source.code);
+    const instrumented = forbidden === null ? instrumentLoops(source.code) : null;
     if (forbidden !== null) {
       fail(source.file, IMPORT_FORBIDDEN, forbidden.line, forbidden.column);
+    } else if (instrumented!.reserved !== null) {
+      const at = instrumented!.reserved;
+      fail(source.file, RESERVED_NAME, at.line, at.column);
     } else if (driver === "javascript" && source.kind === "middleware") {
-      loadWrapped(source);
+      loadWrapped(source, instrumented!.code);
     } else {
       try {
-        evaluateScript(source.code, source.file);
+        evaluateScript(instrumented!.code, source.file);
         const names = topLevelLexicalNames(source.code);
         for (let i = 0; i < names.length; i++) append(lexicalNames, names[i]);
       } catch (error) {
@@ -192,7 +199,8 @@ export function loadSources(
     if (source.kind === "library") hooks.afterLibrary();
   }
 
-  function loadWrapped(source: SandboxSource): void {
+  /** Evaluates a middleware file inside a function (its instrumented `code`), keeping its names' values. */
+  function loadWrapped(source: SandboxSource, code: string): void {
     const aliases: string[] = [];
     let tail = "\n;return [";
     for (let i = 0; i < source.exports.length; i++) {
@@ -207,7 +215,7 @@ export function loadSources(
     tail += "];\n})";
     let factory: () => unknown[];
     try {
-      factory = evaluateScript(WRAP_HEAD + source.code + tail, source.file) as () => unknown[];
+      factory = evaluateScript(WRAP_HEAD + code + tail, source.file) as () => unknown[];
     } catch (error) {
       failWith(source, error);
       return;
@@ -237,7 +245,9 @@ export function loadSources(
   const resolveGlobal = (target: string): Resolved => {
     let read = MapPrototypeGet(resolvers, target);
     if (read === undefined) {
-      if (!RegExpPrototypeTest(TARGET_RE, target)) return { found: false, reason: `"${target}" is not a name` };
+      if (!RegExpPrototypeTest(TARGET_RE, target)) {
+        return { found: false, reason: `"${target}" is not a name` };
+      }
       read = evaluateScript(`(function(){ return ${target}; })`, DISPATCH_FILE) as () => unknown;
       MapPrototypeSet(resolvers, target, read);
     }
@@ -279,7 +289,10 @@ function lexicalBindings(names: string[]): LexicalBindings | undefined {
     const name = names[i];
     if (SetPrototypeHas(seen, name)) continue;
     SetPrototypeAdd(seen, name);
-    const probe = evaluateScript(`(function(){ try { ${name}; return true; } catch { return false; } })`, DISPATCH_FILE);
+    const probe = evaluateScript(
+      `(function(){ try { ${name}; return true; } catch { return false; } })`,
+      DISPATCH_FILE,
+    );
     if ((probe as () => boolean)()) append(present, name);
   }
   if (present.length === 0) return undefined;

@@ -8,14 +8,15 @@
  * `cache[key] = value` on a global is undone too. Everything is put back in place: objects keep their
  * identity, so closures that hold them see the reset.
  *
- * The common case (nothing changed) must cost about a microsecond: each tracked object gets a function,
- * generated once, with one monomorphic `target[key] === value` test per property. Only a property that
- * differs is redefined. Added properties are found by comparing `Object.keys` counts (V8 caches them;
+ * The common case (nothing changed) must cost a few microseconds: the checks are functions generated once
+ * (256 properties each), one monomorphic `target[key] === value` test per recorded data property. Only a
+ * property that differs is redefined. Added properties are found by comparing `Object.keys` counts (V8 caches them;
  * `Reflect.ownKeys` costs 20-50 times more) of the global object, the roots and plain data objects, where
  * additions are the usual leak; an addition that is neither enumerable nor string-keyed goes unseen.
  */
 
 import {
+  append,
   ArrayIsArray,
   ArrayPrototype,
   MapPrototypeGet,
@@ -33,7 +34,6 @@ import {
   SafeMap,
   SafeSet,
   SetPrototypeHas,
-  append,
 } from "./_primordials.ts";
 
 /** Script-level lexical bindings (`let`, `const`, `class`), which are not global object properties. */
@@ -87,7 +87,9 @@ function isObject(value: unknown): value is object {
 function isPlainData(value: unknown): boolean {
   if (typeof value !== "object" || value === null) return false;
   const proto = ReflectGetPrototypeOf(value);
-  if (ArrayIsArray(value) ? proto !== ArrayPrototype : proto !== ObjectPrototype && proto !== null) return false;
+  if (ArrayIsArray(value) ? proto !== ArrayPrototype : proto !== ObjectPrototype && proto !== null) {
+    return false;
+  }
   const keys = ReflectOwnKeys(value);
   for (let i = 0; i < keys.length; i++) {
     if (typeof keys[i] !== "string") return false;
@@ -124,7 +126,10 @@ function compileChecks(targets: object[], keys: PropertyKey[], values: unknown[]
       "V",
       `${prologue}return function check(from) {\nswitch (from) {\n${body}}\nreturn -1;\n};`,
     );
-    append(chunks, { first, check: ReflectApply(factory, null, [targets, keys, values]) as (from: number) => number });
+    append(chunks, {
+      first,
+      check: ReflectApply(factory, null, [targets, keys, values]) as (from: number) => number,
+    });
   }
   return chunks;
 }
@@ -240,7 +245,9 @@ export function snapshotState(options: SnapshotOptions): () => void {
       append(keys, r.keys[i]);
       append(values, d.value);
       append(descriptors, d);
-      if (!(fromGlobal && builtins !== undefined && SetPrototypeHas(builtins, r.keys[i]))) follow(d.value, fromGlobal);
+      if (!(fromGlobal && builtins !== undefined && SetPrototypeHas(builtins, r.keys[i]))) {
+        follow(d.value, fromGlobal);
+      }
     }
   }
   const chunks = compileChecks(targets, keys, values);

@@ -45,7 +45,11 @@ Deno.test("snapshotState() restores a reassigned plain object and its content", 
 });
 
 Deno.test("snapshotState() puts back tampered built-in prototypes", () => {
-  const proto: Record<string, unknown> = { toString() { return "ok"; } };
+  const proto: Record<string, unknown> = {
+    toString() {
+      return "ok";
+    },
+  };
   const g = { Thing: function Thing() {} } as Record<string, unknown>;
   (g.Thing as { prototype: object }).prototype = proto;
   const toString = proto.toString;

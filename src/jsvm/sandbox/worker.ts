@@ -18,29 +18,39 @@ import {
   type SandboxLogLevel,
   type ToHost,
 } from "../protocol.ts";
-import { createTykApi, createTykJS, defineGlobals, type HostCallReply, type TykRuntime } from "./bootstrap.ts";
+import {
+  createTykApi,
+  createTykJS,
+  defineGlobals,
+  type HostCallReply,
+  type TykRuntime,
+} from "./bootstrap.ts";
 import { hardenGlobal } from "./harden.ts";
+import { TICK } from "./loop_guard.ts";
 import { errorText, type LoadedSources, loadSources } from "./source_loader.ts";
 import { snapshotState } from "./state_reset.ts";
 import {
+  append,
   ArrayPrototype,
   AtomicsLoad,
   AtomicsWait,
   JSONParse,
   ObjectPrototype,
   ReflectApply,
+  ReflectDefineProperty,
   ReflectOwnKeys,
+  SafeError,
   SafeInt32Array,
   SafeSet,
   SafeString,
   SafeUint8Array,
   StringPrototypeSplit,
-  append,
   utf8Decode,
 } from "./_primordials.ts";
 
 type WorkerScope = {
   postMessage(message: ToHost): void;
+  close(): void;
   addEventListener(type: string, listener: (event: Event & { data?: unknown }) => void): void;
 };
 
@@ -48,6 +58,7 @@ const global = globalThis as unknown as Record<string, unknown>;
 const scope = globalThis as unknown as WorkerScope;
 const post = scope.postMessage.bind(globalThis);
 const listen = scope.addEventListener.bind(globalThis);
+const closeWorker = scope.close.bind(globalThis);
 const PortPostMessage = MessagePort.prototype.postMessage;
 const yieldChannel = new MessageChannel();
 /** Prototypes whose added properties are deleted after each call (they change what JSON.stringify writes). */
@@ -96,6 +107,18 @@ function waitInbox(): number {
   return AtomicsLoad(control, CONTROL.KIND);
 }
 
+/** Whether the host gave up on this sandbox (a call timed out, or the pool closes). */
+function aborted(): boolean {
+  return AtomicsLoad(control, CONTROL.ABORT) !== 0;
+}
+
+/** What instrumented plugin code calls on every loop iteration and function call (see loop_guard.ts). */
+function tick(): void {
+  if (AtomicsLoad(control, CONTROL.ABORT) !== 0) {
+    throw new SafeError("JS execution stopped: the sandbox is shutting down after a timeout");
+  }
+}
+
 const runtime: TykRuntime = {
   log(level: SandboxLogLevel, text: string) {
     if (!muted) post({ type: "log", id: currentId, level, text });
@@ -104,14 +127,19 @@ const runtime: TykRuntime = {
     if (!hostCalls || phase === "after") return undefined;
     post({ type: "hostCall", id: currentId, op, args });
     while (waitInbox() !== INBOX.REPLY || AtomicsLoad(control, CONTROL.ID) !== currentId) {
-      // Only the reply to this call can come while it waits; anything else is stale.
+      tick(); // the host gave up waiting for this call: stop it here
     }
     const status = AtomicsLoad(control, CONTROL.STATUS);
     return { status, value: status === REPLY.UNDEFINED ? "" : readInbox() };
   },
 };
 
-function fail(id: number, kind: "threw" | "missing", message: string, where: { file?: string; line?: number }) {
+function fail(
+  id: number,
+  kind: "threw" | "missing",
+  message: string,
+  where: { file?: string; line?: number },
+) {
   const msg: ToHost = { type: "failed", id, kind, message };
   if (where.file !== undefined) msg.file = where.file;
   if (where.line !== undefined) msg.line = where.line;
@@ -155,10 +183,17 @@ function runCall(): void {
   post({ type: "result", id, value });
 }
 
-/** Waits for the next call; returns after starting one, to let its promise jobs run before `afterCall`. */
+/**
+ * Waits for the next call; returns after running one, to let its promise jobs run before `afterCall`.
+ * When the host has given up on the sandbox, closes it instead: returning to the event loop ends the thread.
+ */
 function serve(): void {
   for (;;) {
-    if (waitInbox() !== INBOX.CALL) continue;
+    if (aborted()) {
+      closeWorker();
+      return;
+    }
+    if (waitInbox() !== INBOX.CALL || aborted()) continue;
     try {
       runCall();
     } catch (error) {
@@ -194,6 +229,7 @@ function init(msg: InitMessage): void {
   muted = msg.quietLoad;
 
   hardenGlobal(global);
+  ReflectDefineProperty(global, TICK, { __proto__: null, value: tick } as PropertyDescriptor);
   const tyk = createTykJS(runtime);
   const api = createTykApi(runtime);
   defineGlobals(global, { TykJS: tyk.TykJS, _, ...api });
@@ -202,6 +238,7 @@ function init(msg: InitMessage): void {
   loaded = loadSources(msg.sources, msg.driver, {
     beforeSource: (file) => post({ type: "loading", id: 0, file }),
     afterLibrary: () => defineGlobals(global, api),
+    stopped: aborted,
   });
   muted = false;
   phase = "after";
@@ -211,7 +248,14 @@ function init(msg: InitMessage): void {
       global,
       builtins,
       roots: ROOTS,
-      tracked: [...BUILTINS, _, tyk.TykJS, TykMiddleware as object, TykEventHandlers as object, ...tyk.prototypes],
+      tracked: [
+        ...BUILTINS,
+        _,
+        tyk.TykJS,
+        TykMiddleware as object,
+        TykEventHandlers as object,
+        ...tyk.prototypes,
+      ],
       lexical: loaded.lexical,
     });
   }
@@ -220,17 +264,28 @@ function init(msg: InitMessage): void {
 }
 
 yieldChannel.port1.onmessage = afterCall;
-// A promise job that throws or rejects unhandled must not end the sandbox; it is logged like Tyk's VM would not.
+// Once loaded, a promise job that throws or rejects unhandled must not end the sandbox (Tyk's VMs ignore
+// them; here they are logged). Before that, an uncaught error is the sandbox's own: the host sees a crash.
 listen("error", (event) => {
+  if (restoreState === null && phase === "load") return;
   event.preventDefault();
   runtime.log("warn", `Uncaught exception in JS: ${errorText((event as ErrorEvent).error)}`);
 });
 listen("unhandledrejection", (event) => {
   event.preventDefault();
-  runtime.log("warn", `Unhandled promise rejection in JS: ${errorText((event as PromiseRejectionEvent).reason)}`);
+  runtime.log(
+    "warn",
+    `Unhandled promise rejection in JS: ${errorText((event as PromiseRejectionEvent).reason)}`,
+  );
 });
+let started = false;
 listen("message", (event) => {
+  // Only the host's first message counts; afterwards everything comes through the shared buffer.
+  if (started) return;
+  started = true;
   const msg = event.data as InitMessage;
-  if (msg?.type !== "init") throw new Error(`Cannot start the JS sandbox: expected "init", got "${msg?.type}"`);
+  if (msg?.type !== "init") {
+    throw new Error(`Cannot start the JS sandbox: expected "init", got "${msg?.type}"`);
+  }
   init(msg);
 });

@@ -1,0 +1,133 @@
+/** Shared by the sandbox pool tests: a capturing logger, a pool that always closes, Tyk-shaped inputs. */
+
+import assert from "node:assert/strict";
+import process from "node:process";
+import type { LogFields, Logger } from "../../log.ts";
+import {
+  createSandboxPool,
+  JsvmError,
+  type PluginSource,
+  type SandboxPool,
+  type SandboxSpec,
+} from "./sandbox_pool.ts";
+
+/** A logger that keeps what it is given. */
+export interface Captured {
+  log: Logger;
+  lines: { level: string; msg: string; fields?: LogFields }[];
+  raw: string[];
+}
+
+/** Makes a logger that records every line. */
+export function captureLog(): Captured {
+  const lines: Captured["lines"] = [];
+  const raw: string[] = [];
+  const at = (level: string) => (msg: string, fields?: LogFields) => lines.push({ level, msg, fields });
+  return {
+    log: {
+      debug: at("debug"),
+      info: at("info"),
+      warn: at("warn"),
+      error: at("error"),
+      announce: at("info"),
+      raw: (t) => raw.push(t),
+    },
+    lines,
+    raw,
+  };
+}
+
+/** A middleware source. */
+export function mw(file: string, code: string, names = ["myMw"]): PluginSource {
+  return { file, code, names, kind: "middleware" };
+}
+
+/** Runs `fn` with a pool and always closes it. */
+export async function withPool(
+  spec: Partial<SandboxSpec> & { sources: PluginSource[] },
+  fn: (pool: SandboxPool, captured: Captured) => Promise<void>,
+): Promise<void> {
+  const captured = captureLog();
+  const pool = createSandboxPool({
+    apiId: "api-1",
+    orgId: "org-1",
+    driver: "otto",
+    timeoutMs: 2_000,
+    size: 1,
+    log: captured.log,
+    ...spec,
+  });
+  try {
+    await fn(pool, captured);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Base64 of the UTF-8 bytes, as the gateway sends request bodies. */
+function utf8Base64(text: string): string {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+}
+
+/** A request object as Tyk passes it to `DoProcessRequest`. */
+export function requestJson(body: string): string {
+  return JSON.stringify({
+    Headers: { "Content-Type": ["text/plain"] },
+    SetHeaders: {},
+    DeleteHeaders: [],
+    Body: utf8Base64(body),
+    URL: "/get",
+    Params: {},
+    AddParams: {},
+    ExtendedParams: {},
+    DeleteParams: [],
+    ReturnOverrides: { ResponseCode: 0, ResponseError: "", ResponseBody: "", ResponseHeaders: null },
+    IgnoreBody: false,
+    Method: "GET",
+    RequestURI: "/get",
+    Scheme: "http",
+  });
+}
+
+/** Calls `name.DoProcessRequest` and decodes the envelope the bootstrap returns (body as text). */
+export async function processRequest(
+  pool: SandboxPool,
+  session: string,
+  spec: string,
+  name: string,
+  body = "",
+) {
+  const out = await pool.call(name, "DoProcessRequest", [requestJson(body), session, spec]);
+  const parsed = JSON.parse(out);
+  parsed.Request.Body = new TextDecoder().decode(
+    Uint8Array.from(atob(parsed.Request.Body), (c) => c.charCodeAt(0)),
+  );
+  return parsed;
+}
+
+/** The JsvmError a promise rejects with. */
+export async function rejection(promise: Promise<unknown>): Promise<JsvmError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof JsvmError, `expected a JsvmError, got ${error}`);
+    return error;
+  }
+  assert.fail("expected the call to fail");
+}
+
+/**
+ * Resolves once the process is idle, i.e. no (runaway) Worker thread keeps a core busy: over a 200 ms
+ * window the process must use under 40% of one core. Rejects after `rounds` busy windows.
+ */
+export async function noThreadSpins(rounds = 10): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const used = process.cpuUsage(cpu);
+    const busy = (used.user + used.system) / 1000 / (performance.now() - started);
+    if (busy < 0.4) return;
+  }
+  throw new Error(`The process stayed busy for ${rounds * 200} ms: a sandbox thread is still running`);
+}

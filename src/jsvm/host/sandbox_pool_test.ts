@@ -1,0 +1,388 @@
+import assert from "node:assert/strict";
+import { createSandboxPool, handlerAlias, type HostCallHandler, type JsvmError } from "./sandbox_pool.ts";
+import {
+  captureLog,
+  mw,
+  noThreadSpins,
+  processRequest,
+  rejection,
+  requestJson,
+  withPool,
+} from "./_pool_test_helpers.ts";
+
+const SESSION = JSON.stringify({ meta_data: { user: "ann" }, rate: 0 });
+const SPEC = JSON.stringify({ APIID: "api-1", OrgID: "org-1", config_data: { greeting: "hi" } });
+
+const TYK_PLUGIN = `
+var myMw = new TykJS.TykMiddleware.NewMiddleware({});
+myMw.NewProcessRequest(function (request, session, spec) {
+  request.SetHeaders["X-Greeting"] = spec.config_data.greeting + " " + session.meta_data.user;
+  request.Headers["X-Dropped"] = ["Tyk discards Headers edits"];
+  request.Body = request.Body.toUpperCase() + " ✓";
+  return myMw.ReturnData(request, { seen: true });
+});
+`;
+
+Deno.test("call() runs a Tyk-style DoProcessRequest and returns its JSON envelope", async () => {
+  await withPool({ sources: [mw("/plugins/hello.js", TYK_PLUGIN)] }, async (pool) => {
+    assert.deepEqual(await pool.load(), { issues: [] });
+    const out = await processRequest(pool, SESSION, SPEC, "myMw", "héllo");
+    assert.equal(out.Request.Body, "HÉLLO ✓");
+    assert.deepEqual(out.Request.Headers, {});
+    assert.deepEqual(out.Request.SetHeaders, { "X-Greeting": "hi ann" });
+    assert.deepEqual(out.SessionMeta, { seen: true });
+  });
+});
+
+Deno.test("call() returns String() of the result, as Tyk's VM does", async () => {
+  const code =
+    `function ve(request, session, spec) { return TykJsResponse({ Body: "ok", Code: 200 }, session.meta_data); }
+function nothing() {}
+function object() { return { a: 1 }; }`;
+  await withPool({ sources: [{ file: "/ve.js", code, names: ["ve"], kind: "virtual" }] }, async (pool) => {
+    const out = await pool.call("ve", null, ["{}", SESSION, SPEC]);
+    assert.deepEqual(JSON.parse(out), { Response: { Body: "ok", Code: 200 }, SessionMeta: { user: "ann" } });
+    assert.equal(await pool.call("nothing", null, []), "undefined");
+    assert.equal(await pool.call("object", null, []), "[object Object]");
+  });
+});
+
+Deno.test("call() on otto shares one global scope: later declarations win, globals are visible", async () => {
+  const first = mw("/a.js", `var shared = "from a"; var handler = { run: function () { return "a"; } };`, [
+    "handler",
+  ]);
+  const second = mw("/b.js", `var handler = { run: function () { return "b:" + shared; } };`, ["handler"]);
+  await withPool({ sources: [first, second] }, async (pool) => {
+    assert.equal(await pool.call("handler", "run", []), "b:from a");
+  });
+});
+
+Deno.test("call() on javascript keeps each middleware file private, reached through its alias", async () => {
+  const first = mw("/a.js", `var secret = "a"; var handler = { run: function () { return "a"; } };`, [
+    "handler",
+  ]);
+  const second = mw(
+    "/b.js",
+    `var handler = { run: function () { return "b sees " + typeof secret; } }; var only = { run: () => "only" };`,
+    ["handler", "only"],
+  );
+  await withPool({ driver: "javascript", sources: [first, second] }, async (pool) => {
+    assert.deepEqual(await pool.load(), { issues: [] });
+    assert.equal(await pool.call(handlerAlias("/a.js", "handler"), "run", []), "a");
+    assert.equal(await pool.call(handlerAlias("/b.js", "handler"), "run", []), "b sees undefined");
+    assert.equal(await pool.call("only", "run", []), "only"); // one file exports it: the name is enough
+    const ambiguous = await rejection(pool.call("handler", "run", []));
+    assert.equal(ambiguous.kind, "missing");
+  });
+});
+
+Deno.test("handlerAlias() is __tyk_h_, 12 hex digits and the sanitised name", () => {
+  const alias = handlerAlias("/opt/mw/auth.js", "auth-mw");
+  assert.match(alias, /^__tyk_h_[0-9a-f]{12}_auth_mw$/);
+  assert.equal(handlerAlias("/opt/mw/auth.js", "auth-mw"), alias);
+  assert.notEqual(handlerAlias("/opt/mw/other.js", "auth-mw"), alias);
+});
+
+Deno.test("load() reports each broken source with its file and line and loads the rest", async () => {
+  const sources = [
+    mw("/bad_syntax.js", "var ok = 1;\nvar alsoOk = 2;\nvar broken = ;\n"),
+    mw("/throws.js", "var fine = 1;\nnull.boom;\n"),
+    mw("/imports.js", 'var x = 1;\n  import("file:///etc/passwd");\n'),
+    mw("/good.js", TYK_PLUGIN),
+  ];
+  for (const driver of ["otto", "javascript"] as const) {
+    await withPool({ driver, sources }, async (pool) => {
+      const { issues } = await pool.load();
+      assert.deepEqual(
+        issues.map(({ file, line }) => ({ file, line })),
+        [{ file: "/bad_syntax.js", line: 3 }, { file: "/throws.js", line: 2 }, {
+          file: "/imports.js",
+          line: 2,
+        }],
+        driver,
+      );
+      assert.match(issues[0].message, /SyntaxError/);
+      assert.match(issues[1].message, /TypeError/);
+      assert.equal(issues[2].message, "dynamic import() is not allowed in a sandbox");
+      assert.equal(issues[2].column, 3);
+      const out = await processRequest(
+        pool,
+        SESSION,
+        SPEC,
+        driver === "otto" ? "myMw" : handlerAlias("/good.js", "myMw"),
+        "x",
+      );
+      assert.equal(out.Request.Body, "X ✓");
+    });
+  }
+});
+
+Deno.test("call() rejects with kind missing when the target is not defined", async () => {
+  await withPool({ sources: [mw("/a.js", "var notAFunction = {};")] }, async (pool) => {
+    const missing = await rejection(pool.call("nowhere", "DoProcessRequest", ["{}"]));
+    assert.equal(missing.kind, "missing");
+    assert.match(missing.message, /nowhere\.DoProcessRequest/);
+    const notCallable = await rejection(pool.call("notAFunction", "run", []));
+    assert.equal(notCallable.kind, "missing");
+    assert.match(notCallable.message, /notAFunction\.run/);
+  });
+});
+
+Deno.test("call() rejects with kind threw and the plugin's file:line when it throws", async () => {
+  const code = `var myMw = new TykJS.TykMiddleware.NewMiddleware({});
+myMw.NewProcessRequest(function (request) {
+  var x = 1;
+  throw new Error("bad request " + x);
+});`;
+  for (const driver of ["otto", "javascript"] as const) {
+    await withPool({ driver, sources: [mw("/plugins/throws.js", code)] }, async (pool) => {
+      const error = await rejection(pool.call("myMw", "DoProcessRequest", [requestJson(""), "{}", "{}"]));
+      assert.equal(error.kind, "threw");
+      assert.equal(error.message, "Error: bad request 1");
+      assert.equal(error.file, "/plugins/throws.js");
+      assert.equal(error.line, 4, driver);
+    });
+  }
+});
+
+Deno.test("call() times out a while(true) and the next call runs on a fresh worker", async () => {
+  const code = `var spin = { run: function (n) {
+    if (n === 1) { while (true) {} }
+    if (n === 2) { for (;;) { try { for (var i = 0; ; i++) {} } catch (e) {} } }
+    if (n === 3) { (function again() { Promise.resolve().then(again); })(); return "storm"; }
+    return "done " + n;
+  } };`;
+  await withPool({ timeoutMs: 300, sources: [mw("/spin.js", code, ["spin"])] }, async (pool) => {
+    const started = performance.now();
+    const error = await rejection(pool.call("spin", "run", ["1"]));
+    assert.equal(error.kind, "timeout");
+    assert.ok(performance.now() - started < 2_000);
+    assert.equal(await pool.call("spin", "run", ["4"]), "done 4");
+    assert.equal((await rejection(pool.call("spin", "run", ["2"]))).kind, "timeout");
+    assert.equal(await pool.call("spin", "run", ["3"]), "storm"); // its promise jobs never end…
+    assert.equal((await rejection(pool.call("spin", "run", ["4"]))).kind, "timeout"); // …so this one waits
+    assert.equal(await pool.call("spin", "run", ["5"]), "done 5");
+  });
+  // Each runaway worker stopped its code and closed itself: no thread keeps spinning.
+  await noThreadSpins();
+});
+
+Deno.test("call() on a second worker is not held up by a stuck one", async () => {
+  const code = `var spin = { run: function (n) { if (n === 1) { while (true) {} } return "done " + n; } };`;
+  await withPool({ timeoutMs: 1_500, size: 2, sources: [mw("/spin.js", code, ["spin"])] }, async (pool) => {
+    await pool.load();
+    const stuck = rejection(pool.call("spin", "run", ["1"]));
+    const started = performance.now();
+    assert.equal(await pool.call("spin", "run", ["2"]), "done 2");
+    assert.ok(performance.now() - started < 1_000, "the second call waited for the stuck one");
+    assert.equal((await stuck).kind, "timeout");
+  });
+});
+
+Deno.test("call() in one API's pool answers while another API's pool is stuck", async () => {
+  const spin = mw("/spin.js", "var spin = { run: function () { while (true) {} } };", ["spin"]);
+  const fast = mw("/fast.js", 'var fast = { run: function () { return "fast"; } };', ["fast"]);
+  await withPool({ apiId: "stuck", timeoutMs: 1_500, sources: [spin] }, async (stuckPool) => {
+    await withPool({ apiId: "quick", sources: [fast] }, async (quickPool) => {
+      await Promise.all([stuckPool.load(), quickPool.load()]);
+      const stuck = rejection(stuckPool.call("spin", "run", []));
+      const started = performance.now();
+      assert.equal(await quickPool.call("fast", "run", []), "fast");
+      assert.ok(performance.now() - started < 500);
+      assert.equal((await stuck).kind, "timeout");
+    });
+  });
+});
+
+Deno.test("call() queues FIFO when every worker is busy", async () => {
+  const code = `var order = { run: function (n) { return String(n); } };`;
+  await withPool({ sources: [mw("/order.js", code, ["order"])] }, async (pool) => {
+    const results = await Promise.all([1, 2, 3, 4, 5].map((n) => pool.call("order", "run", [String(n)])));
+    assert.deepEqual(results, ["1", "2", "3", "4", "5"]);
+  });
+});
+
+Deno.test("call() starts each call with the state left by loading", async () => {
+  const code = `var counter = 0;
+var stats = { hits: 0, seen: [] };
+let lexical = 0;
+var state = { run: function (tag) {
+  counter++; stats.hits++; stats.seen.push(tag); lexical++; leaked = tag; cache[tag] = true;
+  return [counter, stats.hits, stats.seen.join(","), lexical, typeof previous, Object.keys(cache).join(",")].join("|");
+} };
+var cache = {};
+var previous;`;
+  await withPool({ sources: [mw("/state.js", code, ["state"])] }, async (pool) => {
+    assert.equal(await pool.call("state", "run", ['"a"']), "1|1|a|1|undefined|a");
+    assert.equal(await pool.call("state", "run", ['"b"']), "1|1|b|1|undefined|b");
+    assert.equal(await pool.call("state", "run", ['"c"']), "1|1|c|1|undefined|c");
+  });
+});
+
+Deno.test("call() on javascript starts each call with a fresh file scope", async () => {
+  const code = `var counter = 0;
+var myMw = { run: function () { counter++; return String(counter); } };`;
+  await withPool({ driver: "javascript", sources: [mw("/count.js", code)] }, async (pool) => {
+    assert.equal(await pool.call("myMw", "run", []), "1");
+    assert.equal(await pool.call("myMw", "run", []), "1");
+  });
+});
+
+Deno.test("call() keeps state between calls when persistState is on", async () => {
+  const code = `var counter = 0; var state = { run: function () { counter++; return String(counter); } };`;
+  await withPool({ persistState: true, sources: [mw("/state.js", code, ["state"])] }, async (pool) => {
+    assert.equal(await pool.call("state", "run", []), "1");
+    assert.equal(await pool.call("state", "run", []), "2");
+  });
+});
+
+Deno.test("call() runs a call's promise jobs before the next call, which sees none of their changes", async () => {
+  const code = `var counter = 0;
+var later = { run: function () { Promise.resolve().then(function () { counter += 100; }); return String(counter); } };`;
+  await withPool({ sources: [mw("/later.js", code, ["later"])] }, async (pool) => {
+    assert.equal(await pool.call("later", "run", []), "0");
+    assert.equal(await pool.call("later", "run", []), "0");
+  });
+});
+
+Deno.test("call() sends log(), rawlog() and console.* to the API's logger", async () => {
+  const code = `log("loaded");
+var talk = { run: function () {
+  log("first", "ignored"); rawlog("raw line"); console.log("c", { a: 1 }, [2]); console.warn("careful"); console.error(new Error("oops"));
+  return "ok";
+} };`;
+  await withPool({ sources: [mw("/talk.js", code, ["talk"])] }, async (pool, captured) => {
+    assert.equal(await pool.call("talk", "run", []), "ok");
+    assert.deepEqual(captured.lines.map(({ level, msg }) => [level, msg]), [
+      ["info", "loaded"],
+      ["info", "first"],
+      ["info", 'c {"a":1} [2]'],
+      ["warn", "careful"],
+      ["error", "Error: oops"],
+    ]);
+    for (const line of captured.lines) assert.deepEqual(line.fields, { api_id: "api-1", type: "log-msg" });
+    assert.deepEqual(captured.raw, ["raw line"]);
+  });
+});
+
+Deno.test("call() serves host calls synchronously through the handler", async () => {
+  const big = "x".repeat(1024 * 1024) + "é";
+  const seen: [string, string[]][] = [];
+  const hostCalls: HostCallHandler = async (op, args) => {
+    seen.push([op, args]);
+    await Promise.resolve();
+    switch (op) {
+      case "TykMakeHttpRequest":
+        return JSON.parse(args[0]).Resource === "/big" ? big : JSON.stringify({ Code: 200, Body: "pong" });
+      case "TykGetKeyData":
+        return undefined;
+      case "TykStorageGet":
+        if (args[0] === "broken") throw new Error("store down");
+        return args[0] === "present" ? "value" : undefined;
+      case "TykStorageSetNX":
+        return "true";
+      case "TykStorageTTL":
+        return "-2";
+      case "TykStorageIncr":
+        return "3";
+      default:
+        return "ignored";
+    }
+  };
+  const code = `var host = { run: function () {
+  var r = JSON.parse(TykMakeHttpRequest(JSON.stringify({ Method: "GET", Domain: "http://up", Resource: "/ping" })));
+  var big = TykMakeHttpRequest(JSON.stringify({ Resource: "/big" }));
+  var caught;
+  try { TykStorageGet("broken"); } catch (e) { caught = e.message; }
+  return JSON.stringify([r.Body, big.length, big.slice(-1), TykGetKeyData("k"), TykStorageGet("present"),
+    TykStorageGet("absent"), TykStorageSetNX("k", 1, 10), TykStorageTTL("k"), TykStorageIncr("n", 5),
+    TykStorageSet("k", "v", 0), caught]);
+} };`;
+  await withPool({ hostCalls, sources: [mw("/host.js", code, ["host"])] }, async (pool, captured) => {
+    const out = JSON.parse(await pool.call("host", "run", []));
+    assert.deepEqual(out, ["pong", big.length, "é", null, "value", null, true, -2, "3", null, "store down"]);
+    assert.deepEqual(seen[0], ["TykMakeHttpRequest", [
+      '{"Method":"GET","Domain":"http://up","Resource":"/ping"}',
+    ]]);
+    assert.deepEqual(seen.find(([op]) => op === "TykStorageSetNX"), ["TykStorageSetNX", ["k", "1", "10"]]);
+    assert.ok(
+      captured.lines.some((l) => l.level === "error" && /TykStorageGet failed: store down/.test(l.msg)),
+    );
+  });
+});
+
+Deno.test("call() gets undefined from host functions when no handler is configured", async () => {
+  const code = `var host = { run: function () {
+  return [typeof TykMakeHttpRequest("{}"), typeof TykStorageGet("k"), typeof TykGetKeyData("k", "a")].join(",");
+} };`;
+  await withPool({ sources: [mw("/host.js", code, ["host"])] }, async (pool) => {
+    assert.equal(await pool.call("host", "run", []), "undefined,undefined,undefined");
+  });
+});
+
+Deno.test("call() times out while a host call hangs, and aborts the handler's signal", async () => {
+  let aborted: Promise<unknown> | undefined;
+  const hostCalls: HostCallHandler = (_op, _args, signal) => {
+    aborted = new Promise((resolve) => signal.addEventListener("abort", () => resolve(signal.reason)));
+    return new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+  };
+  const code = `var host = { run: function () { return TykMakeHttpRequest("{}"); } };`;
+  await withPool({ hostCalls, timeoutMs: 300, sources: [mw("/host.js", code, ["host"])] }, async (pool) => {
+    const error = await rejection(pool.call("host", "run", []));
+    assert.equal(error.kind, "timeout");
+    assert.ok(aborted !== undefined);
+    assert.equal(((await aborted) as JsvmError).kind, "timeout");
+  });
+});
+
+Deno.test("close() waits for the call in flight, then later calls reject with kind closed", async () => {
+  const code =
+    `var slow = { run: function () { var end = Date.now() + 150; while (Date.now() < end) {} return "finished"; } };`;
+  const captured = captureLog();
+  const pool = createSandboxPool({
+    apiId: "a",
+    orgId: "o",
+    driver: "otto",
+    timeoutMs: 2_000,
+    size: 1,
+    log: captured.log,
+    sources: [mw("/slow.js", code, ["slow"])],
+  });
+  await pool.load();
+  const inFlight = pool.call("slow", "run", []);
+  const closing = pool.close();
+  assert.equal(await inFlight, "finished");
+  await closing;
+  await pool.close(); // idempotent
+  assert.equal((await rejection(pool.call("slow", "run", []))).kind, "closed");
+});
+
+Deno.test("close() without load() starts nothing", async () => {
+  const pool = createSandboxPool({
+    apiId: "a",
+    orgId: "o",
+    driver: "otto",
+    timeoutMs: 1_000,
+    size: 1,
+    log: captureLog().log,
+    sources: [],
+  });
+  await pool.close();
+});
+
+Deno.test("load() leaves out a source that hangs while loading and reports it", async () => {
+  const sources = [mw("/hang.js", "while (true) {}"), mw("/good.js", TYK_PLUGIN)];
+  await withPool({ timeoutMs: 300, sources }, async (pool) => {
+    const { issues } = await pool.load();
+    assert.equal(issues.length, 1);
+    assert.equal(issues[0].file, "/hang.js");
+    assert.match(issues[0].message, /longer than 300 ms/);
+    assert.equal((await processRequest(pool, SESSION, SPEC, "myMw", "y")).Request.Body, "Y ✓");
+  });
+});
+
+Deno.test("createSandboxPool() refuses a timeout or size that is not positive", () => {
+  const base = { apiId: "a", orgId: "o", driver: "otto" as const, log: captureLog().log, sources: [] };
+  assert.throws(() => createSandboxPool({ ...base, timeoutMs: 0, size: 1 }), RangeError);
+  assert.throws(() => createSandboxPool({ ...base, timeoutMs: 100, size: 0 }), RangeError);
+});
