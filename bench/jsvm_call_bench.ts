@@ -11,23 +11,9 @@
  */
 import { logger } from "../src/log.ts";
 import { createSandboxPool } from "../src/jsvm/host/sandbox_pool.ts";
+import { requestJson } from "../src/jsvm/host/_pool_test_helpers.ts";
 
-const REQUEST = JSON.stringify({
-  Headers: { "User-Agent": ["wrk"], Accept: ["*/*"], Host: ["127.0.0.1:8080"] },
-  SetHeaders: {},
-  DeleteHeaders: [],
-  Body: "",
-  URL: "/hooks/get",
-  Params: {},
-  AddParams: {},
-  ExtendedParams: {},
-  DeleteParams: [],
-  ReturnOverrides: { ResponseCode: 0, ResponseError: "", ResponseBody: "", ResponseHeaders: null },
-  IgnoreBody: false,
-  Method: "GET",
-  RequestURI: "/hooks/get",
-  Scheme: "http",
-});
+const REQUEST = requestJson("");
 const SESSION = JSON.stringify({ meta_data: {}, rate: 0, per: 0, quota_max: -1 });
 const SPEC = JSON.stringify({ APIID: "bench", OrgID: "org", config_data: {} });
 const ARGS = [REQUEST, SESSION, SPEC];

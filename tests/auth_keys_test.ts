@@ -247,3 +247,20 @@ Deno.test("keyless and keyed APIs coexist; keyless never touches the key store",
     await upstream.stop();
   }
 });
+
+Deno.test("control_api_port: /tyk/ is served only on the control port", async () => {
+  const { freePort } = await import("./support/redis_server.ts");
+  const controlPort = freePort();
+  const gw = await startGateway({ conf: { control_api_port: controlPort } });
+  try {
+    await gw.waitForLog(`Control API listening on 127.0.0.1:${controlPort}`);
+    assert.equal(await statusOf(gw.admin("/tyk/keys")), 404);
+    const control = await fetch(`http://127.0.0.1:${controlPort}/tyk/keys`, {
+      headers: { "x-tyk-authorization": SECRET },
+    });
+    assert.equal(control.status, 200);
+    assert.deepEqual(await control.json(), { keys: [] });
+  } finally {
+    await gw.stop();
+  }
+});

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { keylessApi, startGateway } from "./support/gateway.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
+import { createUpstreamAgents, sendUpstream } from "../src/chain/upstream_client.ts";
 
 Deno.test("keyless API: path stripping, query merging, forwarded headers and body reach the upstream", async () => {
   const upstream = await startUpstream();
@@ -142,5 +143,62 @@ Deno.test("upstream error statuses and gzip bodies pass through untouched", asyn
     await gw.stop();
     abort.abort();
     await server.finished;
+  }
+});
+
+Deno.test({
+  name: "http_server_options.use_ssl serves APIs over TLS with the configured certificate",
+  ignore: !(await Deno.stat("/usr/bin/openssl").then(() => true, () => false)),
+}, async () => {
+  const upstream = await startUpstream();
+  const dir = await Deno.makeTempDir({ prefix: "portcullis-tls-" });
+  const made = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  assert.ok(made.success, "openssl made a certificate");
+  const gw = await startGateway({
+    dir,
+    conf: {
+      http_server_options: {
+        use_ssl: true,
+        certificates: [{ domain_name: "localhost", cert_file: "cert.pem", key_file: "key.pem" }],
+      },
+    },
+    apps: { "a.json": keylessApi("tls", "/tls/", upstream.url) },
+  });
+  // A self-signed certificate: the gateway's own upstream client, told to skip verification, is the probe
+  const agents = createUpstreamAgents({ keepAlive: false, maxIdlePerHost: 1 });
+  try {
+    const res = await sendUpstream(`https://127.0.0.1:${gw.port}/tls/x`, {
+      method: "GET",
+      headers: new Headers(),
+      body: null,
+      timeoutMs: 5000,
+      insecure: true,
+    }, agents);
+    assert.equal(res.status, 200);
+    assert.equal((await res.json() as Echo).path, "/x");
+  } finally {
+    agents.https.destroy();
+    await gw.stop();
+    await upstream.stop();
   }
 });

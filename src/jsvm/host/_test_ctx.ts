@@ -1,8 +1,9 @@
 /**
  * Test helpers shared by the JSVM bridge tests: a RequestCtx built the way the gateway's handler builds
- * one, and a logger that keeps its lines.
+ * one, a valid API definition, and a logger that keeps its lines.
  */
 import type { RequestCtx } from "../../chain/context.ts";
+import { type ApiDefinition, parseApiDefinition } from "../../config/api_definition.ts";
 import type { LogFields, Logger } from "../../log.ts";
 
 /** A request context for `url` (absolute), as the handler would build it for API `api-1`. */
@@ -53,4 +54,14 @@ export function captureLog(): Logger & { lines: LogLine[] } {
     announce: at("announce"),
     raw: (text) => void lines.push({ level: "raw", msg: text }),
   };
+}
+
+/** A valid API definition for tests, with `extra` fields on top. */
+export function testDefinition(extra: Record<string, unknown>): ApiDefinition {
+  return parseApiDefinition({
+    api_id: "api-1",
+    org_id: "org-1",
+    proxy: { listen_path: "/a/", target_url: "http://127.0.0.1:1" },
+    ...extra,
+  }, "test");
 }

@@ -1,18 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { GatewayError, MESSAGES } from "../../chain/errors.ts";
-import { parseApiDefinition } from "../../config/api_definition.ts";
-import { captureLog, testCtx } from "./_test_ctx.ts";
+import { captureLog, testCtx, testDefinition } from "./_test_ctx.ts";
 import { createApiJs } from "./api_js.ts";
-
-function definition(extra: Record<string, unknown>) {
-  return parseApiDefinition({
-    api_id: "api-1",
-    org_id: "org-1",
-    proxy: { listen_path: "/a/", target_url: "http://127.0.0.1:1" },
-    ...extra,
-  }, "test");
-}
 
 const PRE = `var dirPre = new TykJS.TykMiddleware.NewMiddleware({});
 dirPre.NewProcessRequest(function (request, session, spec) {
@@ -51,14 +41,14 @@ const DEF = {
 
 Deno.test("createApiJs() returns null for an API without JS", async () => {
   await withDir(async (dir) => {
-    assert.equal(await createApiJs(definition({ api_id: "no-js" }), options(dir)), null);
+    assert.equal(await createApiJs(testDefinition({ api_id: "no-js" }), options(dir)), null);
   });
 });
 
 Deno.test("createApiJs() builds steps from the definition and the directory loader, logging load issues", async () => {
   await withDir(async (dir) => {
     const opts = options(dir);
-    const js = await createApiJs(definition(DEF), opts);
+    const js = await createApiJs(testDefinition(DEF), opts);
     assert.ok(js);
     try {
       assert.equal(js.authCheck, null);
@@ -87,7 +77,7 @@ Deno.test("createApiJs() builds steps from the definition and the directory load
 Deno.test("createApiJs() answers 500 middleware error without workers when enable_jsvm is false", async () => {
   await withDir(async (dir) => {
     const opts = options(dir, false);
-    const js = await createApiJs(definition(DEF), opts);
+    const js = await createApiJs(testDefinition(DEF), opts);
     assert.ok(js);
     for (const step of [js.pre, js.postKeyAuth, js.post]) {
       const out = await step!(testCtx("http://gw/a/x"));

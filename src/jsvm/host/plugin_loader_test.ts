@@ -1,17 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parseApiDefinition } from "../../config/api_definition.ts";
-import { captureLog } from "./_test_ctx.ts";
+import { captureLog, testDefinition } from "./_test_ctx.ts";
 import { collectPlugins } from "./plugin_loader.ts";
-
-function definition(extra: Record<string, unknown>) {
-  return parseApiDefinition({
-    api_id: "api-1",
-    org_id: "org-1",
-    proxy: { listen_path: "/a/", target_url: "http://127.0.0.1:1" },
-    ...extra,
-  }, "test");
-}
 
 async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "plugin_loader_test_" });
@@ -32,7 +22,7 @@ const b64 = (text: string) => new TextEncoder().encode(text).toBase64();
 Deno.test("collectPlugins() returns no hooks and no warning for an API without JS", async () => {
   await withDir(async (dir) => {
     const log = captureLog();
-    const found = await collectPlugins(definition({}), {
+    const found = await collectPlugins(testDefinition({}), {
       middlewarePath: join(dir, "mw"),
       baseDir: dir,
       log,
@@ -47,7 +37,7 @@ Deno.test("collectPlugins() reads definition entries relative to baseDir, skippi
   await withDir(async (dir) => {
     await write(join(dir, "plugins/pre.js"), "var preMw = 1;");
     await write(join(dir, "plugins/both.js"), "var postA = 1; var postB = 2;");
-    const def = definition({
+    const def = testDefinition({
       custom_middleware: {
         driver: "javascript",
         pre: [{ name: "preMw", path: "plugins/pre.js" }, {
@@ -85,7 +75,7 @@ Deno.test("collectPlugins() reads definition entries relative to baseDir, skippi
 Deno.test("collectPlugins() takes inline base64 code before path, for both drivers (DECISIONS #7)", async () => {
   await withDir(async (dir) => {
     for (const driver of ["otto", "javascript"]) {
-      const def = definition({
+      const def = testDefinition({
         custom_middleware: {
           driver,
           pre: [{ name: "inl", path: "does/not/exist.js", code: b64("var inl = 'é';") }],
@@ -111,7 +101,7 @@ Deno.test("collectPlugins() takes inline base64 code before path, for both drive
 
 Deno.test("collectPlugins() reports a missing file with its field and keeps the hook installed", async () => {
   await withDir(async (dir) => {
-    const def = definition({
+    const def = testDefinition({
       custom_middleware: {
         driver: "otto",
         pre: [{ name: "gone", path: "missing.js" }, { name: "txt", path: "a.txt" }],
@@ -141,7 +131,7 @@ Deno.test("collectPlugins() places directory-loader files around the definition'
     await write(join(mw, "post_auth/pa_with_session.js"), "var pa_with_session;");
     await write(join(mw, "auth/first.js"), "var first;");
     await write(join(mw, "auth/second.js"), "var second;");
-    const def = definition({
+    const def = testDefinition({
       custom_plugin_auth_enabled: true,
       custom_middleware: {
         driver: "otto",
@@ -175,15 +165,15 @@ Deno.test("collectPlugins() installs auth_check only with a custom-auth flag and
     const base = { driver: "otto", auth_check: { name: "authMw", path: "auth.js" } };
     const options = { middlewarePath: "mw", baseDir: dir, log: captureLog() };
     assert.equal(
-      (await collectPlugins(definition({ custom_middleware: base }), options)).hooks.authCheck,
+      (await collectPlugins(testDefinition({ custom_middleware: base }), options)).hooks.authCheck,
       null,
     );
     const on = await collectPlugins(
-      definition({ custom_middleware: base, enable_coprocess_auth: true }),
+      testDefinition({ custom_middleware: base, enable_coprocess_auth: true }),
       options,
     );
     assert.equal(on.hooks.authCheck?.name, "authMw");
-    const off = definition({
+    const off = testDefinition({
       custom_middleware: { ...base, auth_check: { ...base.auth_check, disabled: true } },
       custom_plugin_auth_enabled: true,
     });
@@ -195,7 +185,7 @@ Deno.test("collectPlugins() runs JS without a driver as otto, with one warning (
   await withDir(async (dir) => {
     await write(join(dir, "mw/api-1/pre/dirMw.js"), "var dirMw;");
     const log = captureLog();
-    const found = await collectPlugins(definition({}), {
+    const found = await collectPlugins(testDefinition({}), {
       middlewarePath: join(dir, "mw"),
       baseDir: dir,
       log,
@@ -215,7 +205,9 @@ Deno.test("collectPlugins() skips JS for a non-JS driver, with a warning", async
   await withDir(async (dir) => {
     await write(join(dir, "p.js"), "var p;");
     const log = captureLog();
-    const def = definition({ custom_middleware: { driver: "python", pre: [{ name: "p", path: "p.js" }] } });
+    const def = testDefinition({
+      custom_middleware: { driver: "python", pre: [{ name: "p", path: "p.js" }] },
+    });
     const found = await collectPlugins(def, { middlewarePath: "mw", baseDir: dir, log });
     assert.deepEqual(found.hooks.pre, []);
     assert.deepEqual(found.sources, []);
@@ -225,7 +217,7 @@ Deno.test("collectPlugins() skips JS for a non-JS driver, with a warning", async
 
 Deno.test("collectPlugins() re-reads plugin files on every call (DECISIONS #11)", async () => {
   await withDir(async (dir) => {
-    const def = definition({ custom_middleware: { driver: "otto" } });
+    const def = testDefinition({ custom_middleware: { driver: "otto" } });
     const options = { middlewarePath: "mw", baseDir: dir, log: captureLog() };
     assert.deepEqual((await collectPlugins(def, options)).hooks.post, []);
     await write(join(dir, "mw/api-1/post/late.js"), "var late = 1;");
