@@ -1,14 +1,18 @@
 import assert from "node:assert/strict";
-import { createUpstreamTarget, stripListenPath, upstreamUrl } from "./upstream_url.ts";
+import { createUpstreamTarget, stripListenPath, type UpstreamTarget, upstreamUrl } from "./upstream_url.ts";
 
-function target(url: string, listenPath: string, strip = true, disableStripSlash = false) {
+interface Routed {
+  t: UpstreamTarget;
+  listenPath: string;
+}
+
+function target(url: string, listenPath: string, strip = true, disableStripSlash = false): Routed {
   return { t: createUpstreamTarget(url, { stripListenPath: strip, disableStripSlash }), listenPath };
 }
 
-function url(target: ReturnType<typeof targetOf>, path: string, query: string) {
-  return upstreamUrl(target.t, target.listenPath, path, query);
+function url(routed: Routed, path: string, query: string) {
+  return upstreamUrl(routed.t, routed.listenPath, path, query);
 }
-const targetOf = target;
 
 Deno.test("upstreamUrl() strips the listen path and joins with one slash", () => {
   assert.equal(url(target("http://u:9000/", "/api/"), "/api/users", ""), "http://u:9000/users");
