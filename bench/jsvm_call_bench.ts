@@ -3,8 +3,8 @@
  *
  *   deno bench --no-remote -A bench/jsvm_call_bench.ts
  *
- * - "channel": one round trip to a minimal echo worker, postMessage both ways (baseline) against the
- *   call written into a SharedArrayBuffer and answered with a postMessage (what src/jsvm does).
+ * - "channel": one round trip to a minimal echo worker, postMessage both ways (baseline) against
+ *   SharedArrayBuffers both ways, the host woken by `Atomics.waitAsync` (what src/jsvm does).
  * - "hook call": `pool.call("myMw", "DoProcessRequest", …)` end to end, one at a time (latency).
  * - "16 hook calls in flight": the same with 16 concurrent calls on a 2-worker pool (throughput; divide
  *   the time by 16 for the cost per call).
@@ -48,23 +48,24 @@ function callByMessage(): Promise<string> {
   });
 }
 
-// The call in shared memory, the answer by postMessage.
+// Shared memory both ways: slots 0/1 are the call's sequence and length, 2/3 the answer's.
 const sharedWorker = echoWorker();
 const control = new Int32Array(new SharedArrayBuffer(16));
 const data = new SharedArrayBuffer(64 * 1024);
+const out = new SharedArrayBuffer(64 * 1024);
 const bytes = new Uint8Array(data);
 const encoder = new TextEncoder();
-let pendingShared: ((value: string) => void) | null = null;
-sharedWorker.onmessage = (event) => pendingShared?.(event.data.value);
-sharedWorker.postMessage({ type: "shared", control: control.buffer, data });
-function callByShared(): Promise<string> {
-  return new Promise((resolve) => {
-    pendingShared = resolve;
-    const { written } = encoder.encodeInto(["myMw", "DoProcessRequest", ...ARGS].join("\u0000"), bytes);
-    Atomics.store(control, 1, written);
-    Atomics.add(control, 0, 1);
-    Atomics.notify(control, 0);
-  });
+const decoder = new TextDecoder();
+sharedWorker.postMessage({ type: "shared", control: control.buffer, data, out });
+async function callByShared(): Promise<string> {
+  const seq = Atomics.load(control, 2);
+  const { written } = encoder.encodeInto(["myMw", "DoProcessRequest", ...ARGS].join("\u0000"), bytes);
+  Atomics.store(control, 1, written);
+  Atomics.add(control, 0, 1);
+  Atomics.notify(control, 0);
+  const wait = Atomics.waitAsync(control, 2, seq);
+  if (wait.async) await wait.value;
+  return decoder.decode(new Uint8Array(out, 0, Atomics.load(control, 3)));
 }
 
 const log = logger("jsvm-bench");
@@ -95,7 +96,7 @@ await callByShared();
 Deno.bench("postMessage both ways", { group: "channel", baseline: true }, async () => {
   await callByMessage();
 });
-Deno.bench("SharedArrayBuffer in, postMessage out", { group: "channel" }, async () => {
+Deno.bench("SharedArrayBuffer both ways, Atomics.waitAsync", { group: "channel" }, async () => {
   await callByShared();
 });
 

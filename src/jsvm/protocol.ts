@@ -3,9 +3,12 @@
  *
  * Host → sandbox: one `init` message (sources, shared buffers), then everything else through the
  * SharedArrayBuffer "inbox": the host writes a call or a host-call reply into the data buffer, fills the
- * control slots, bumps `CONTROL.SEQ` and notifies. The sandbox sleeps in `Atomics.wait` on that slot, so
- * a call wakes it without its event loop (and a plugin cannot intercept or forge it).
- * Sandbox → host: `postMessage` only (every message has `type` and `id`), which reliably wakes the host.
+ * control slots, bumps `CONTROL.SEQ` and notifies. The sandbox spins briefly, then sleeps in
+ * `Atomics.wait` on that slot, so a call wakes it without its event loop (and a plugin cannot intercept
+ * or forge it).
+ * Sandbox → host: a call's outcome goes through the "outbox" (the `out` buffer and the `OUT_*` slots),
+ * which the host watches with `Atomics.waitAsync`: that wakes the host's event loop several times faster
+ * than a message. Everything else (loading, logs, host calls) is a `postMessage` with `type` and `id`.
  *
  * Imports nothing and makes no Deno calls.
  */
@@ -71,6 +74,10 @@ export interface InitMessage {
   quietLoad: boolean;
   control: SharedArrayBuffer;
   data: SharedArrayBuffer;
+  /** The outbox: the sandbox writes each call's outcome here (and grows it when it must). */
+  out: SharedArrayBuffer;
+  /** Slot 0: how many requests the gateway serves now (it decides how long an idle sandbox polls). */
+  load: SharedArrayBuffer;
 }
 
 /** Log levels a sandbox can write at; `raw` is `rawlog()`. */
@@ -79,12 +86,18 @@ export type SandboxLogLevel = "debug" | "info" | "warn" | "error" | "raw";
 /** Why a call failed inside the sandbox. */
 export type SandboxFailure = "threw" | "missing";
 
+/** A failed call, as the JSON text of an `OUTCOME.FAILED` outbox entry. */
+export interface CallFailure {
+  kind: SandboxFailure;
+  message: string;
+  file?: string;
+  line?: number;
+}
+
 /** Messages the sandbox posts to the host. `id` is the call id (0 while loading). */
 export type ToHost =
   | { type: "loading"; id: 0; file: string }
   | { type: "loaded"; id: 0; issues: LoadIssue[] }
-  | { type: "result"; id: number; value: string }
-  | { type: "failed"; id: number; kind: SandboxFailure; message: string; file?: string; line?: number }
   | { type: "hostCall"; id: number; op: HostCallOp; args: string[] }
   | { type: "log"; id: number; level: SandboxLogLevel; text: string };
 
@@ -106,13 +119,33 @@ export const CONTROL = {
    * that is busy in JavaScript (denoland/deno#35657).
    */
   ABORT: 5,
+  /**
+   * Bumped by the sandbox after it wrote a call's outcome to the outbox; the host waits on it. The host
+   * bumps it too when it gives up on the sandbox, to release its own waiter.
+   */
+  OUT_SEQ: 6,
+  /** What the outbox holds: one of `OUTCOME`. */
+  OUT_KIND: 7,
+  /** Byte length of the UTF-8 outcome in the out buffer. */
+  OUT_LENGTH: 8,
+  /** The call id the outcome belongs to. */
+  OUT_ID: 9,
 } as const;
 
 /** Number of Int32 slots in the control buffer. */
-export const CONTROL_SLOTS = 8;
+export const CONTROL_SLOTS = 16;
 
 /** Inbox contents. */
 export const INBOX = { CALL: 1, REPLY: 2 } as const;
+
+/** Outbox contents: the call's return value as text, or a `CallFailure` as JSON. */
+export const OUTCOME = { VALUE: 1, FAILED: 2 } as const;
+
+/**
+ * How long an idle sandbox polls its inbox before it sleeps: long while the gateway serves at most
+ * `quietLoad` requests (see host/load_gauge.ts), briefly otherwise.
+ */
+export const IDLE_POLL = { quietLoad: 2, quietMicros: 1000, busyMicros: 20 } as const;
 
 /** Outcome of a host call, as written into `CONTROL.STATUS`. */
 export const REPLY = { VALUE: 0, UNDEFINED: 1, ERROR: 2 } as const;
@@ -126,7 +159,7 @@ export const PART_SEPARATOR = "\u0000";
 /** Initial size of the growable data buffer. */
 export const DATA_INITIAL_BYTES = 64 * 1024;
 
-/** Largest payload (call or host-call reply) the data buffer grows to. */
+/** Largest payload (call, host-call reply or outcome) a data buffer grows to. */
 export const DATA_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Ends a `switch` over message types; a new type that no case handles fails `deno check`. */

@@ -8,6 +8,7 @@ import type { RequestCtx } from "../chain/context.ts";
 import { type ErrorRenderer, GatewayError } from "../chain/errors.ts";
 import { runChain } from "../chain/run_chain.ts";
 import type { KeyStore } from "../keys/key_store.ts";
+import { requestEnded, requestStarted } from "../jsvm/host/load_gauge.ts";
 import type { Logger } from "../log.ts";
 import type { Router } from "./router.ts";
 
@@ -68,10 +69,12 @@ export function createApiHandler(options: HandlerOptions) {
     };
     let out;
     api.enter();
+    requestStarted();
     try {
       out = await runChain(api.chain, ctx);
       if (ctx.sessionModified && ctx.session) await writeBack(ctx, api);
     } finally {
+      requestEnded();
       api.leave();
     }
     if (out instanceof GatewayError) {

@@ -7,6 +7,7 @@
 
 import type { Logger } from "../../log.ts";
 import {
+  type CallFailure,
   CONTROL,
   CONTROL_SLOTS,
   DATA_INITIAL_BYTES,
@@ -15,10 +16,12 @@ import {
   INBOX,
   type InitMessage,
   type LoadIssue,
+  OUTCOME,
   REPLY,
   type ToHost,
   unhandled,
 } from "../protocol.ts";
+import { LOAD_GAUGE } from "./load_gauge.ts";
 
 /** What went wrong with a call: `threw` (plugin exception), `missing` (no such function), `timeout`, `crashed` (the sandbox died), `closed` (the pool is closed). */
 export type JsvmErrorKind = "timeout" | "threw" | "missing" | "crashed" | "closed";
@@ -61,7 +64,7 @@ export interface WorkerJob {
 
 /** How to start a sandbox. */
 export interface SandboxWorkerOptions {
-  init: Omit<InitMessage, "type" | "id" | "control" | "data">;
+  init: Omit<InitMessage, "type" | "id" | "control" | "data" | "out" | "load">;
   /** Longest time one source may take to evaluate before the worker is killed. */
   loadTimeoutMs: number;
   hostCalls?: HostCallHandler;
@@ -84,6 +87,7 @@ function startWorker(): Worker {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** A Worker running one API's sandbox. */
 export class SandboxWorker {
@@ -93,6 +97,8 @@ export class SandboxWorker {
   #control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   #data = new SharedArrayBuffer(DATA_INITIAL_BYTES, { maxByteLength: DATA_MAX_BYTES });
   #bytes = new Uint8Array(this.#data);
+  #out = new SharedArrayBuffer(DATA_INITIAL_BYTES, { maxByteLength: DATA_MAX_BYTES });
+  #outBytes = new Uint8Array(this.#out);
   #job: WorkerJob | null = null;
   #abort: AbortController | null = null;
   #loadTimer: ReturnType<typeof setTimeout> | undefined;
@@ -119,6 +125,8 @@ export class SandboxWorker {
       id: 0,
       control: this.#control.buffer,
       data: this.#data,
+      out: this.#out,
+      load: LOAD_GAUGE,
     };
     this.#worker.postMessage(msg);
     this.#armLoadTimer(BOOT_TIMEOUT_MS);
@@ -137,6 +145,7 @@ export class SandboxWorker {
   /** Starts a call; the worker must be idle. */
   run(job: WorkerJob): void {
     if (this.#state !== "idle") throw new Error(`Cannot run a JS call: the sandbox is ${this.#state}`);
+    const seq = Atomics.load(this.#control, CONTROL.OUT_SEQ);
     if (!this.#write(INBOX.CALL, job.id, 0, job.payload)) {
       job.settle(
         new JsvmError("threw", `Cannot call JS: ${job.payload.length} characters of arguments do not fit`),
@@ -146,7 +155,36 @@ export class SandboxWorker {
     }
     this.#state = "busy";
     this.#job = job;
+    const wait = Atomics.waitAsync(this.#control, CONTROL.OUT_SEQ, seq);
+    if (wait.async) wait.value.then(this.#onOutcome);
+    else this.#onOutcome();
   }
+
+  /** The outbox changed (or the host released its own waiter): settle the current call from it. */
+  #onOutcome = (): void => {
+    const job = this.#job;
+    const control = this.#control;
+    if (this.#state !== "busy" || job === null || Atomics.load(control, CONTROL.OUT_ID) !== job.id) return;
+    const text = decoder.decode(this.#outBytes.subarray(0, Atomics.load(control, CONTROL.OUT_LENGTH)));
+    this.#job = null;
+    this.#abort = null;
+    this.#state = "idle";
+    if (Atomics.load(control, CONTROL.OUT_KIND) === OUTCOME.VALUE) job.settle(null, text);
+    else {
+      let failure: CallFailure;
+      try {
+        failure = JSON.parse(text);
+      } catch {
+        failure = { kind: "threw", message: "JS sandbox sent an unreadable failure" };
+      }
+      const { kind, message, file, line } = failure;
+      job.settle(
+        new JsvmError(kind === "missing" ? "missing" : "threw", String(message), { file, line }),
+        "",
+      );
+    }
+    if (this.#state === "idle") this.#options.onIdle(this);
+  };
 
   /** Stops the worker; a pending call and an unfinished load are rejected with `reason`. Safe to repeat. */
   terminate(reason: JsvmError): void {
@@ -158,6 +196,8 @@ export class SandboxWorker {
     Atomics.store(this.#control, CONTROL.ABORT, 1);
     Atomics.add(this.#control, CONTROL.SEQ, 1);
     Atomics.notify(this.#control, CONTROL.SEQ);
+    Atomics.add(this.#control, CONTROL.OUT_SEQ, 1); // releases this side's waitAsync
+    Atomics.notify(this.#control, CONTROL.OUT_SEQ);
     this.#worker.terminate();
     clearTimeout(this.#loadTimer);
     this.#abort?.abort(reason);
@@ -234,18 +274,6 @@ export class SandboxWorker {
         this.#loaded.resolve(msg.issues);
         this.#options.onIdle(this);
         return;
-      case "result":
-      case "failed": {
-        if (!this.#current(msg.id) || this.#state !== "busy") return; // late: that call is over
-        const job = this.#job!;
-        this.#job = null;
-        this.#abort = null;
-        this.#state = "idle";
-        if (msg.type === "result") job.settle(null, msg.value);
-        else job.settle(new JsvmError(msg.kind, msg.message, { file: msg.file, line: msg.line }), "");
-        if (this.#state === "idle") this.#options.onIdle(this);
-        return;
-      }
       case "hostCall":
         if (this.#current(msg.id)) this.#serveHostCall(msg.id, msg.op, msg.args);
         return;

@@ -47,6 +47,20 @@ function object() { return { a: 1 }; }`;
   });
 });
 
+Deno.test("call() carries arguments and results larger than the shared buffers start with", async () => {
+  const code = `function repeat(text, times) { return text.repeat(times) + "✓"; }`;
+  await withPool(
+    { sources: [{ file: "/big.js", code, names: ["repeat"], kind: "virtual" }] },
+    async (pool) => {
+      const text = "é".repeat(100_000); // 200 kB of UTF-8, past the 64 KiB first size
+      const out = await pool.call("repeat", null, [JSON.stringify(text), "10"]);
+      assert.equal(out.length, 1_000_001);
+      assert.equal(out, text.repeat(10) + "✓");
+      assert.equal(await pool.call("repeat", null, ['"ab"', "2"]), "abab✓"); // the grown buffers serve on
+    },
+  );
+});
+
 Deno.test("call() on otto shares one global scope: later declarations win, globals are visible", async () => {
   const first = mw("/a.js", `var shared = "from a"; var handler = { run: function () { return "a"; } };`, [
     "handler",

@@ -65,17 +65,27 @@ export const SetPrototypeAdd = uncurryThis(Set.prototype.add) as <T>(self: Set<T
 
 export const AtomicsWait = Atomics.wait;
 export const AtomicsLoad = Atomics.load;
+export const AtomicsStore = Atomics.store;
+export const AtomicsAdd = Atomics.add;
+export const AtomicsNotify = Atomics.notify;
+export const PerformanceNow = performance.now.bind(performance);
 export const SafeInt32Array = Int32Array;
 export const SafeUint8Array = Uint8Array;
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 const encode = uncurryThis(TextEncoder.prototype.encode);
+const encodeIntoBytes = uncurryThis(TextEncoder.prototype.encodeInto);
 const decode = uncurryThis(TextDecoder.prototype.decode);
 
 /** UTF-8 bytes of a string. */
 export function utf8Encode(text: string): Uint8Array {
   return encode(textEncoder, text);
+}
+
+/** Writes a string's UTF-8 bytes into `bytes` (a view on shared memory is fine); what it read and wrote. */
+export function utf8EncodeInto(text: string, bytes: Uint8Array): { read: number; written: number } {
+  return encodeIntoBytes(textEncoder, text, bytes);
 }
 
 /** A string from UTF-8 bytes; invalid sequences become U+FFFD. Accepts views on shared memory. */

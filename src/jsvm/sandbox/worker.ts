@@ -2,17 +2,22 @@
  * Entry point of a JSVM sandbox: a Worker with `permissions: "none"` that holds one API's plugin code.
  *
  * It gets one `init` message, hardens its global scope, defines the Tyk bootstrap, evaluates the sources
- * and takes the state snapshot. Then it sleeps in `Atomics.wait` on the control buffer; each call is read
- * from the shared data buffer, run, and answered with one `postMessage`. Promise jobs the call queued run
- * next (as goja runs them at the end of a run), and only then is the state put back for the next call.
+ * and takes the state snapshot. Then it waits on the control buffer (a short spin, then `Atomics.wait`);
+ * each call is read from the shared data buffer, run, and its outcome written to the shared out buffer.
+ * Promise jobs the call queued run next (as goja runs them at the end of a run), and only then is the
+ * state put back for the next call.
  */
 
 import _ from "underscore";
 import {
+  type CallFailure,
   CONTROL,
+  DATA_MAX_BYTES,
   type HostCallOp,
+  IDLE_POLL,
   INBOX,
   type InitMessage,
+  OUTCOME,
   PART_SEPARATOR,
   REPLY,
   type SandboxLogLevel,
@@ -32,10 +37,15 @@ import { snapshotState } from "./state_reset.ts";
 import {
   append,
   ArrayPrototype,
+  AtomicsAdd,
   AtomicsLoad,
+  AtomicsNotify,
+  AtomicsStore,
   AtomicsWait,
   JSONParse,
+  JSONStringify,
   ObjectPrototype,
+  PerformanceNow,
   ReflectApply,
   ReflectDefineProperty,
   ReflectOwnKeys,
@@ -46,6 +56,7 @@ import {
   SafeUint8Array,
   StringPrototypeSplit,
   utf8Decode,
+  utf8EncodeInto,
 } from "./_primordials.ts";
 
 type WorkerScope = {
@@ -86,6 +97,9 @@ const BUILTINS = [
 
 let control: Int32Array;
 let data: SharedArrayBuffer;
+let out: SharedArrayBuffer;
+let outBytes: Uint8Array;
+let load: Int32Array;
 let lastSeq = 0;
 let hostCalls = false;
 let persistState = false;
@@ -100,11 +114,44 @@ function readInbox(): string {
   return utf8Decode(new SafeUint8Array(data, 0, AtomicsLoad(control, CONTROL.LENGTH)));
 }
 
-/** Blocks until the host writes the inbox again. */
-function waitInbox(): number {
+/** Blocks until the host writes the inbox again; `poll` polls for a while first (see IDLE_POLL). */
+function waitInbox(poll: boolean): number {
+  if (poll) {
+    const quiet = AtomicsLoad(load, 0) <= IDLE_POLL.quietLoad;
+    pollInbox(quiet ? IDLE_POLL.quietMicros : IDLE_POLL.busyMicros);
+  }
   AtomicsWait(control, CONTROL.SEQ, lastSeq);
   lastSeq = AtomicsLoad(control, CONTROL.SEQ);
   return AtomicsLoad(control, CONTROL.KIND);
+}
+
+/** Polls the inbox until it changes or `micros` pass (reading the clock costs more than a poll). */
+function pollInbox(micros: number): void {
+  const until = PerformanceNow() + micros / 1000;
+  for (let n = 1; AtomicsLoad(control, CONTROL.SEQ) === lastSeq; n++) {
+    if ((n & 63) === 0 && PerformanceNow() >= until) return;
+  }
+}
+
+/** Writes a call's outcome to the outbox and wakes the host. */
+function answer(kind: number, id: number, text: string): void {
+  if (text.length * 3 > out.byteLength && out.byteLength < DATA_MAX_BYTES) {
+    out.grow(Math.min(DATA_MAX_BYTES, Math.max(out.byteLength * 2, text.length * 3)));
+  }
+  let { read, written } = utf8EncodeInto(text, outBytes);
+  if (read < text.length) {
+    kind = OUTCOME.FAILED;
+    const failure: CallFailure = {
+      kind: "threw",
+      message: `The JS result is larger than ${DATA_MAX_BYTES} bytes`,
+    };
+    written = utf8EncodeInto(JSONStringify(failure), outBytes).written;
+  }
+  AtomicsStore(control, CONTROL.OUT_LENGTH, written);
+  AtomicsStore(control, CONTROL.OUT_KIND, kind);
+  AtomicsStore(control, CONTROL.OUT_ID, id);
+  AtomicsAdd(control, CONTROL.OUT_SEQ, 1);
+  AtomicsNotify(control, CONTROL.OUT_SEQ);
 }
 
 /** Whether the host gave up on this sandbox (a call timed out, or the pool closes). */
@@ -126,7 +173,7 @@ const runtime: TykRuntime = {
   hostCall(op: HostCallOp, args: string[]): HostCallReply | undefined {
     if (!hostCalls || phase === "after") return undefined;
     post({ type: "hostCall", id: currentId, op, args });
-    while (waitInbox() !== INBOX.REPLY || AtomicsLoad(control, CONTROL.ID) !== currentId) {
+    while (waitInbox(false) !== INBOX.REPLY || AtomicsLoad(control, CONTROL.ID) !== currentId) {
       tick(); // the host gave up waiting for this call: stop it here
     }
     const status = AtomicsLoad(control, CONTROL.STATUS);
@@ -140,10 +187,10 @@ function fail(
   message: string,
   where: { file?: string; line?: number },
 ) {
-  const msg: ToHost = { type: "failed", id, kind, message };
-  if (where.file !== undefined) msg.file = where.file;
-  if (where.line !== undefined) msg.line = where.line;
-  post(msg);
+  const failure: CallFailure = { kind, message };
+  if (where.file !== undefined) failure.file = where.file;
+  if (where.line !== undefined) failure.line = where.line;
+  answer(OUTCOME.FAILED, id, JSONStringify(failure));
 }
 
 /** Runs the call in the inbox and posts its outcome. */
@@ -180,7 +227,7 @@ function runCall(): void {
     fail(id, "threw", errorText(error), loaded.locate(error));
     return;
   }
-  post({ type: "result", id, value });
+  answer(OUTCOME.VALUE, id, value);
 }
 
 /**
@@ -193,7 +240,7 @@ function serve(): void {
       closeWorker();
       return;
     }
-    if (waitInbox() !== INBOX.CALL || aborted()) continue;
+    if (waitInbox(true) !== INBOX.CALL || aborted()) continue;
     try {
       runCall();
     } catch (error) {
@@ -224,6 +271,9 @@ function afterCall(): void {
 function init(msg: InitMessage): void {
   control = new SafeInt32Array(msg.control);
   data = msg.data;
+  out = msg.out;
+  outBytes = new SafeUint8Array(out);
+  load = new SafeInt32Array(msg.load);
   hostCalls = msg.hostCalls;
   persistState = msg.persistState;
   muted = msg.quietLoad;
