@@ -83,8 +83,71 @@ export interface InitMessage {
 /** Log levels a sandbox can write at; `raw` is `rawlog()`. */
 export type SandboxLogLevel = "debug" | "info" | "warn" | "error" | "raw";
 
-/** Why a call failed inside the sandbox. */
-export type SandboxFailure = "threw" | "missing";
+/** Why a call failed inside the sandbox: `decode` is a hook result Go's JSON decoder would refuse. */
+export type SandboxFailure = "threw" | "missing" | "decode";
+
+/**
+ * What a request hook call sends about the request (`INBOX.HOOK`): the gateway's view, raw. The sandbox
+ * builds Tyk's request object from it (jsvm spec §3.1), so the gateway thread does not.
+ */
+export interface HookRequest {
+  method: string;
+  requestURI: string;
+  /** The current path and query, as Go prints `r.URL`. */
+  url: string;
+  scheme: string;
+  /** The Host the client sent. */
+  host: string;
+  /** The current raw query. */
+  query: string;
+  /** Name, value, name, value…: the current headers as the gateway holds them (lower-case names). */
+  headers: string[];
+  /** The buffered body, standard base64. */
+  body: string;
+  /** `ignore_canonical_mime_header_key`: SetHeaders and forced-response names kept as written. */
+  ignoreCanonical: boolean;
+}
+
+/** What the chain does after a hook's edits were applied. */
+export type HookDecision =
+  /** Go on with the next step. */
+  | { kind: "continue" }
+  /**
+   * `Request.URL` did not parse: Tyk returns at that point, so headers, params, session write-back,
+   * ReturnOverrides and the auth session are skipped (the body edit stays) and the request goes on.
+   */
+  | { kind: "ignored" }
+  /** ReturnOverrides code ≥ 400 without OverrideError: Tyk's error template with this message. */
+  | { kind: "error"; status: number; message: string; headers: Record<string, string> }
+  /** Any other non-zero ReturnOverrides code: this raw body, these headers, no upstream call. */
+  | { kind: "respond"; status: number; body: string; headers: Record<string, string> };
+
+/**
+ * What a request hook's result asks of the request, already decoded like Go and compared with what was
+ * sent (jsvm spec §4.2–4.3): the answer to an `INBOX.HOOK` call, as JSON. The gateway applies it in
+ * this order: body, then (unless the decision is `ignored`) path, query and headers.
+ */
+export interface HookEdits {
+  /** The new body as standard base64; `null` keeps the bytes the request has. */
+  body: string | null;
+  /** The new path, or `null` when `Request.URL` kept it. */
+  path: string | null;
+  /** The new raw query (after URL and params edits), or `null` when unchanged. */
+  query: string | null;
+  /** Header names to delete, before `setHeaders`. */
+  deleteHeaders: string[];
+  /** Names (canonical unless `ignoreCanonical`) and values to set, in order. */
+  setHeaders: [string, string][];
+  decision: HookDecision;
+  /** What the gateway should log as warnings about this result. */
+  warnings: string[];
+  /** `SessionMeta` as returned (`null` when absent). */
+  sessionMeta: Record<string, string> | null;
+  /** The returned `Session` as JSON text, `null` when absent. */
+  session: string | null;
+  /** `AuthValue`: the key a JS auth_check accepted. */
+  authValue: string;
+}
 
 /** A failed call, as the JSON text of an `OUTCOME.FAILED` outbox entry. */
 export interface CallFailure {
@@ -135,17 +198,21 @@ export const CONTROL = {
 /** Number of Int32 slots in the control buffer. */
 export const CONTROL_SLOTS = 16;
 
-/** Inbox contents. */
-export const INBOX = { CALL: 1, REPLY: 2 } as const;
+/**
+ * Inbox contents. A `HOOK` is a call whose first argument is a `HookRequest` and whose value is answered
+ * as `HookEdits` JSON.
+ */
+export const INBOX = { CALL: 1, REPLY: 2, HOOK: 3 } as const;
 
-/** Outbox contents: the call's return value as text, or a `CallFailure` as JSON. */
+/** Outbox contents: the call's value as text, or a `CallFailure` as JSON. */
 export const OUTCOME = { VALUE: 1, FAILED: 2 } as const;
 
 /**
  * How long an idle sandbox polls its inbox before it sleeps: long while the gateway serves at most
- * `quietLoad` requests (see host/load_gauge.ts), briefly otherwise.
+ * `quietLoad` requests (see host/load_gauge.ts), briefly otherwise. While quiet, the gateway also polls
+ * the outbox for `hostMicros` before it waits for a call's outcome asynchronously.
  */
-export const IDLE_POLL = { quietLoad: 2, quietMicros: 1000, busyMicros: 20 } as const;
+export const IDLE_POLL = { quietLoad: 2, quietMicros: 1000, busyMicros: 20, hostMicros: 100 } as const;
 
 /** Outcome of a host call, as written into `CONTROL.STATUS`. */
 export const REPLY = { VALUE: 0, UNDEFINED: 1, ERROR: 2 } as const;

@@ -4,9 +4,14 @@
  * like Go and apply it (jsvm spec §3, §4).
  */
 import { forcedResponse } from "../../jsvm/host/forced_response.ts";
-import { decodeRequestHookResult, type RequestHookResult } from "../../jsvm/host/go_json.ts";
 import type { HookEntry } from "../../jsvm/host/plugin_loader.ts";
-import { applyRequestResult, buildRequestObject, type HookDecision } from "../../jsvm/host/request_object.ts";
+import {
+  applyHookEdits,
+  type HookDecision,
+  hookRequest,
+  parseHookEdits,
+} from "../../jsvm/host/request_object.ts";
+import type { HookEdits } from "../../jsvm/protocol.ts";
 import { handlerAlias, JsvmError, type SandboxPool } from "../../jsvm/host/sandbox_pool.ts";
 import { emptySession, parseSession, serializeSession, type Session } from "../../keys/session.ts";
 import type { LogFields, Logger } from "../../log.ts";
@@ -41,7 +46,7 @@ interface HookContext {
 
 /** A hook that ran and whose result was applied up to ReturnOverrides. */
 interface HookOutcome {
-  result: RequestHookResult;
+  edits: HookEdits;
   decision: HookDecision;
   /** The returned `Session`, parsed (auth_check reads it); `null` when the plugin returned none. */
   session: Session | null;
@@ -77,7 +82,7 @@ function fieldsOf(hook: HookContext, entry: HookEntry, ctx: RequestCtx): LogFiel
 
 function logFailure(hook: HookContext, entry: HookEntry, ctx: RequestCtx, err: unknown): GatewayError {
   const fields = fieldsOf(hook, entry, ctx);
-  if (err instanceof JsvmError) {
+  if (err instanceof JsvmError && err.kind !== "decode") {
     const at = err.file ? `${err.file}${err.line ? `:${err.line}` : ""}` : entry.source;
     hook.log.error("Failed to run JS middleware", { ...fields, kind: err.kind, error: err.message, at });
   } else {
@@ -119,26 +124,24 @@ async function runHook(
     });
     return INTERNAL;
   }
-  let result: RequestHookResult;
+  let edits: HookEdits;
   let session: Session | null = null;
   try {
-    const returned = await hook.pool.call(target, "DoProcessRequest", [
-      buildRequestObject(ctx, body),
-      sessionArgument(hook.kind, entry, ctx),
-      hook.spec,
-    ]);
-    result = decodeRequestHookResult(returned);
+    edits = parseHookEdits(
+      await hook.pool.callHook(
+        target,
+        hookRequest(ctx, body, hook.api.ignoreCanonical),
+        sessionArgument(hook.kind, entry, ctx),
+        hook.spec,
+      ),
+    );
     // Go decodes Session as a typed SessionState for every hook, so a mistyped one fails any hook
-    if (result.Session !== null) session = parseSession(JSON.stringify(result.Session));
+    if (edits.session !== null) session = parseSession(edits.session);
   } catch (err) {
     return logFailure(hook, entry, ctx, err);
   }
-  const decision = applyRequestResult(ctx, result.Request, body, {
-    ignoreCanonical: hook.api.ignoreCanonical,
-    log: hook.log,
-    logFields: fieldsOf(hook, entry, ctx),
-  });
-  return { result, decision, session };
+  const decision = applyHookEdits(ctx, edits, body, { log: hook.log, logFields: fieldsOf(hook, entry, ctx) });
+  return { edits, decision, session };
 }
 
 function sameMeta(current: Record<string, unknown> | undefined, next: Record<string, string>): boolean {
@@ -213,7 +216,7 @@ export function createJsHookStep(
       const outcome = await runHook(hook, entry, targets[i], ctx);
       if (outcome instanceof GatewayError) return outcome;
       if (outcome.decision.kind === "ignored") continue;
-      if (writesMeta && entry.requireSession && ctx.session) writeBackMeta(ctx, outcome.result.SessionMeta);
+      if (writesMeta && entry.requireSession && ctx.session) writeBackMeta(ctx, outcome.edits.sessionMeta);
       const out = answer(outcome.decision, hook, entry, ctx);
       if (out !== undefined) return out;
     }
@@ -259,7 +262,7 @@ export function createJsAuthCheckStep(
     if (out !== undefined) return out;
     if (installSession) {
       ctx.session = outcome.session ?? emptySession();
-      ctx.sessionKey = outcome.result.AuthValue;
+      ctx.sessionKey = outcome.edits.authValue;
       ctx.sessionModified = true;
     }
     return undefined;

@@ -7,7 +7,7 @@ import type { KeyStore } from "../../keys/key_store.ts";
 import { parseSession, serializeSession } from "../../keys/session.ts";
 import type { Logger } from "../../log.ts";
 import type { Store } from "../../store/store.ts";
-import { canonicalHeaderKey } from "./go_http.ts";
+import { canonicalHeaderKey } from "../go/http.ts";
 import type { HostCallHandler } from "./sandbox_pool.ts";
 
 /** What the host calls reach. */

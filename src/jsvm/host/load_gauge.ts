@@ -6,6 +6,8 @@
  * the next hook of the same request is answered at once. Under load the gateway's own thread needs that
  * core, and calls arrive often enough to find the sandbox awake anyway.
  */
+import { IDLE_POLL } from "../protocol.ts";
+
 const gauge = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
 
 /** The buffer sandboxes read the gauge from (slot 0). */
@@ -19,4 +21,9 @@ export function requestStarted(): void {
 /** That request left it. */
 export function requestEnded(): void {
   Atomics.sub(gauge, 0, 1);
+}
+
+/** Whether the gateway serves so few requests that idle threads may poll instead of sleeping. */
+export function gatewayIsQuiet(): boolean {
+  return gauge[0] <= IDLE_POLL.quietLoad;
 }

@@ -1,16 +1,22 @@
 import assert from "node:assert/strict";
 import type { RequestCtx } from "../../chain/context.ts";
+import { requestHookEdits, requestObjectJson } from "../sandbox/request_hook.ts";
 import { captureLog, testCtx } from "./_test_ctx.ts";
-import { decodeRequestHookResult } from "./go_json.ts";
-import { applyRequestResult, buildRequestObject, type HookDecision } from "./request_object.ts";
+import { applyHookEdits, type HookDecision, hookRequest, parseHookEdits } from "./request_object.ts";
 
 const ENCODER = new TextEncoder();
 const DECODER = new TextDecoder();
 type JsRequest = Record<string, unknown> & { ReturnOverrides: Record<string, unknown> };
 
+/** The request object a plugin receives for the request as it stands: both halves, without a Worker. */
+function buildRequestObject(ctx: RequestCtx, body: Uint8Array, ignoreCanonical = false): string {
+  return requestObjectJson(JSON.parse(hookRequest(ctx, body, ignoreCanonical)));
+}
+
 /**
  * Sends the request object through what Tyk's core JS does around a plugin (b64dec of Body as UTF-8,
- * the plugin's edits, Headers emptied, b64enc of Body) and applies the decoded result.
+ * the plugin's edits, Headers emptied, b64enc of Body), turns the result into edits as the sandbox does
+ * and applies them as the gateway does.
  */
 function runHook(
   ctx: RequestCtx,
@@ -18,15 +24,15 @@ function runHook(
   plugin: (request: JsRequest) => void,
   options: { ignoreCanonical?: boolean } = {},
 ): { decision: HookDecision; log: ReturnType<typeof captureLog> } {
-  const request = JSON.parse(buildRequestObject(ctx, body));
+  const sent = JSON.parse(hookRequest(ctx, body, options.ignoreCanonical ?? false));
+  const request = JSON.parse(requestObjectJson(sent));
   request.Body = DECODER.decode(Uint8Array.fromBase64(request.Body));
   plugin(request);
   request.Headers = {};
   request.Body = ENCODER.encode(String(request.Body)).toBase64();
-  const result = decodeRequestHookResult(JSON.stringify({ Request: request, SessionMeta: {} }));
+  const edits = requestHookEdits(JSON.stringify({ Request: request, SessionMeta: {} }), sent);
   const log = captureLog();
-  const decision = applyRequestResult(ctx, result.Request, body, {
-    ignoreCanonical: options.ignoreCanonical ?? false,
+  const decision = applyHookEdits(ctx, parseHookEdits(JSON.stringify(edits)), body, {
     log,
     logFields: { api_id: ctx.apiId },
   });
@@ -35,7 +41,7 @@ function runHook(
 
 const EMPTY = new Uint8Array(0);
 
-Deno.test("buildRequestObject() produces the spec's example text exactly", () => {
+Deno.test("requestObjectJson() produces the spec's example text exactly", () => {
   const ctx = testCtx("http://gw:8080/sample/get?a=1&a=2", {
     headers: { "user-agent": "curl/8", "accept-encoding": "gzip", host: "gw:8080" },
   });
@@ -49,7 +55,7 @@ Deno.test("buildRequestObject() produces the spec's example text exactly", () =>
   );
 });
 
-Deno.test("buildRequestObject() canonicalises and sorts headers, keeps Host from the request, reflects edits", () => {
+Deno.test("requestObjectJson() canonicalises and sorts headers, keeps Host from the request, reflects edits", () => {
   const ctx = testCtx("http://localhost:8080/api/x%20y?b=2&%zz=1&a=%E2%82%AC", {
     method: "POST",
     headers: { "X-API-KEY": "k", "x-multi": "a, b", "x-utf8": "caf\u00c3\u00a9", "www-authenticate": "w" },
@@ -76,7 +82,7 @@ Deno.test("buildRequestObject() canonicalises and sorts headers, keeps Host from
   assert.equal(object.Method, "POST");
 });
 
-Deno.test("applyRequestResult() forwards an untouched binary body byte for byte (DECISIONS #9)", () => {
+Deno.test("applyHookEdits() forwards an untouched binary body byte for byte (DECISIONS #9)", () => {
   const binary = new Uint8Array([0xff, 0x00, 0x61, 0xfe, 0xc3]);
   const ctx = testCtx("http://gw/b", { method: "POST" }, binary);
   const { decision } = runHook(ctx, binary, (request) => {
@@ -92,7 +98,7 @@ Deno.test("applyRequestResult() forwards an untouched binary body byte for byte 
   assert.equal(ctx2.body, text);
 });
 
-Deno.test("applyRequestResult() sends a changed body as UTF-8 and restores the original with IgnoreBody", () => {
+Deno.test("applyHookEdits() sends a changed body as UTF-8 and restores the original with IgnoreBody", () => {
   const original = ENCODER.encode("abc");
   const ctx = testCtx("http://gw/b", { method: "POST", headers: { "content-length": "3" } }, original);
   runHook(ctx, original, (request) => {
@@ -115,7 +121,7 @@ Deno.test("applyRequestResult() sends a changed body as UTF-8 and restores the o
   assert.deepEqual(ctx3.body, EMPTY);
 });
 
-Deno.test("applyRequestResult() deletes headers before setting them, canonically, never Host", () => {
+Deno.test("applyHookEdits() deletes headers before setting them, canonically, never Host", () => {
   const ctx = testCtx("http://gw:8080/h", {
     headers: { host: "gw:8080", "x-a": "old", "x-b": "b", "x-keep": "k" },
   });
@@ -132,7 +138,7 @@ Deno.test("applyRequestResult() deletes headers before setting them, canonically
   assert.equal(ctx.headers.has("content-length"), false);
 });
 
-Deno.test("applyRequestResult() deletes, sets, then appends params, re-encoding sorted only on change", () => {
+Deno.test("applyHookEdits() deletes, sets, then appends params, re-encoding sorted only on change", () => {
   const ctx = testCtx("http://gw/p?z=1&b=2&b=3&drop=x&sp=a+b");
   runHook(ctx, EMPTY, (request) => {
     request.DeleteParams = ["drop"];
@@ -151,7 +157,7 @@ Deno.test("applyRequestResult() deletes, sets, then appends params, re-encoding 
   assert.equal(unchanged.query, raw);
 });
 
-Deno.test("applyRequestResult() applies a new URL: relative replaces, absolute keeps path and query", () => {
+Deno.test("applyHookEdits() applies a new URL: relative replaces, absolute keeps path and query", () => {
   const ctx = testCtx("http://gw/listen/a?x=1");
   runHook(ctx, EMPTY, (request) => {
     request.URL = "/listen/b c?y=2";
@@ -175,7 +181,7 @@ Deno.test("applyRequestResult() applies a new URL: relative replaces, absolute k
   assert.equal(later.path, "/listen/late");
 });
 
-Deno.test("applyRequestResult() treats a tyk:// URL as a path and says loops are not supported", () => {
+Deno.test("applyHookEdits() treats a tyk:// URL as a path and says loops are not supported", () => {
   const ctx = testCtx("http://gw/listen/a");
   const { log } = runHook(ctx, EMPTY, (request) => {
     request.URL = "tyk://self/other?method=POST";
@@ -189,7 +195,7 @@ Deno.test("applyRequestResult() treats a tyk:// URL as a path and says loops are
   );
 });
 
-Deno.test("applyRequestResult() stops after the body when the URL does not parse", () => {
+Deno.test("applyHookEdits() stops after the body when the URL does not parse", () => {
   const ctx = testCtx("http://gw/listen/a?x=1", { method: "POST" }, ENCODER.encode("old"));
   const { decision } = runHook(ctx, ENCODER.encode("old"), (request) => {
     request.Body = "new";
@@ -214,7 +220,7 @@ Deno.test("applyRequestResult() stops after the body when the URL does not parse
   assert.equal(odd.headers.get("x-set"), "1");
 });
 
-Deno.test("applyRequestResult() answers the seeds' ResponseError example with a 200 and its headers", () => {
+Deno.test("applyHookEdits() answers the seeds' ResponseError example with a 200 and its headers", () => {
   const { decision } = runHook(testCtx("http://gw/x"), EMPTY, (request) => {
     request.ReturnOverrides.ResponseError = "Foobarbaz";
     request.ReturnOverrides.ResponseBody = "Foobar";
@@ -229,7 +235,7 @@ Deno.test("applyRequestResult() answers the seeds' ResponseError example with a 
   });
 });
 
-Deno.test("applyRequestResult() turns the seeds' snake_case 403 example into Tyk's error path", () => {
+Deno.test("applyHookEdits() turns the seeds' snake_case 403 example into Tyk's error path", () => {
   const { decision } = runHook(testCtx("http://gw/x"), EMPTY, (request) => {
     request.ReturnOverrides.response_code = 403;
     request.ReturnOverrides.response_body = "Access Denied";
@@ -243,7 +249,7 @@ Deno.test("applyRequestResult() turns the seeds' snake_case 403 example into Tyk
   });
 });
 
-Deno.test("applyRequestResult() forces a >= 400 response with OverrideError and continues on code 0", () => {
+Deno.test("applyHookEdits() forces a >= 400 response with OverrideError and continues on code 0", () => {
   const { decision } = runHook(testCtx("http://gw/x"), EMPTY, (request) => {
     request.ReturnOverrides.ResponseCode = 401;
     request.ReturnOverrides.ResponseBody = '{"raw":true}';
@@ -272,4 +278,34 @@ Deno.test("applyRequestResult() forces a >= 400 response with OverrideError and 
     request.ReturnOverrides.ResponseBody = "not used";
   });
   assert.deepEqual(none.decision, { kind: "continue" });
+});
+
+Deno.test("parseHookEdits() refuses what a misbehaving sandbox might send", () => {
+  const good = {
+    body: null,
+    path: null,
+    query: null,
+    deleteHeaders: [],
+    setHeaders: [["X-A", "1"]],
+    decision: { kind: "continue" },
+    warnings: [],
+    sessionMeta: { a: "1" },
+    session: null,
+    authValue: "",
+  };
+  assert.deepEqual(parseHookEdits(JSON.stringify(good)), good);
+  for (
+    const bad of [
+      { ...good, setHeaders: [["X-A"]] },
+      { ...good, setHeaders: [["X-A", 1]] },
+      { ...good, decision: { kind: "respond", status: "200", body: "", headers: {} } },
+      { ...good, decision: { kind: "explode" } },
+      { ...good, sessionMeta: { a: 1 } },
+      { ...good, authValue: undefined },
+      [],
+    ]
+  ) {
+    assert.throws(() => parseHookEdits(JSON.stringify(bad)), /malformed edits/, JSON.stringify(bad));
+  }
+  assert.throws(() => parseHookEdits("not json"), SyntaxError);
 });

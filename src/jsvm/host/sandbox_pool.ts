@@ -9,7 +9,7 @@
 
 import { createHash } from "node:crypto";
 import type { Logger } from "../../log.ts";
-import { type LoadIssue, PART_SEPARATOR, type SandboxSource } from "../protocol.ts";
+import { INBOX, type LoadIssue, PART_SEPARATOR, type SandboxSource } from "../protocol.ts";
 import { type HostCallHandler, JsvmError, SandboxWorker, type WorkerJob } from "./_sandbox_worker.ts";
 
 export type { HostCallOp, LoadIssue } from "../protocol.ts";
@@ -60,6 +60,13 @@ export interface SandboxPool {
    * @throws {JsvmError} kind "timeout", "threw", "missing", "crashed" or "closed"
    */
   call(target: string, method: string | null, args: string[]): Promise<string>;
+  /**
+   * Calls a request hook, `target.DoProcessRequest(request, session, spec)`: the sandbox builds Tyk's
+   * request object from `request` (a `HookRequest` as JSON) and resolves with the `HookEdits` JSON the
+   * result asks for.
+   * @throws {JsvmError} as `call()` does, and kind "decode" when Go's JSON decoder would refuse the result
+   */
+  callHook(target: string, request: string, session: string, spec: string): Promise<string>;
   /** Waits for in-flight calls, then terminates every worker; later calls reject with kind "closed". Idempotent. */
   close(): Promise<void>;
 }
@@ -152,6 +159,14 @@ class Pool implements SandboxPool {
   }
 
   call(target: string, method: string | null, args: string[]): Promise<string> {
+    return this.#enqueue(INBOX.CALL, target, method, args);
+  }
+
+  callHook(target: string, request: string, session: string, spec: string): Promise<string> {
+    return this.#enqueue(INBOX.HOOK, target, "DoProcessRequest", [request, session, spec]);
+  }
+
+  #enqueue(kind: number, target: string, method: string | null, args: string[]): Promise<string> {
     if (this.#closed) {
       return Promise.reject(
         new JsvmError("closed", `Cannot call ${name(target, method)}: the API's JS sandbox is closed`),
@@ -163,6 +178,7 @@ class Pool implements SandboxPool {
     for (let i = 0; i < args.length; i++) payload += PART_SEPARATOR + args[i];
     const job: Job = {
       id: this.#nextId++,
+      kind,
       payload,
       target,
       method,

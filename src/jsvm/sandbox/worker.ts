@@ -13,6 +13,7 @@ import {
   type CallFailure,
   CONTROL,
   DATA_MAX_BYTES,
+  type HookRequest,
   type HostCallOp,
   IDLE_POLL,
   INBOX,
@@ -20,6 +21,7 @@ import {
   OUTCOME,
   PART_SEPARATOR,
   REPLY,
+  type SandboxFailure,
   type SandboxLogLevel,
   type ToHost,
 } from "../protocol.ts";
@@ -30,7 +32,9 @@ import {
   type HostCallReply,
   type TykRuntime,
 } from "./bootstrap.ts";
+import { GoJsonError } from "../go/json.ts";
 import { hardenGlobal } from "./harden.ts";
+import { requestHookEdits, requestObjectJson } from "./request_hook.ts";
 import { TICK } from "./loop_guard.ts";
 import { errorText, type LoadedSources, loadSources } from "./source_loader.ts";
 import { snapshotState } from "./state_reset.ts";
@@ -183,7 +187,7 @@ const runtime: TykRuntime = {
 
 function fail(
   id: number,
-  kind: "threw" | "missing",
+  kind: SandboxFailure,
   message: string,
   where: { file?: string; line?: number },
 ) {
@@ -193,8 +197,11 @@ function fail(
   answer(OUTCOME.FAILED, id, JSONStringify(failure));
 }
 
-/** Runs the call in the inbox and posts its outcome. */
-function runCall(): void {
+/**
+ * Runs the call in the inbox and writes its outcome. For a `HOOK` the first argument is a `HookRequest`,
+ * turned into Tyk's request object here, and the value is answered as the `HookEdits` it asks for.
+ */
+function runCall(kind: number): void {
   const id = AtomicsLoad(control, CONTROL.ID);
   currentId = id;
   phase = "call";
@@ -203,7 +210,12 @@ function runCall(): void {
   const method = parts[1] === "" ? null : parts[1];
   const name = method === null ? target : `${target}.${method}`;
   const args: unknown[] = [];
+  let hook: HookRequest | null = null;
   try {
+    if (kind === INBOX.HOOK) {
+      hook = JSONParse(parts[2]) as HookRequest;
+      parts[2] = requestObjectJson(hook);
+    }
     for (let i = 2; i < parts.length; i++) append(args, JSONParse(parts[i]));
   } catch (error) {
     fail(id, "threw", `Cannot call ${name}: an argument is not JSON (${errorText(error)})`, {});
@@ -227,7 +239,18 @@ function runCall(): void {
     fail(id, "threw", errorText(error), loaded.locate(error));
     return;
   }
-  answer(OUTCOME.VALUE, id, value);
+  if (hook === null) {
+    answer(OUTCOME.VALUE, id, value);
+    return;
+  }
+  let edits: string;
+  try {
+    edits = JSONStringify(requestHookEdits(value, hook));
+  } catch (error) {
+    fail(id, "decode", error instanceof GoJsonError ? error.message : errorText(error), {});
+    return;
+  }
+  answer(OUTCOME.VALUE, id, edits);
 }
 
 /**
@@ -240,9 +263,10 @@ function serve(): void {
       closeWorker();
       return;
     }
-    if (waitInbox(true) !== INBOX.CALL || aborted()) continue;
+    const kind = waitInbox(true);
+    if ((kind !== INBOX.CALL && kind !== INBOX.HOOK) || aborted()) continue;
     try {
-      runCall();
+      runCall(kind);
     } catch (error) {
       fail(currentId, "threw", `JS sandbox error: ${errorText(error)}`, {});
     }

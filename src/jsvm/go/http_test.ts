@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { canonicalHeaderKey, detectContentType, fromHeaderValue, toHeaderValue } from "./go_http.ts";
+import { canonicalHeaderKey, detectContentType, fromHeaderValue, toHeaderValue } from "./http.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 

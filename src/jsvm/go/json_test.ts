@@ -9,7 +9,7 @@ import {
   goMap,
   goSlice,
   goStruct,
-} from "./go_json.ts";
+} from "./json.ts";
 
 const CODE = goStruct([{ name: "Code", type: GO_INT }, { name: "Name", type: GO_STRING }]);
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeQuery, parseGoUrl, parseQuery, queryEscape } from "./go_url.ts";
+import { encodeQuery, parseGoUrl, parseQuery, queryEscape } from "./url.ts";
 
 Deno.test("parseGoUrl() splits a relative URL into Go's escaped path and raw query", () => {
   assert.deepEqual(parseGoUrl("/a/b?x=1&y=2#frag"), { scheme: "", host: "", path: "/a/b", query: "x=1&y=2" });
