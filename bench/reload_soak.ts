@@ -19,6 +19,11 @@ tag.NewProcessRequest(function (request, session, spec) {
 });
 `;
 
+/** Threads of the process: retired sandboxes whose Worker never ends show up here first. */
+function threads(pid: number): number {
+  return [...Deno.readDirSync(`/proc/${pid}/task`)].length;
+}
+
 function rssKiB(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
@@ -47,6 +52,7 @@ async function reloadAndCall(): Promise<void> {
 try {
   for (let n = 0; n < WARMUP; n++) await reloadAndCall();
   const before = rssKiB(gw.pid);
+  const threadsBefore = threads(gw.pid);
   const started = performance.now();
   const samples: number[] = [];
   for (let n = 1; n <= RELOADS; n++) {
@@ -54,6 +60,7 @@ try {
     if (n % Math.max(1, Math.floor(RELOADS / 10)) === 0) samples.push(rssKiB(gw.pid));
   }
   const after = rssKiB(gw.pid);
+  const threadsAfter = threads(gw.pid);
   const seconds = (performance.now() - started) / 1000;
   console.log(`\n## Reload soak (${await machineLine()})\n`);
   console.log(
@@ -65,6 +72,7 @@ try {
     } MiB (${(after / before).toFixed(2)}×)`,
   );
   console.log(`RSS samples (MiB): ${samples.map((s) => (s / 1024).toFixed(1)).join(", ")}`);
+  console.log(`Threads: ${threadsBefore} before, ${threadsAfter} after`);
 } finally {
   await gw.stop();
   await upstream.stop();
