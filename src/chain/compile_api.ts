@@ -108,6 +108,7 @@ export async function compileApi(
   });
 
   const steps: (Step | null | undefined)[] = [
+    js?.wake,
     createVersionCheck(def, {
       prefixMatching: config.http_server_options.enable_path_prefix_matching,
       suffixMatching: config.http_server_options.enable_path_suffix_matching,

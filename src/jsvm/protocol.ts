@@ -193,6 +193,12 @@ export const CONTROL = {
   OUT_LENGTH: 8,
   /** The call id the outcome belongs to. */
   OUT_ID: 9,
+  /**
+   * 1 while the sandbox sleeps in `Atomics.wait`. The host may then wake it without writing the inbox
+   * (a notify on `SEQ` alone) when a request that will reach JS arrives, so the thread is up by the first
+   * hook; the sandbox goes back to polling.
+   */
+  SLEEPING: 10,
 } as const;
 
 /** Number of Int32 slots in the control buffer. */

@@ -468,10 +468,88 @@ const REQUEST_HOOK_RESULT = goStruct([
   { name: "AuthValue", type: GO_STRING },
 ]);
 
+/** Returned by {@link fitExactly} when a value needs the full decoder. */
+const NOT_EXACT = Symbol("not exact");
+
+/**
+ * Fits a `JSON.parse` result to `type` when it is already exactly Go-shaped: every key a field's own name,
+ * every value of the field's JSON type, no `null` where Go would keep a previous value. Anything else is
+ * `NOT_EXACT`, never an error: the full decoder then gives Go's answer.
+ */
+function fitExactly(value: unknown, type: GoType): unknown {
+  switch (type.kind) {
+    case "string":
+      return typeof value === "string" ? value : NOT_EXACT;
+    case "bool":
+      return typeof value === "boolean" ? value : NOT_EXACT;
+    case "int":
+      return Number.isSafeInteger(value) ? value : NOT_EXACT;
+    case "bytes":
+      return typeof value === "string" && value.length % 4 === 0 && BASE64.test(value) ? value : NOT_EXACT;
+    case "any":
+      return value;
+    case "object":
+      return value === null || (typeof value === "object" && !Array.isArray(value)) ? value : NOT_EXACT;
+    case "slice": {
+      if (value === null) return null;
+      if (!Array.isArray(value)) return NOT_EXACT;
+      for (let i = 0; i < value.length; i++) {
+        const item = fitExactly(value[i], type.elem);
+        if (item === NOT_EXACT || item === null) return NOT_EXACT;
+        value[i] = item;
+      }
+      return value;
+    }
+    case "map": {
+      if (value === null) return null;
+      if (typeof value !== "object" || Array.isArray(value) || Object.hasOwn(value, "__proto__")) {
+        return NOT_EXACT;
+      }
+      const map = value as Record<string, unknown>;
+      for (const key in map) {
+        const item = fitExactly(map[key], type.elem);
+        if (item === NOT_EXACT || item === null) return NOT_EXACT;
+        map[key] = item;
+      }
+      return map;
+    }
+    case "struct": {
+      if (typeof value !== "object" || value === null || Array.isArray(value)) return NOT_EXACT;
+      const out = zeroOf(type) as Record<string, unknown>;
+      for (const key of Object.keys(value)) {
+        const field = type.byName.get(key);
+        if (field === undefined || field.name !== key) return NOT_EXACT;
+        const item = fitExactly((value as Record<string, unknown>)[key], field.type);
+        if (item === NOT_EXACT) return NOT_EXACT;
+        out[key] = item;
+      }
+      return out;
+    }
+  }
+}
+
 /**
  * Decodes the string `DoProcessRequest` returned (pre, auth_check, post_key_auth and post hooks).
+ *
+ * Most results are what the bootstrap's `JSON.stringify` wrote, Go-shaped already; those skip the full
+ * decoder (it costs several times `JSON.parse`). The shortcut is taken only when writing the parsed value
+ * back gives the same text, which rules out what `JSON.parse` and Go read differently: repeated keys (Go
+ * merges them), numbers like `2e2` or `200.0` (Go refuses them for an int), and, with no `\u` escape
+ * in the text, lone surrogates (Go reads U+FFFD).
  * @throws GoJsonError as Tyk's `json.Unmarshal` fails: not JSON (`"undefined"`), or a mistyped field.
  */
 export function decodeRequestHookResult(text: string): RequestHookResult {
+  if (!text.includes("\\u")) {
+    let parsed: unknown = NOT_EXACT;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: the full decoder words the error as Go does
+    }
+    if (parsed !== NOT_EXACT && JSON.stringify(parsed) === text) {
+      const fitted = fitExactly(parsed, REQUEST_HOOK_RESULT);
+      if (fitted !== NOT_EXACT) return fitted as RequestHookResult;
+    }
+  }
   return decodeGoJson<RequestHookResult>(text, REQUEST_HOOK_RESULT);
 }

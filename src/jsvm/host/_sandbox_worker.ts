@@ -209,6 +209,13 @@ export class SandboxWorker {
     if (this.#state === "idle") this.#options.onIdle(this);
   };
 
+  /** Wakes an idle worker that sleeps, so it polls for the call about to come. */
+  wake(): void {
+    if (this.#state === "idle" && Atomics.load(this.#control, CONTROL.SLEEPING) === 1) {
+      Atomics.notify(this.#control, CONTROL.SEQ, 1);
+    }
+  }
+
   /** Stops the worker; a pending call and an unfinished load are rejected with `reason`. Safe to repeat. */
   terminate(reason: JsvmError): void {
     if (this.#state === "dead") return;

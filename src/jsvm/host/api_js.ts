@@ -40,6 +40,8 @@ export interface ApiJsOptions {
 
 /** An API's JS hook steps; a stage without hooks is `null`. */
 export interface ApiJs {
+  /** The chain's first step: wakes a sleeping sandbox as the request arrives (see `SandboxPool.wake`). */
+  wake: Step | null;
   pre: Step | null;
   authCheck: Step | null;
   postKeyAuth: Step | null;
@@ -80,6 +82,7 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
       api_id: def.api_id,
     });
     return {
+      wake: null,
       pre: disabledStep(hooks.pre),
       authCheck: disabledStep(hooks.authCheck),
       postKeyAuth: disabledStep(hooks.postKeyAuth),
@@ -126,6 +129,10 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
   };
   const identity = def.base_identity_provided_by;
   return {
+    wake: function wakeSandbox() {
+      pool.wake();
+      return undefined;
+    },
     pre: createJsHookStep("pre", hooks.pre, pool, api, log),
     authCheck: hooks.authCheck
       ? createJsAuthCheckStep(hooks.authCheck, pool, api, log, {

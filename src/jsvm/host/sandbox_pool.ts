@@ -67,6 +67,11 @@ export interface SandboxPool {
    * @throws {JsvmError} as `call()` does, and kind "decode" when Go's JSON decoder would refuse the result
    */
   callHook(target: string, request: string, session: string, spec: string): Promise<string>;
+  /**
+   * Wakes the worker the next call would go to, if it sleeps: a request that will reach this API's hooks
+   * has arrived, and a sleeping thread takes longer to wake than the gateway takes to reach the first hook.
+   */
+  wake(): void;
   /** Waits for in-flight calls, then terminates every worker; later calls reject with kind "closed". Idempotent. */
   close(): Promise<void>;
 }
@@ -220,6 +225,11 @@ class Pool implements SandboxPool {
     pending.splice(0, this.#pendingHead);
     this.#pendingHead = 0;
     if (pending.length > 0) this.#arm(Math.max(0, pending[0].deadline - now));
+  }
+
+  wake(): void {
+    if (this.#queueHead < this.#queue.length) return; // calls are waiting: every worker is busy
+    this.#workers.find((w) => w.state === "idle")?.wake();
   }
 
   close(): Promise<void> {

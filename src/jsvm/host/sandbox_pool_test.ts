@@ -242,6 +242,19 @@ var myMw = { run: function () { counter++; return String(counter); } };`;
   });
 });
 
+Deno.test("wake() rouses a sleeping worker without running anything", async () => {
+  const code = `var counter = 0; var state = { run: function () { counter++; return String(counter); } };`;
+  await withPool({ persistState: true, sources: [mw("/wake.js", code, ["state"])] }, async (pool) => {
+    pool.wake(); // nothing started yet: a no-op
+    assert.equal(await pool.call("state", "run", []), "1");
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // past the idle poll: the worker sleeps
+      pool.wake();
+    }
+    assert.equal(await pool.call("state", "run", []), "2"); // the last call was not run again
+  });
+});
+
 Deno.test("call() keeps state between calls when persistState is on", async () => {
   const code = `var counter = 0; var state = { run: function () { counter++; return String(counter); } };`;
   await withPool({ persistState: true, sources: [mw("/state.js", code, ["state"])] }, async (pool) => {

@@ -19,6 +19,7 @@ import {
   append,
   ArrayIsArray,
   ArrayPrototype,
+  JSONStringify,
   MapPrototypeGet,
   MapPrototypeSet,
   ObjectGetOwnPropertyDescriptor,
@@ -116,8 +117,10 @@ function compileChecks(targets: object[], keys: PropertyKey[], values: unknown[]
     for (let i = first; i < end; i++) {
       const n = i - first;
       prologue += `const t${n} = T[${i}], k${n} = K[${i}], v${n} = V[${i}];\n`;
+      // A literal key gets a named-property load, much cheaper than a keyed one; symbols stay keyed.
+      const key = typeof keys[i] === "string" ? JSONStringify(keys[i]) : `k${n}`;
       // NaN is the one value not equal to itself.
-      const differs = values[i] !== values[i] ? `t${n}[k${n}] === t${n}[k${n}]` : `t${n}[k${n}] !== v${n}`;
+      const differs = values[i] !== values[i] ? `t${n}[${key}] === t${n}[${key}]` : `t${n}[${key}] !== v${n}`;
       body += `case ${i}: if (${differs}) return ${i};\n`;
     }
     const factory = new OriginalFunction(

@@ -118,14 +118,23 @@ function readInbox(): string {
   return utf8Decode(new SafeUint8Array(data, 0, AtomicsLoad(control, CONTROL.LENGTH)));
 }
 
-/** Blocks until the host writes the inbox again; `poll` polls for a while first (see IDLE_POLL). */
+/**
+ * Blocks until the host writes the inbox again, and returns what it holds; 0 when the host only woke the
+ * sandbox up early (see `CONTROL.SLEEPING`). `poll` polls for a while first (see IDLE_POLL).
+ */
 function waitInbox(poll: boolean): number {
   if (poll) {
     const quiet = AtomicsLoad(load, 0) <= IDLE_POLL.quietLoad;
     pollInbox(quiet ? IDLE_POLL.quietMicros : IDLE_POLL.busyMicros);
   }
-  AtomicsWait(control, CONTROL.SEQ, lastSeq);
-  lastSeq = AtomicsLoad(control, CONTROL.SEQ);
+  if (AtomicsLoad(control, CONTROL.SEQ) === lastSeq) {
+    AtomicsStore(control, CONTROL.SLEEPING, 1);
+    AtomicsWait(control, CONTROL.SEQ, lastSeq);
+    AtomicsStore(control, CONTROL.SLEEPING, 0);
+  }
+  const seq = AtomicsLoad(control, CONTROL.SEQ);
+  if (seq === lastSeq) return 0;
+  lastSeq = seq;
   return AtomicsLoad(control, CONTROL.KIND);
 }
 
