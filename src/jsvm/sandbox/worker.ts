@@ -48,6 +48,8 @@ import {
   AtomicsWait,
   JSONParse,
   JSONStringify,
+  MathMax,
+  MathMin,
   ObjectPrototype,
   PerformanceNow,
   ReflectApply,
@@ -58,6 +60,7 @@ import {
   SafeSet,
   SafeString,
   SafeUint8Array,
+  SharedArrayBufferPrototypeGrow,
   StringPrototypeSplit,
   utf8Decode,
   utf8EncodeInto,
@@ -149,7 +152,10 @@ function pollInbox(micros: number): void {
 /** Writes a call's outcome to the outbox and wakes the host. */
 function answer(kind: number, id: number, text: string): void {
   if (text.length * 3 > out.byteLength && out.byteLength < DATA_MAX_BYTES) {
-    out.grow(Math.min(DATA_MAX_BYTES, Math.max(out.byteLength * 2, text.length * 3)));
+    SharedArrayBufferPrototypeGrow(
+      out,
+      MathMin(DATA_MAX_BYTES, MathMax(out.byteLength * 2, text.length * 3)),
+    );
   }
   let { read, written } = utf8EncodeInto(text, outBytes);
   if (read < text.length) {
