@@ -1,7 +1,7 @@
 /**
- * The chain steps that run an API's JS request hooks (pre, post_key_auth, post) in its sandbox pool:
- * build the request object, call `<name>.DoProcessRequest(request, session, spec)`, decode the result
- * like Go and apply it (jsvm spec §3, §4).
+ * The chain steps that run an API's JS request hooks (pre, auth_check, post_key_auth, post) in its sandbox
+ * pool: describe the request, have the sandbox call `<name>.DoProcessRequest(request, session, spec)` and
+ * turn the result into edits, then apply them (jsvm spec §3, §4).
  */
 import { forcedResponse } from "../../jsvm/host/forced_response.ts";
 import type { HookEntry } from "../../jsvm/host/plugin_loader.ts";
