@@ -163,12 +163,12 @@ export class SandboxWorker {
     this.#state = "busy";
     this.#job = job;
     if (gatewayIsQuiet() && this.#pollOutcome(seq)) {
-      this.#onOutcome();
+      queueMicrotask(this.#onOutcome); // not inline: settling starts the next queued call, which would nest
       return;
     }
     const wait = Atomics.waitAsync(this.#control, CONTROL.OUT_SEQ, seq);
     if (wait.async) wait.value.then(this.#onOutcome);
-    else this.#onOutcome();
+    else queueMicrotask(this.#onOutcome);
   }
 
   /**

@@ -216,6 +216,19 @@ Deno.test("call() queues FIFO when every worker is busy", async () => {
   });
 });
 
+Deno.test("call() serves a long queue of calls on one worker, each with its own answer", async () => {
+  const code = `function echo(n) { return n; }`;
+  await withPool(
+    { sources: [{ file: "/echo.js", code, names: ["echo"], kind: "virtual" }] },
+    async (pool) => {
+      const calls = Array.from({ length: 5000 }, (_, i) => pool.call("echo", null, [String(i)]));
+      const out = await Promise.all(calls);
+      assert.equal(out.length, 5000);
+      assert.ok(out.every((value, i) => value === String(i)));
+    },
+  );
+});
+
 Deno.test("call() starts each call with the state left by loading", async () => {
   const code = `var counter = 0;
 var stats = { hits: 0, seen: [] };
