@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { RequestCtx } from "../../chain/context.ts";
-import { requestHookEdits, requestObjectJson } from "../sandbox/request_hook.ts";
+import { requestHookEdits, requestObject } from "../sandbox/request_hook.ts";
 import { captureLog, testCtx } from "./_test_ctx.ts";
 import { applyHookEdits, type HookDecision, hookRequest, parseHookEdits } from "./request_object.ts";
 
@@ -10,7 +10,7 @@ type JsRequest = Record<string, unknown> & { ReturnOverrides: Record<string, unk
 
 /** The request object a plugin receives for the request as it stands: both halves, without a Worker. */
 function buildRequestObject(ctx: RequestCtx, body: Uint8Array, ignoreCanonical = false): string {
-  return requestObjectJson(JSON.parse(hookRequest(ctx, body, ignoreCanonical)));
+  return JSON.stringify(requestObject(JSON.parse(hookRequest(ctx, body, ignoreCanonical))));
 }
 
 /**
@@ -25,8 +25,8 @@ function runHook(
   options: { ignoreCanonical?: boolean } = {},
 ): { decision: HookDecision; log: ReturnType<typeof captureLog> } {
   const sent = JSON.parse(hookRequest(ctx, body, options.ignoreCanonical ?? false));
-  const request = JSON.parse(requestObjectJson(sent));
-  request.Body = DECODER.decode(Uint8Array.fromBase64(request.Body));
+  const request = requestObject(sent) as JsRequest;
+  request.Body = DECODER.decode(Uint8Array.fromBase64(String(request.Body)));
   plugin(request);
   request.Headers = {};
   request.Body = ENCODER.encode(String(request.Body)).toBase64();
@@ -41,7 +41,7 @@ function runHook(
 
 const EMPTY = new Uint8Array(0);
 
-Deno.test("requestObjectJson() produces the spec's example text exactly", () => {
+Deno.test("requestObject() produces the spec's example text exactly", () => {
   const ctx = testCtx("http://gw:8080/sample/get?a=1&a=2", {
     headers: { "user-agent": "curl/8", "accept-encoding": "gzip", host: "gw:8080" },
   });
@@ -55,7 +55,7 @@ Deno.test("requestObjectJson() produces the spec's example text exactly", () => 
   );
 });
 
-Deno.test("requestObjectJson() canonicalises and sorts headers, keeps Host from the request, reflects edits", () => {
+Deno.test("requestObject() canonicalises and sorts headers, keeps Host from the request, reflects edits", () => {
   const ctx = testCtx("http://localhost:8080/api/x%20y?b=2&%zz=1&a=%E2%82%AC", {
     method: "POST",
     headers: { "X-API-KEY": "k", "x-multi": "a, b", "x-utf8": "caf\u00c3\u00a9", "www-authenticate": "w" },
@@ -308,4 +308,23 @@ Deno.test("parseHookEdits() refuses what a misbehaving sandbox might send", () =
     assert.throws(() => parseHookEdits(JSON.stringify(bad)), /malformed edits/, JSON.stringify(bad));
   }
   assert.throws(() => parseHookEdits("not json"), SyntaxError);
+});
+
+Deno.test("requestObject() keeps a header or parameter named __proto__ as an own key, as JSON.parse would", () => {
+  const object = requestObject({
+    method: "GET",
+    requestURI: "/a?__proto__=1",
+    url: "/a?__proto__=1",
+    scheme: "http",
+    host: "gw",
+    query: "__proto__=1",
+    headers: ["__proto__", "x"],
+    body: "",
+    ignoreCanonical: false,
+  }) as { Headers: object; Params: object };
+  for (const map of [object.Headers, object.Params]) {
+    assert.equal(Object.getPrototypeOf(map), Object.prototype);
+    assert.ok(Object.hasOwn(map, "__proto__"));
+  }
+  assert.deepEqual(JSON.parse(JSON.stringify(object)).Params, JSON.parse('{"__proto__":["1"]}'));
 });

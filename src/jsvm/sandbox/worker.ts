@@ -34,7 +34,7 @@ import {
 } from "./bootstrap.ts";
 import { GoJsonError } from "../go/json.ts";
 import { hardenGlobal } from "./harden.ts";
-import { requestHookEdits, requestObjectJson } from "./request_hook.ts";
+import { requestHookEdits, requestObject } from "./request_hook.ts";
 import { TICK } from "./loop_guard.ts";
 import { errorText, type LoadedSources, loadSources } from "./source_loader.ts";
 import { snapshotState } from "./state_reset.ts";
@@ -227,11 +227,13 @@ function runCall(kind: number): void {
   const args: unknown[] = [];
   let hook: HookRequest | null = null;
   try {
+    let first = 2;
     if (kind === INBOX.HOOK) {
       hook = JSONParse(parts[2]) as HookRequest;
-      parts[2] = requestObjectJson(hook);
+      append(args, requestObject(hook));
+      first = 3;
     }
-    for (let i = 2; i < parts.length; i++) append(args, JSONParse(parts[i]));
+    for (let i = first; i < parts.length; i++) append(args, JSONParse(parts[i]));
   } catch (error) {
     fail(id, "threw", `Cannot call ${name}: an argument is not JSON (${errorText(error)})`, {});
     return;
