@@ -69,27 +69,23 @@ async function callByShared(): Promise<string> {
 }
 
 const log = logger("jsvm-bench");
-const pool = createSandboxPool({
-  apiId: "bench",
-  orgId: "org",
-  driver: "otto",
-  sources: [{ file: "/bench/myMw.js", code: PLUGIN, names: ["myMw"], kind: "middleware" }],
-  timeoutMs: 5_000,
-  size: 2,
-  log,
-});
-await pool.load();
-const persistent = createSandboxPool({
-  apiId: "bench-persist",
-  orgId: "org",
-  driver: "otto",
-  sources: [{ file: "/bench/myMw.js", code: PLUGIN, names: ["myMw"], kind: "middleware" }],
-  timeoutMs: 5_000,
-  size: 1,
-  persistState: true,
-  log,
-});
-await persistent.load();
+/** A started pool holding the benchmark's plugin. */
+async function benchPool(apiId: string, size: number, persistState: boolean) {
+  const pool = createSandboxPool({
+    apiId,
+    orgId: "org",
+    driver: "otto",
+    sources: [{ file: "/bench/myMw.js", code: PLUGIN, names: ["myMw"], kind: "middleware" }],
+    timeoutMs: 5_000,
+    size,
+    persistState,
+    log,
+  });
+  await pool.load();
+  return pool;
+}
+const pool = await benchPool("bench", 2, false);
+const persistent = await benchPool("bench-persist", 1, true);
 await callByMessage();
 await callByShared();
 

@@ -9,6 +9,7 @@
  */
 import _ from "underscore";
 import { createTykApi, createTykJS } from "../src/jsvm/sandbox/bootstrap.ts";
+import { RESET_ROOTS, resetTracked } from "../src/jsvm/sandbox/reset_scope.ts";
 import { snapshotState } from "../src/jsvm/sandbox/state_reset.ts";
 
 const runtime = { log() {}, hostCall: () => undefined };
@@ -34,25 +35,8 @@ const config = {
 const table = Object.fromEntries([...Array(100)].map((_, i) => [`key${i}`, { id: i, name: `entry ${i}` }]));
 Object.assign(global, { myMw: mw, counter: 0, config, table });
 
-const ROOTS = [Object.prototype, Array.prototype, String.prototype, Number.prototype, Boolean.prototype];
-const TRACKED = [
-  Object,
-  Array,
-  String,
-  Number,
-  Symbol,
-  JSON,
-  Math,
-  Reflect,
-  Promise,
-  Function.prototype,
-  _,
-  tyk.TykJS,
-  TykMiddleware,
-  TykEventHandlers,
-  ...tyk.prototypes,
-];
-const snapshot = () => snapshotState({ global, builtins, roots: ROOTS, tracked: TRACKED });
+const TRACKED = resetTracked(tyk);
+const snapshot = () => snapshotState({ global, builtins, roots: RESET_ROOTS, tracked: TRACKED });
 const restore = snapshot();
 
 Deno.bench("snapshotState() after load", { group: "snapshot" }, () => {

@@ -199,6 +199,11 @@ export const CONTROL = {
    * hook; the sandbox goes back to polling.
    */
   SLEEPING: 10,
+  /**
+   * How many `log` messages the call posted before its outcome: the host settles the call only once it has
+   * received them all, so a plugin's log lines come before whatever its result causes.
+   */
+  OUT_LOGS: 11,
 } as const;
 
 /** Number of Int32 slots in the control buffer. */

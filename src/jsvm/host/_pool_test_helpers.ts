@@ -1,8 +1,8 @@
-/** Shared by the sandbox pool tests: a capturing logger, a pool that always closes, Tyk-shaped inputs. */
+/** Shared by the sandbox pool tests: a pool that always closes, Tyk-shaped inputs. */
 
 import assert from "node:assert/strict";
 import process from "node:process";
-import type { LogFields, Logger } from "../../log.ts";
+import { captureLog } from "./_test_ctx.ts";
 import {
   createSandboxPool,
   JsvmError,
@@ -10,32 +10,6 @@ import {
   type SandboxPool,
   type SandboxSpec,
 } from "./sandbox_pool.ts";
-
-/** A logger that keeps what it is given. */
-export interface Captured {
-  log: Logger;
-  lines: { level: string; msg: string; fields?: LogFields }[];
-  raw: string[];
-}
-
-/** Makes a logger that records every line. */
-export function captureLog(): Captured {
-  const lines: Captured["lines"] = [];
-  const raw: string[] = [];
-  const at = (level: string) => (msg: string, fields?: LogFields) => lines.push({ level, msg, fields });
-  return {
-    log: {
-      debug: at("debug"),
-      info: at("info"),
-      warn: at("warn"),
-      error: at("error"),
-      announce: at("info"),
-      raw: (t) => raw.push(t),
-    },
-    lines,
-    raw,
-  };
-}
 
 /** A middleware source. */
 export function mw(file: string, code: string, names = ["myMw"]): PluginSource {
@@ -45,7 +19,7 @@ export function mw(file: string, code: string, names = ["myMw"]): PluginSource {
 /** Runs `fn` with a pool and always closes it. */
 export async function withPool(
   spec: Partial<SandboxSpec> & { sources: PluginSource[] },
-  fn: (pool: SandboxPool, captured: Captured) => Promise<void>,
+  fn: (pool: SandboxPool, captured: ReturnType<typeof captureLog>) => Promise<void>,
 ): Promise<void> {
   const captured = captureLog();
   const pool = createSandboxPool({
@@ -54,7 +28,7 @@ export async function withPool(
     driver: "otto",
     timeoutMs: 2_000,
     size: 1,
-    log: captured.log,
+    log: captured,
     ...spec,
   });
   try {

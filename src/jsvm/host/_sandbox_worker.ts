@@ -107,6 +107,9 @@ export class SandboxWorker {
   #out = new SharedArrayBuffer(DATA_INITIAL_BYTES, { maxByteLength: DATA_MAX_BYTES });
   #outBytes = new Uint8Array(this.#out);
   #job: WorkerJob | null = null;
+  /** `log` messages received for the current call, and whether its outcome waits for more of them. */
+  #logsSeen = 0;
+  #outcomeWaiting = false;
   #abort: AbortController | null = null;
   #loadTimer: ReturnType<typeof setTimeout> | undefined;
   #loadingFile = "";
@@ -162,6 +165,8 @@ export class SandboxWorker {
     }
     this.#state = "busy";
     this.#job = job;
+    this.#logsSeen = 0;
+    this.#outcomeWaiting = false;
     if (gatewayIsQuiet() && this.#pollOutcome(seq)) {
       queueMicrotask(this.#onOutcome); // not inline: settling starts the next queued call, which would nest
       return;
@@ -190,6 +195,9 @@ export class SandboxWorker {
     const job = this.#job;
     const control = this.#control;
     if (this.#state !== "busy" || job === null || Atomics.load(control, CONTROL.OUT_ID) !== job.id) return;
+    // The call's log messages travel by postMessage, slower than the outbox: settle once they are in.
+    this.#outcomeWaiting = this.#logsSeen < Atomics.load(control, CONTROL.OUT_LOGS);
+    if (this.#outcomeWaiting) return;
     const text = decoder.decode(this.#outBytes.subarray(0, Atomics.load(control, CONTROL.OUT_LENGTH)));
     this.#job = null;
     this.#abort = null;
@@ -311,6 +319,10 @@ export class SandboxWorker {
         const { log, init } = this.#options;
         if (msg.level === "raw") log.raw(msg.text);
         else log[msg.level](msg.text, { api_id: init.apiId, type: "log-msg" });
+        if (this.#current(msg.id) && msg.id !== 0) {
+          this.#logsSeen++;
+          if (this.#outcomeWaiting) this.#onOutcome();
+        }
         return;
       }
       default:

@@ -1,14 +1,7 @@
 import assert from "node:assert/strict";
 import { createSandboxPool, handlerAlias, type HostCallHandler, type JsvmError } from "./sandbox_pool.ts";
-import {
-  captureLog,
-  mw,
-  noThreadSpins,
-  processRequest,
-  rejection,
-  requestJson,
-  withPool,
-} from "./_pool_test_helpers.ts";
+import { captureLog } from "./_test_ctx.ts";
+import { mw, noThreadSpins, processRequest, rejection, requestJson, withPool } from "./_pool_test_helpers.ts";
 
 const SESSION = JSON.stringify({ meta_data: { user: "ann" }, rate: 0 });
 const SPEC = JSON.stringify({ APIID: "api-1", OrgID: "org-1", config_data: { greeting: "hi" } });
@@ -285,6 +278,17 @@ var later = { run: function () { Promise.resolve().then(function () { counter +=
   });
 });
 
+Deno.test("call() settles only after the call's log lines have reached the logger", async () => {
+  const code =
+    `var chatty = { run: function () { for (var i = 0; i < 50; i++) log("line " + i); return "ok"; } };`;
+  await withPool({ sources: [mw("/chatty.js", code, ["chatty"])] }, async (pool, captured) => {
+    for (let round = 1; round <= 20; round++) {
+      assert.equal(await pool.call("chatty", "run", []), "ok");
+      assert.equal(captured.lines.length, 50 * round);
+    }
+  });
+});
+
 Deno.test("call() sends log(), rawlog() and console.* to the API's logger", async () => {
   const code = `log("loaded");
 var talk = { run: function () {
@@ -296,12 +300,14 @@ var talk = { run: function () {
     assert.deepEqual(captured.lines.map(({ level, msg }) => [level, msg]), [
       ["info", "loaded"],
       ["info", "first"],
+      ["raw", "raw line"],
       ["info", 'c {"a":1} [2]'],
       ["warn", "careful"],
       ["error", "Error: oops"],
     ]);
-    for (const line of captured.lines) assert.deepEqual(line.fields, { api_id: "api-1", type: "log-msg" });
-    assert.deepEqual(captured.raw, ["raw line"]);
+    for (const line of captured.lines.filter((l) => l.level !== "raw")) {
+      assert.deepEqual(line.fields, { api_id: "api-1", type: "log-msg" });
+    }
   });
 });
 
@@ -385,7 +391,7 @@ Deno.test("close() waits for the call in flight, then later calls reject with ki
     driver: "otto",
     timeoutMs: 2_000,
     size: 1,
-    log: captured.log,
+    log: captured,
     sources: [mw("/slow.js", code, ["slow"])],
   });
   await pool.load();
@@ -404,7 +410,7 @@ Deno.test("close() without load() starts nothing", async () => {
     driver: "otto",
     timeoutMs: 1_000,
     size: 1,
-    log: captureLog().log,
+    log: captureLog(),
     sources: [],
   });
   await pool.close();
@@ -422,7 +428,7 @@ Deno.test("load() leaves out a source that hangs while loading and reports it", 
 });
 
 Deno.test("createSandboxPool() refuses a timeout or size that is not positive", () => {
-  const base = { apiId: "a", orgId: "o", driver: "otto" as const, log: captureLog().log, sources: [] };
+  const base = { apiId: "a", orgId: "o", driver: "otto" as const, log: captureLog(), sources: [] };
   assert.throws(() => createSandboxPool({ ...base, timeoutMs: 0, size: 1 }), RangeError);
   assert.throws(() => createSandboxPool({ ...base, timeoutMs: 100, size: 0 }), RangeError);
 });

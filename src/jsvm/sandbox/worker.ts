@@ -37,10 +37,10 @@ import { hardenGlobal } from "./harden.ts";
 import { requestHookEdits, requestObject } from "./request_hook.ts";
 import { TICK } from "./loop_guard.ts";
 import { errorText, type LoadedSources, loadSources } from "./source_loader.ts";
+import { RESET_ROOTS, resetTracked } from "./reset_scope.ts";
 import { snapshotState } from "./state_reset.ts";
 import {
   append,
-  ArrayPrototype,
   AtomicsAdd,
   AtomicsLoad,
   AtomicsNotify,
@@ -50,7 +50,6 @@ import {
   JSONStringify,
   MathMax,
   MathMin,
-  ObjectPrototype,
   PerformanceNow,
   ReflectApply,
   ReflectDefineProperty,
@@ -79,29 +78,6 @@ const listen = scope.addEventListener.bind(globalThis);
 const closeWorker = scope.close.bind(globalThis);
 const PortPostMessage = MessagePort.prototype.postMessage;
 const yieldChannel = new MessageChannel();
-/** Prototypes whose added properties are deleted after each call (they change what JSON.stringify writes). */
-const ROOTS = [ObjectPrototype, ArrayPrototype, String.prototype, Number.prototype, Boolean.prototype];
-/** Built-ins whose replaced members are put back after each call. */
-const BUILTINS = [
-  Object,
-  Array,
-  String,
-  Number,
-  Symbol,
-  JSON,
-  Math,
-  Reflect,
-  Promise,
-  Function.prototype,
-  Symbol.prototype,
-  Error.prototype,
-  RegExp.prototype,
-  Date.prototype,
-  Promise.prototype,
-  Map.prototype,
-  Set.prototype,
-];
-
 let control: Int32Array;
 let data: SharedArrayBuffer;
 let out: SharedArrayBuffer;
@@ -114,6 +90,8 @@ let persistState = false;
 let phase: "load" | "call" | "after" = "load";
 let muted = false;
 let currentId = 0;
+/** `log` messages the running call has posted so far (see `CONTROL.OUT_LOGS`). */
+let callLogs = 0;
 let loaded: LoadedSources;
 let restoreState: (() => void) | null = null;
 
@@ -167,6 +145,7 @@ function answer(kind: number, id: number, text: string): void {
     written = utf8EncodeInto(JSONStringify(failure), outBytes).written;
   }
   AtomicsStore(control, CONTROL.OUT_LENGTH, written);
+  AtomicsStore(control, CONTROL.OUT_LOGS, callLogs);
   AtomicsStore(control, CONTROL.OUT_KIND, kind);
   AtomicsStore(control, CONTROL.OUT_ID, id);
   AtomicsAdd(control, CONTROL.OUT_SEQ, 1);
@@ -187,7 +166,9 @@ function tick(): void {
 
 const runtime: TykRuntime = {
   log(level: SandboxLogLevel, text: string) {
-    if (!muted) post({ type: "log", id: currentId, level, text });
+    if (muted) return;
+    post({ type: "log", id: currentId, level, text });
+    if (phase === "call") callLogs++;
   },
   hostCall(op: HostCallOp, args: string[]): HostCallReply | undefined {
     if (!hostCalls || phase === "after") return undefined;
@@ -220,6 +201,7 @@ function runCall(kind: number): void {
   const id = AtomicsLoad(control, CONTROL.ID);
   currentId = id;
   phase = "call";
+  callLogs = 0;
   const parts = StringPrototypeSplit(readInbox(), PART_SEPARATOR);
   const target = parts[0];
   const method = parts[1] === "" ? null : parts[1];
@@ -334,19 +316,11 @@ function init(msg: InitMessage): void {
   muted = false;
   phase = "after";
   if (!persistState) {
-    const { TykMiddleware, TykEventHandlers } = tyk.TykJS;
     restoreState = snapshotState({
       global,
       builtins,
-      roots: ROOTS,
-      tracked: [
-        ...BUILTINS,
-        _,
-        tyk.TykJS,
-        TykMiddleware as object,
-        TykEventHandlers as object,
-        ...tyk.prototypes,
-      ],
+      roots: RESET_ROOTS,
+      tracked: resetTracked(tyk),
       lexical: loaded.lexical,
     });
   }

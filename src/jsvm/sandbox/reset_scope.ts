@@ -1,0 +1,43 @@
+/**
+ * What the sandbox puts back after every call (see state_reset.ts), in one place for the worker and the
+ * benchmark that measures it.
+ */
+import _ from "underscore";
+import type { TykNamespace } from "./bootstrap.ts";
+import { ArrayPrototype, ObjectPrototype } from "./_primordials.ts";
+
+/** Prototypes whose added properties are deleted after each call (they change what JSON.stringify writes). */
+export const RESET_ROOTS: readonly object[] = [
+  ObjectPrototype,
+  ArrayPrototype,
+  String.prototype,
+  Number.prototype,
+  Boolean.prototype,
+];
+
+/** Built-ins whose replaced members are put back after each call. */
+const BUILTINS: readonly object[] = [
+  Object,
+  Array,
+  String,
+  Number,
+  Symbol,
+  JSON,
+  Math,
+  Reflect,
+  Promise,
+  Function.prototype,
+  Symbol.prototype,
+  Error.prototype,
+  RegExp.prototype,
+  Date.prototype,
+  Promise.prototype,
+  Map.prototype,
+  Set.prototype,
+];
+
+/** Every object whose replaced members are put back: the built-ins, underscore and the Tyk bootstrap. */
+export function resetTracked(tyk: TykNamespace): object[] {
+  const { TykMiddleware, TykEventHandlers } = tyk.TykJS as Record<string, object>;
+  return [...BUILTINS, _, tyk.TykJS, TykMiddleware, TykEventHandlers, ...tyk.prototypes];
+}
