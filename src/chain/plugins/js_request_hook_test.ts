@@ -269,6 +269,33 @@ Deno.test("createJsHookStep() forwards an untouched binary body byte for byte th
   });
 });
 
+Deno.test("createJsHookStep() carries an 8 MB body to the plugin and back, edited or not", async () => {
+  await withPool({
+    keep: plugin(
+      "keep",
+      `request.SetHeaders["X-Len"] = String(request.Body.length);
+  return keep.ReturnData(request, {});`,
+    ),
+    upper: plugin(
+      "upper",
+      `request.Body = request.Body.toUpperCase();
+  return upper.ReturnData(request, {});`,
+    ),
+  }, async (pool, entry) => {
+    const big = new TextEncoder().encode("abcdefgh".repeat(1024 * 1024));
+    const kept = testCtx("http://gw/a", { method: "POST" }, big);
+    assert.equal(await createJsHookStep("pre", [entry("keep")], pool, API, captureLog())!(kept), undefined);
+    assert.equal(kept.headers.get("x-len"), String(big.length));
+    assert.equal(kept.body, big); // the very bytes: nothing re-encoded
+    const edited = testCtx("http://gw/a", { method: "POST" }, big);
+    assert.equal(
+      await createJsHookStep("pre", [entry("upper")], pool, API, captureLog())!(edited),
+      undefined,
+    );
+    assert.equal(new TextDecoder().decode(edited.body as Uint8Array), "ABCDEFGH".repeat(1024 * 1024));
+  });
+});
+
 Deno.test("createJsHookStep() calls each file's own handler under the javascript driver", async () => {
   const code = (tag: string) =>
     `var handler = new TykJS.TykMiddleware.NewMiddleware({});
