@@ -49,6 +49,8 @@ export interface RequestCtx {
   versionName: string;
 }
 
+const NO_BODY = new Uint8Array(0);
+
 /** Maximum bytes a step may buffer from a request body. */
 export const MAX_BUFFERED_BODY = 64 * 1024 * 1024;
 
@@ -57,7 +59,8 @@ export const MAX_BUFFERED_BODY = 64 * 1024 * 1024;
  * @throws RangeError when the body is larger than {@link MAX_BUFFERED_BODY}.
  */
 export async function readBody(ctx: RequestCtx): Promise<Uint8Array> {
-  if (ctx.body === null) return (ctx.body = new Uint8Array(0));
+  // ctx.body stays null: an empty buffer would make the proxy send a body the client never sent
+  if (ctx.body === null) return NO_BODY;
   if (ctx.body instanceof Uint8Array) return ctx.body;
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -121,10 +121,12 @@ export function applyHookEdits(
   originalBody: Uint8Array,
   options: ApplyOptions,
 ): HookDecision {
-  const body = edits.body === null ? originalBody : decodeBase64(edits.body) ?? EMPTY;
-  ctx.body = body;
-  if (body.length !== originalBody.length && ctx.headers.has("content-length")) {
-    ctx.headers.set("content-length", String(body.length));
+  if (edits.body !== null) {
+    const body = decodeBase64(edits.body) ?? EMPTY;
+    ctx.body = body;
+    if (body.length !== originalBody.length && ctx.headers.has("content-length")) {
+      ctx.headers.set("content-length", String(body.length));
+    }
   }
   for (const warning of edits.warnings) options.log.warn(warning, options.logFields);
   if (edits.decision.kind === "ignored") return edits.decision;
