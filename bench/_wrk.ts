@@ -3,6 +3,8 @@
 /** What one wrk run measured. */
 export interface WrkResult {
   rps: number;
+  /** Responses counted, whatever their status. */
+  requests: number;
   /** Median latency in microseconds (from `--latency`). */
   p50us: number;
   /** Non-2xx/3xx responses and socket errors. */
@@ -28,11 +30,12 @@ export async function wrk(
   const text = new TextDecoder().decode(out.stdout);
   if (!out.success) throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
   const p50 = /50%\s+([\d.]+)(us|ms|s)/.exec(text);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const socketErrors = socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
-  return { rps, p50us: p50 ? micros(p50[1], p50[2]) : NaN, errors: non2xx + socketErrors };
+  return { rps, requests, p50us: p50 ? micros(p50[1], p50[2]) : NaN, errors: non2xx + socketErrors };
 }
 
 /** The median of a list of numbers. */

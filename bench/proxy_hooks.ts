@@ -4,14 +4,16 @@
  *
  *   deno run -A bench/proxy_hooks.ts [--seconds 5] [--rounds 3]
  *
- * Reports the added latency per hook and the throughput ratio hooks / no hooks (wrk, 32 connections,
- * rounds alternating between the two APIs). Latency is measured in pairs, one request to each API back to
+ * Reports the added latency per hook, the throughput ratio hooks / no hooks (wrk, 32 connections,
+ * rounds alternating between the two APIs) and the gateway's CPU time per request in those runs, which
+ * moves much less than throughput when other work shares the machine. Latency is measured in pairs, one request to each API back to
  * back from one client: the median of the pairs' differences, halved, is the cost of one hook. On a shared
  * machine this cancels the drift that makes two separate medians differ by more than a hook costs.
  */
 import { keylessApi, startGateway } from "../tests/support/gateway.ts";
 import { startOkUpstream } from "./_upstream.ts";
 import { machineLine, median, wrk } from "./_wrk.ts";
+import { cpuPerRequest, type ThreadCpu } from "./_cpu.ts";
 
 const args = Deno.args;
 const option = (name: string, fallback: number) => {
@@ -82,11 +84,18 @@ try {
   const perHook = median(await pairedDifferences(plainUrl, hooksUrl, PAIRS)) / 2;
   const latency = { plain: [] as number[], hooks: [] as number[] };
   const rps = { plain: [] as number[], hooks: [] as number[] };
+  const cpu = { plain: [] as ThreadCpu[], hooks: [] as ThreadCpu[] };
   let errors = 0;
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, url] of [["plain", plainUrl], ["hooks", hooksUrl]] as const) {
       const one = await wrk(url, { connections: 1, seconds: SECONDS });
-      const many = await wrk(url, { connections: 32, seconds: SECONDS, threads: 2 });
+      let many = one;
+      cpu[name].push(
+        await cpuPerRequest(gw.pid, async () => {
+          many = await wrk(url, { connections: 32, seconds: SECONDS, threads: 2 });
+          return many;
+        }),
+      );
       latency[name].push(one.p50us);
       rps[name].push(many.rps);
       errors += one.errors + many.errors;
@@ -94,18 +103,33 @@ try {
   }
   const ratio = median(rps.hooks) / median(rps.plain);
   console.log(`\n## JS hooks on the proxy path (${await machineLine()})\n`);
-  console.log("| API | p50 latency, 1 connection | throughput, 32 connections |");
-  console.log("|---|---|---|");
+  const cpuCell = (runs: ThreadCpu[]) => {
+    const main = median(runs.map((r) => r.main));
+    const workers = median(runs.map((r) => r.workers));
+    const other = median(runs.map((r) => r.other));
+    return `${main.toFixed(0)} / ${workers.toFixed(0)} / ${other.toFixed(0)} µs`;
+  };
   console.log(
-    `| no hooks | ${median(latency.plain).toFixed(0)} µs | ${median(rps.plain).toFixed(0)} req/s |`,
+    "| API | p50 latency, 1 connection | throughput, 32 connections | gateway CPU per request (main / sandboxes / other) |",
   );
-  console.log(
-    `| pre + post hooks | ${median(latency.hooks).toFixed(0)} µs | ${median(rps.hooks).toFixed(0)} req/s |`,
-  );
+  console.log("|---|---|---|---|");
+  for (const [label, name] of [["no hooks", "plain"], ["pre + post hooks", "hooks"]] as const) {
+    console.log(
+      `| ${label} | ${median(latency[name]).toFixed(0)} µs | ${median(rps[name]).toFixed(0)} req/s | ${
+        cpuCell(cpu[name])
+      } |`,
+    );
+  }
+  const total = (runs: ThreadCpu[]) => median(runs.map((r) => r.main + r.workers + r.other));
   console.log(
     `\nadded per hook (median of ${PAIRS} paired requests, halved): ${
       perHook.toFixed(1)
     } µs; throughput with hooks: ${ratio.toFixed(2)}× no hooks`,
+  );
+  console.log(
+    `gateway CPU per request under load: ${(total(cpu.hooks) / total(cpu.plain)).toFixed(2)}× no hooks (${
+      ((total(cpu.hooks) - total(cpu.plain)) / 2).toFixed(1)
+    } µs per hook, every thread)`,
   );
   console.log(`errors: ${errors}; rounds: ${ROUNDS} × ${SECONDS} s per API and mode`);
 } finally {
