@@ -14,7 +14,7 @@ import { snapshotState } from "../src/jsvm/sandbox/state_reset.ts";
 
 const runtime = { log() {}, hostCall: () => undefined };
 const tyk = createTykJS(runtime);
-const { TykMiddleware, TykEventHandlers } = tyk.TykJS as Record<string, object>;
+const { TykMiddleware } = tyk.TykJS as Record<string, object>;
 const builtinNames = Object.getOwnPropertyNames(globalThis).filter((name) =>
   /^[A-Z]/.test(name) && typeof (globalThis as Record<string, unknown>)[name] === "function"
 ).slice(0, 60);
