@@ -73,9 +73,12 @@ export interface InitMessage {
   /** Mutes log()/rawlog()/console while loading (every worker but an API's first). */
   quietLoad: boolean;
   control: SharedArrayBuffer;
-  data: SharedArrayBuffer;
-  /** The outbox: the sandbox writes each call's outcome here (and grows it when it must). */
-  out: SharedArrayBuffer;
+  /** One buffer per inbox lane: the host writes calls' payloads here (and grows them when it must). */
+  inboxes: SharedArrayBuffer[];
+  /** The host writes host-call replies here. */
+  reply: SharedArrayBuffer;
+  /** One buffer per outbox lane: the sandbox writes calls' outcomes here (and grows them when it must). */
+  outboxes: SharedArrayBuffer[];
   /** Slot 0: how many requests the gateway serves now (it decides how long an idle sandbox polls). */
   load: SharedArrayBuffer;
 }
@@ -164,56 +167,101 @@ export type ToHost =
   | { type: "hostCall"; id: number; op: HostCallOp; args: string[] }
   | { type: "log"; id: number; level: SandboxLogLevel; text: string };
 
+/**
+ * Calls a sandbox holds at once: the one it runs and those queued behind it. The host queues a call in a
+ * busy sandbox, so the sandbox starts the next call as it finishes one instead of sleeping until the
+ * gateway's thread gets round to handing it over (waking a sleeping thread costs both threads more than a
+ * hook). Call `k` of a sandbox sits in inbox lane `k % PIPELINE_DEPTH`, its outcome in outbox lane
+ * `k % PIPELINE_DEPTH`.
+ */
+export const PIPELINE_DEPTH = 4;
+
 /** Int32 slots of the control buffer. */
 export const CONTROL = {
-  /** Bumped by the host after each inbox write; the sandbox waits on it. */
+  /**
+   * Bumped by the host after each write the sandbox must see (a call, a host-call reply, an abort); the
+   * sandbox waits on it.
+   */
   SEQ: 0,
-  /** What the inbox holds: one of `INBOX`. */
-  KIND: 1,
-  /** Byte length of the UTF-8 payload in the data buffer. */
-  LENGTH: 2,
-  /** The call id the payload belongs to. */
-  ID: 3,
-  /** For replies: one of `REPLY`. */
-  STATUS: 4,
+  /** Calls the host has written so far. */
+  POSTED: 1,
+  /** Calls the sandbox has started so far. */
+  TAKEN: 2,
+  /**
+   * Outcomes the sandbox has written so far; the host waits on it. The host bumps it too when it gives up
+   * on the sandbox, to release its own waiter.
+   */
+  DONE: 3,
+  /** Bumped by the host after each host-call reply. */
+  REPLY_SEQ: 4,
+  /** The call id the reply belongs to. */
+  REPLY_ID: 5,
+  /** One of `REPLY`. */
+  REPLY_STATUS: 6,
+  /** Byte length of the UTF-8 reply in the reply buffer. */
+  REPLY_LENGTH: 7,
   /**
    * Set to 1 by the host when it gives up on the sandbox (timeout, close). Plugin code's loop and function
    * ticks then throw, and the sandbox closes itself: `worker.terminate()` alone does not stop a Worker
    * that is busy in JavaScript (denoland/deno#35657).
    */
-  ABORT: 5,
+  ABORT: 8,
   /**
-   * Bumped by the sandbox after it wrote a call's outcome to the outbox; the host waits on it. The host
-   * bumps it too when it gives up on the sandbox, to release its own waiter.
-   */
-  OUT_SEQ: 6,
-  /** What the outbox holds: one of `OUTCOME`. */
-  OUT_KIND: 7,
-  /** Byte length of the UTF-8 outcome in the out buffer. */
-  OUT_LENGTH: 8,
-  /** The call id the outcome belongs to. */
-  OUT_ID: 9,
-  /**
-   * 1 while the sandbox sleeps in `Atomics.wait`. The host may then wake it without writing the inbox
-   * (a notify on `SEQ` alone) when a request that will reach JS arrives, so the thread is up by the first
+   * 1 while the sandbox sleeps in `Atomics.wait`. The host may then wake it without writing anything (a
+   * notify on `SEQ` alone) when a request that will reach JS arrives, so the thread is up by the first
    * hook; the sandbox goes back to polling.
    */
-  SLEEPING: 10,
+  SLEEPING: 9,
+} as const;
+
+/** Per-call slots of an inbox lane, at `inboxSlot(k, …)`. */
+export const INBOX_LANE = {
+  /** One of `INBOX`. */
+  KIND: 0,
+  /** Byte length of the UTF-8 payload in the lane's buffer. */
+  LENGTH: 1,
+  /** The call id. */
+  ID: 2,
+} as const;
+
+/** Per-call slots of an outbox lane, at `outboxSlot(k, …)`. */
+export const OUTBOX_LANE = {
+  /** One of `OUTCOME`. */
+  KIND: 0,
+  /** Byte length of the UTF-8 outcome in the lane's buffer. */
+  LENGTH: 1,
+  /** The call id the outcome belongs to. */
+  ID: 2,
   /**
    * How many `log` messages the call posted before its outcome: the host settles the call only once it has
    * received them all, so a plugin's log lines come before whatever its result causes.
    */
-  OUT_LOGS: 11,
+  LOGS: 3,
 } as const;
 
+const LANES_AT = 10;
+const INBOX_LANE_SLOTS = 3;
+const OUTBOX_LANE_SLOTS = 4;
+const OUTBOXES_AT = LANES_AT + PIPELINE_DEPTH * INBOX_LANE_SLOTS;
+
+/** The control slot of `field` (an `INBOX_LANE` value) for the sandbox's call number `k`. */
+export function inboxSlot(k: number, field: number): number {
+  return LANES_AT + (k % PIPELINE_DEPTH) * INBOX_LANE_SLOTS + field;
+}
+
+/** The control slot of `field` (an `OUTBOX_LANE` value) for the sandbox's call number `k`. */
+export function outboxSlot(k: number, field: number): number {
+  return OUTBOXES_AT + (k % PIPELINE_DEPTH) * OUTBOX_LANE_SLOTS + field;
+}
+
 /** Number of Int32 slots in the control buffer. */
-export const CONTROL_SLOTS = 16;
+export const CONTROL_SLOTS = OUTBOXES_AT + PIPELINE_DEPTH * OUTBOX_LANE_SLOTS;
 
 /**
  * Inbox contents. A `HOOK` is a call whose first argument is a `HookRequest` and whose value is answered
  * as `HookEdits` JSON.
  */
-export const INBOX = { CALL: 1, REPLY: 2, HOOK: 3 } as const;
+export const INBOX = { CALL: 1, HOOK: 2 } as const;
 
 /** Outbox contents: the call's value as text, or a `CallFailure` as JSON. */
 export const OUTCOME = { VALUE: 1, FAILED: 2 } as const;
@@ -225,7 +273,7 @@ export const OUTCOME = { VALUE: 1, FAILED: 2 } as const;
  */
 export const IDLE_POLL = { quietLoad: 2, quietMicros: 1000, busyMicros: 20, hostMicros: 100 } as const;
 
-/** Outcome of a host call, as written into `CONTROL.STATUS`. */
+/** Outcome of a host call, as written into `CONTROL.REPLY_STATUS`. */
 export const REPLY = { VALUE: 0, UNDEFINED: 1, ERROR: 2 } as const;
 
 /**
@@ -234,8 +282,8 @@ export const REPLY = { VALUE: 0, UNDEFINED: 1, ERROR: 2 } as const;
  */
 export const PART_SEPARATOR = "\u0000";
 
-/** Initial size of the growable data buffer. */
-export const DATA_INITIAL_BYTES = 64 * 1024;
+/** Initial size of each growable buffer (inbox and outbox lanes, replies). */
+export const DATA_INITIAL_BYTES = 16 * 1024;
 
 /** Largest payload (call, host-call reply or outcome) a data buffer grows to. */
 export const DATA_MAX_BYTES = 256 * 1024 * 1024;

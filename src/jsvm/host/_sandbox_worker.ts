@@ -1,7 +1,8 @@
 /**
  * One sandbox Worker as the host sees it: a small state machine (`starting` → `idle` ⇄ `busy` → `dead`).
- * `terminate()` twice is harmless, a reply for a call that is no longer current is dropped, a dead
- * worker's pending call and load are rejected, and an `error`/`messageerror` event kills it ("crashed").
+ * A busy worker takes up to `PIPELINE_DEPTH` calls, run in order. `terminate()` twice is harmless, a reply
+ * for a call that is no longer current is dropped, a dead worker's started calls and load are rejected
+ * (calls it never started go back to the pool), and an `error`/`messageerror` event kills it ("crashed").
  * The only `new Worker` for plugin code is in `startWorker()` below.
  */
 
@@ -14,10 +15,14 @@ import {
   DATA_MAX_BYTES,
   type HostCallOp,
   IDLE_POLL,
-  INBOX,
+  INBOX_LANE,
+  inboxSlot,
   type InitMessage,
   type LoadIssue,
+  OUTBOX_LANE,
+  outboxSlot,
   OUTCOME,
+  PIPELINE_DEPTH,
   REPLY,
   type ToHost,
   unhandled,
@@ -59,7 +64,7 @@ export type HostCallHandler = (
   signal: AbortSignal,
 ) => Promise<string | undefined>;
 
-/** A call as a worker runs it; `settle` is called exactly once. */
+/** A call as a worker runs it; `settle` is called exactly once, unless the worker hands it back unstarted. */
 export interface WorkerJob {
   id: number;
   /** `INBOX.CALL`, or `INBOX.HOOK` for a request hook. */
@@ -69,15 +74,27 @@ export interface WorkerJob {
   settle(error: JsvmError | null, value: string): void;
 }
 
+/** A call posted to the worker and not settled yet. */
+interface Posted {
+  job: WorkerJob;
+  /** `log` messages received for it so far. */
+  logs: number;
+}
+
 /** How to start a sandbox. */
 export interface SandboxWorkerOptions {
-  init: Omit<InitMessage, "type" | "id" | "control" | "data" | "out" | "load">;
+  init: Omit<InitMessage, "type" | "id" | "control" | "inboxes" | "reply" | "outboxes" | "load">;
   /** Longest time one source may take to evaluate before the worker is killed. */
   loadTimeoutMs: number;
   hostCalls?: HostCallHandler;
   log: Logger;
-  /** The worker became idle (after loading or a call). */
-  onIdle(worker: SandboxWorker): void;
+  /** The worker can take calls again (it loaded, or calls it held were settled or handed back). */
+  onFree(worker: SandboxWorker): void;
+  /**
+   * Calls the worker was given but never started, oldest first, handed back to run elsewhere: it died, or
+   * it is blocked in a host call, which may take long.
+   */
+  onHandBack(jobs: WorkerJob[]): void;
   /** The worker died on its own (error event, bad message); not called for `terminate()`. */
   onCrash(worker: SandboxWorker, error: JsvmError): void;
 }
@@ -96,20 +113,44 @@ function startWorker(): Worker {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+function growable(): SharedArrayBuffer {
+  return new SharedArrayBuffer(DATA_INITIAL_BYTES, { maxByteLength: DATA_MAX_BYTES });
+}
+
+function lanes(): SharedArrayBuffer[] {
+  return Array.from({ length: PIPELINE_DEPTH }, growable);
+}
+
+/**
+ * Writes `text` into `buffer`, growing it first when it may not fit; the bytes written, or -1 when the
+ * text cannot fit even at the largest size.
+ */
+function writeText(buffer: SharedArrayBuffer, text: string): number {
+  if (text.length * 3 > buffer.byteLength && buffer.byteLength < DATA_MAX_BYTES) {
+    buffer.grow(Math.min(DATA_MAX_BYTES, Math.max(buffer.byteLength * 2, text.length * 3)));
+  }
+  const { read, written } = encoder.encodeInto(text, new Uint8Array(buffer));
+  return read < text.length ? -1 : written;
+}
+
 /** A Worker running one API's sandbox. */
 export class SandboxWorker {
   #worker: Worker;
   #options: SandboxWorkerOptions;
   #state: "starting" | "idle" | "busy" | "dead" = "starting";
   #control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
-  #data = new SharedArrayBuffer(DATA_INITIAL_BYTES, { maxByteLength: DATA_MAX_BYTES });
-  #bytes = new Uint8Array(this.#data);
-  #out = new SharedArrayBuffer(DATA_INITIAL_BYTES, { maxByteLength: DATA_MAX_BYTES });
-  #outBytes = new Uint8Array(this.#out);
-  #job: WorkerJob | null = null;
-  /** `log` messages received for the current call, and whether its outcome waits for more of them. */
-  #logsSeen = 0;
+  #inboxes = lanes();
+  #replyBuffer = growable();
+  #outboxes = lanes();
+  /** Posted calls not settled yet, in call order; `#jobs[i]` is the worker's call number `#first + i`. */
+  #jobs: Posted[] = [];
+  #first = 0;
+  /** Whether an `Atomics.waitAsync` on `CONTROL.DONE` is pending. */
+  #watching = false;
+  /** The oldest call's outcome is in but waits for its log messages. */
   #outcomeWaiting = false;
+  /** A host call is being served: the sandbox is blocked until its reply. */
+  #inHostCall = false;
   #abort: AbortController | null = null;
   #loadTimer: ReturnType<typeof setTimeout> | undefined;
   #loadingFile = "";
@@ -134,8 +175,9 @@ export class SandboxWorker {
       type: "init",
       id: 0,
       control: this.#control.buffer,
-      data: this.#data,
-      out: this.#out,
+      inboxes: this.#inboxes,
+      reply: this.#replyBuffer,
+      outboxes: this.#outboxes,
       load: LOAD_GAUGE,
     };
     this.#worker.postMessage(msg);
@@ -152,70 +194,132 @@ export class SandboxWorker {
     return this.#started;
   }
 
-  /** Starts a call; the worker must be idle. */
+  /** Whether the worker takes another call now: loaded, alive, not full and not blocked in a host call. */
+  get canTake(): boolean {
+    return (this.#state === "idle" || this.#state === "busy") && this.#jobs.length < PIPELINE_DEPTH &&
+      !this.#inHostCall;
+  }
+
+  /** Calls given to this worker and not settled yet. */
+  get held(): number {
+    return this.#jobs.length;
+  }
+
+  /** Posts a call; `canTake` must be true. It runs after the calls the worker already holds. */
   run(job: WorkerJob): void {
-    if (this.#state !== "idle") throw new Error(`Cannot run a JS call: the sandbox is ${this.#state}`);
-    const seq = Atomics.load(this.#control, CONTROL.OUT_SEQ);
-    if (!this.#write(job.kind, job.id, 0, job.payload)) {
+    if (!this.canTake) throw new Error(`Cannot run a JS call: the sandbox is ${this.#state} and full`);
+    const control = this.#control;
+    const k = this.#first + this.#jobs.length;
+    const written = writeText(this.#inboxes[k % PIPELINE_DEPTH], job.payload);
+    if (written < 0) {
       job.settle(
         new JsvmError("threw", `Cannot call JS: ${job.payload.length} characters of arguments do not fit`),
         "",
       );
       return;
     }
+    Atomics.store(control, inboxSlot(k, INBOX_LANE.LENGTH), written);
+    Atomics.store(control, inboxSlot(k, INBOX_LANE.KIND), job.kind);
+    Atomics.store(control, inboxSlot(k, INBOX_LANE.ID), job.id);
+    Atomics.store(control, CONTROL.POSTED, k + 1);
+    this.#ring();
+    this.#jobs.push({ job, logs: 0 });
     this.#state = "busy";
-    this.#job = job;
-    this.#logsSeen = 0;
-    this.#outcomeWaiting = false;
-    if (gatewayIsQuiet() && this.#pollOutcome(seq)) {
+    if (this.#jobs.length > 1) return; // the pending waiter covers this call too
+    if (gatewayIsQuiet() && this.#pollOutcome(k)) {
       queueMicrotask(this.#onOutcome); // not inline: settling starts the next queued call, which would nest
       return;
     }
-    const wait = Atomics.waitAsync(this.#control, CONTROL.OUT_SEQ, seq);
-    if (wait.async) wait.value.then(this.#onOutcome);
-    else queueMicrotask(this.#onOutcome);
+    this.#watch();
   }
 
+  /** Bumps the doorbell the sandbox waits on. */
+  #ring(): void {
+    Atomics.add(this.#control, CONTROL.SEQ, 1);
+    Atomics.notify(this.#control, CONTROL.SEQ);
+  }
+
+  /** Waits asynchronously for the next outcome, unless a waiter is pending. */
+  #watch(): void {
+    if (this.#watching) return;
+    const done = Atomics.load(this.#control, CONTROL.DONE);
+    if (done > this.#first) {
+      queueMicrotask(this.#onOutcome);
+      return;
+    }
+    const wait = Atomics.waitAsync(this.#control, CONTROL.DONE, done);
+    if (!wait.async) {
+      queueMicrotask(this.#onOutcome);
+      return;
+    }
+    this.#watching = true;
+    wait.value.then(this.#onWatched);
+  }
+
+  #onWatched = (): void => {
+    this.#watching = false;
+    this.#onOutcome();
+  };
+
   /**
-   * Polls the outbox for up to `IDLE_POLL.hostMicros`; true when the outcome came. A quiet gateway's
-   * thread has nothing else to do meanwhile, and a hook answered within the poll skips the event loop's
-   * wake-up, which costs more than the hook.
+   * Polls the outbox for up to `IDLE_POLL.hostMicros`; true when the outcome of call `k` came. A quiet
+   * gateway's thread has nothing else to do meanwhile, and a hook answered within the poll skips the event
+   * loop's wake-up, which costs more than the hook.
    */
-  #pollOutcome(seq: number): boolean {
+  #pollOutcome(k: number): boolean {
     const control = this.#control;
     const until = performance.now() + IDLE_POLL.hostMicros / 1000;
-    for (let n = 1; Atomics.load(control, CONTROL.OUT_SEQ) === seq; n++) {
+    for (let n = 1; Atomics.load(control, CONTROL.DONE) <= k; n++) {
       if ((n & 63) === 0 && performance.now() >= until) return false;
     }
     return true;
   }
 
-  /** The outbox changed (or the host released its own waiter): settle the current call from it. */
+  /** Outcomes came (or the host released its own waiter): settle the calls they belong to, in order. */
   #onOutcome = (): void => {
-    const job = this.#job;
     const control = this.#control;
-    if (this.#state !== "busy" || job === null || Atomics.load(control, CONTROL.OUT_ID) !== job.id) return;
-    // The call's log messages travel by postMessage, slower than the outbox: settle once they are in.
-    this.#outcomeWaiting = this.#logsSeen < Atomics.load(control, CONTROL.OUT_LOGS);
-    if (this.#outcomeWaiting) return;
-    const text = decoder.decode(this.#outBytes.subarray(0, Atomics.load(control, CONTROL.OUT_LENGTH)));
-    this.#job = null;
-    this.#abort = null;
-    this.#state = "idle";
-    if (Atomics.load(control, CONTROL.OUT_KIND) === OUTCOME.VALUE) job.settle(null, text);
-    else {
-      let failure: CallFailure;
-      try {
-        failure = JSON.parse(text);
-      } catch {
-        failure = { kind: "threw", message: "JS sandbox sent an unreadable failure" };
+    const jobs = this.#jobs;
+    let settled = false;
+    while (this.#state === "busy" && jobs.length > 0 && Atomics.load(control, CONTROL.DONE) > this.#first) {
+      const k = this.#first;
+      const { job, logs } = jobs[0];
+      if (Atomics.load(control, outboxSlot(k, OUTBOX_LANE.ID)) !== job.id) {
+        this.#crash("JS sandbox answered for a call it was not running");
+        return;
       }
-      const { kind, message, file, line } = failure;
-      const known = kind === "missing" || kind === "decode" ? kind : "threw";
-      job.settle(new JsvmError(known, String(message), { file, line }), "");
+      // The call's log messages travel by postMessage, slower than the outbox: settle once they are in.
+      this.#outcomeWaiting = logs < Atomics.load(control, outboxSlot(k, OUTBOX_LANE.LOGS));
+      if (this.#outcomeWaiting) return;
+      jobs.shift();
+      this.#first++;
+      settled = true;
+      this.#settleFrom(k, job);
     }
-    if (this.#state === "idle") this.#options.onIdle(this);
+    if (this.#state !== "busy") return;
+    if (jobs.length === 0) this.#state = "idle";
+    else this.#watch();
+    if (settled) this.#options.onFree(this);
   };
+
+  /** Settles `job` from the outcome of call `k`. */
+  #settleFrom(k: number, job: WorkerJob): void {
+    const control = this.#control;
+    const length = Atomics.load(control, outboxSlot(k, OUTBOX_LANE.LENGTH));
+    const text = decoder.decode(new Uint8Array(this.#outboxes[k % PIPELINE_DEPTH], 0, length));
+    if (Atomics.load(control, outboxSlot(k, OUTBOX_LANE.KIND)) === OUTCOME.VALUE) {
+      job.settle(null, text);
+      return;
+    }
+    let failure: CallFailure;
+    try {
+      failure = JSON.parse(text);
+    } catch {
+      failure = { kind: "threw", message: "JS sandbox sent an unreadable failure" };
+    }
+    const { kind, message, file, line } = failure;
+    const known = kind === "missing" || kind === "decode" ? kind : "threw";
+    job.settle(new JsvmError(known, String(message), { file, line }), "");
+  }
 
   /** Wakes an idle worker that sleeps, so it polls for the call about to come. */
   wake(): void {
@@ -224,26 +328,39 @@ export class SandboxWorker {
     }
   }
 
-  /** Stops the worker; a pending call and an unfinished load are rejected with `reason`. Safe to repeat. */
+  /**
+   * Stops the worker. Calls it finished are settled with their outcomes, calls it started with `reason`,
+   * calls it never started are handed back; an unfinished load is rejected with `reason`. Safe to repeat.
+   */
   terminate(reason: JsvmError): void {
     if (this.#state === "dead") return;
     const wasStarting = this.#state === "starting";
     this.#state = "dead";
+    const control = this.#control;
     // terminate() does not stop a Worker busy in JavaScript (denoland/deno#35657): the abort flag makes the
-    // plugin's loop and function ticks throw, and the sandbox closes itself; the notify wakes it if it waits.
-    Atomics.store(this.#control, CONTROL.ABORT, 1);
-    Atomics.add(this.#control, CONTROL.SEQ, 1);
-    Atomics.notify(this.#control, CONTROL.SEQ);
-    Atomics.add(this.#control, CONTROL.OUT_SEQ, 1); // releases this side's waitAsync
-    Atomics.notify(this.#control, CONTROL.OUT_SEQ);
+    // plugin's loop and function ticks throw, and the sandbox closes itself; the ring wakes it if it waits.
+    Atomics.store(control, CONTROL.ABORT, 1);
+    this.#ring();
+    const done = Atomics.load(control, CONTROL.DONE);
+    const started = Atomics.load(control, CONTROL.TAKEN);
+    Atomics.store(control, CONTROL.DONE, Math.max(done, this.#first + this.#jobs.length) + 1); // releases this side's waitAsync
+    Atomics.notify(control, CONTROL.DONE);
     this.#worker.terminate();
     clearTimeout(this.#loadTimer);
     this.#abort?.abort(reason);
     this.#abort = null;
     if (wasStarting) this.#loaded.reject(reason);
-    const job = this.#job;
-    this.#job = null;
-    job?.settle(reason, "");
+    const jobs = this.#jobs;
+    this.#jobs = [];
+    const unstarted: WorkerJob[] = [];
+    for (let i = 0; i < jobs.length; i++) {
+      const k = this.#first + i;
+      if (k < done && Atomics.load(control, outboxSlot(k, OUTBOX_LANE.ID)) === jobs[i].job.id) {
+        this.#settleFrom(k, jobs[i].job);
+      } else if (k < started) jobs[i].job.settle(reason, "");
+      else unstarted.push(jobs[i].job);
+    }
+    if (unstarted.length > 0) this.#options.onHandBack(unstarted);
   }
 
   #crash(message: string): void {
@@ -264,20 +381,20 @@ export class SandboxWorker {
     }, ms);
   }
 
-  /** Writes the inbox and wakes the sandbox; false when the text cannot fit. */
-  #write(kind: number, id: number, status: number, text: string): boolean {
-    if (text.length * 3 > this.#data.byteLength && this.#data.byteLength < DATA_MAX_BYTES) {
-      this.#data.grow(Math.min(DATA_MAX_BYTES, Math.max(this.#data.byteLength * 2, text.length * 3)));
-    }
-    const { read, written } = encoder.encodeInto(text, this.#bytes);
-    if (read < text.length) return false;
+  /** Writes a host-call reply and wakes the sandbox; false when the text cannot fit. */
+  #reply(id: number, status: number, text: string): boolean {
+    const written = writeText(this.#replyBuffer, text);
+    if (written < 0) return false;
     const control = this.#control;
-    Atomics.store(control, CONTROL.LENGTH, written);
-    Atomics.store(control, CONTROL.KIND, kind);
-    Atomics.store(control, CONTROL.ID, id);
-    Atomics.store(control, CONTROL.STATUS, status);
-    Atomics.add(control, CONTROL.SEQ, 1);
-    Atomics.notify(control, CONTROL.SEQ);
+    Atomics.store(control, CONTROL.REPLY_LENGTH, written);
+    Atomics.store(control, CONTROL.REPLY_STATUS, status);
+    Atomics.store(control, CONTROL.REPLY_ID, id);
+    Atomics.add(control, CONTROL.REPLY_SEQ, 1);
+    this.#ring();
+    if (this.#inHostCall) {
+      this.#inHostCall = false;
+      this.#options.onFree(this);
+    }
     return true;
   }
 
@@ -290,9 +407,15 @@ export class SandboxWorker {
     }
   }
 
-  /** Whether `id` names what the worker does now (a call, or 0 while loading). */
+  /** Where call `id` sits among the calls the worker holds (-1 when it holds no such call). */
+  #indexOf(id: number): number {
+    if (this.#state !== "busy") return -1;
+    return this.#jobs.findIndex((posted) => posted.job.id === id);
+  }
+
+  /** Whether `id` names something the worker does now (a call, or 0 while loading). */
   #current(id: number): boolean {
-    return this.#state === "starting" ? id === 0 : this.#state === "busy" && this.#job?.id === id;
+    return this.#state === "starting" ? id === 0 : this.#indexOf(id) !== -1;
   }
 
   #handle(msg: ToHost): void {
@@ -310,17 +433,20 @@ export class SandboxWorker {
         this.#loadingFile = "";
         this.#abort = null;
         this.#loaded.resolve(msg.issues);
-        this.#options.onIdle(this);
+        this.#options.onFree(this);
         return;
       case "hostCall":
-        if (this.#current(msg.id)) this.#serveHostCall(msg.id, msg.op, msg.args);
+        if (!this.#current(msg.id)) return;
+        if (msg.id !== 0) this.#blockedIn(this.#indexOf(msg.id));
+        this.#serveHostCall(msg.id, msg.op, msg.args);
         return;
       case "log": {
         const { log, init } = this.#options;
         if (msg.level === "raw") log.raw(msg.text);
         else log[msg.level](msg.text, { api_id: init.apiId, type: "log-msg" });
-        if (this.#current(msg.id) && msg.id !== 0) {
-          this.#logsSeen++;
+        const at = msg.id === 0 ? -1 : this.#indexOf(msg.id);
+        if (at !== -1) {
+          this.#jobs[at].logs++;
           if (this.#outcomeWaiting) this.#onOutcome();
         }
         return;
@@ -328,6 +454,18 @@ export class SandboxWorker {
       default:
         unhandled(msg);
     }
+  }
+
+  /**
+   * The call at `at` waits for a host call, which may take long (an HTTP request): hand the calls queued
+   * behind it back to the pool. The sandbox cannot start them meanwhile, so taking them back is safe.
+   */
+  #blockedIn(at: number): void {
+    this.#inHostCall = true;
+    const behind = this.#jobs.splice(at + 1);
+    if (behind.length === 0) return;
+    Atomics.store(this.#control, CONTROL.POSTED, this.#first + this.#jobs.length);
+    this.#options.onHandBack(behind.map((posted) => posted.job));
   }
 
   #serveHostCall(id: number, op: HostCallOp, args: string[]): void {
@@ -342,9 +480,9 @@ export class SandboxWorker {
     pending.then(
       (value) => {
         if (!this.#current(id)) return; // timed out or dead: the sandbox is not waiting any more
-        if (value === undefined) this.#write(INBOX.REPLY, id, REPLY.UNDEFINED, "");
-        else if (!this.#write(INBOX.REPLY, id, REPLY.VALUE, String(value))) {
-          this.#write(INBOX.REPLY, id, REPLY.ERROR, `${op} returned more than the sandbox can take`);
+        if (value === undefined) this.#reply(id, REPLY.UNDEFINED, "");
+        else if (!this.#reply(id, REPLY.VALUE, String(value))) {
+          this.#reply(id, REPLY.ERROR, `${op} returned more than the sandbox can take`);
         }
       },
       (error) => {
@@ -353,7 +491,7 @@ export class SandboxWorker {
         this.#options.log.error(`JS host call ${op} failed: ${message}`, {
           api_id: this.#options.init.apiId,
         });
-        this.#write(INBOX.REPLY, id, REPLY.ERROR, message);
+        this.#reply(id, REPLY.ERROR, message);
       },
     );
   }

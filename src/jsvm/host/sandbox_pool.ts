@@ -262,7 +262,8 @@ class Pool implements SandboxPool {
       loadTimeoutMs: spec.timeoutMs,
       hostCalls: spec.hostCalls,
       log: spec.log,
-      onIdle: () => this.#pump(),
+      onFree: () => this.#pump(),
+      onHandBack: (jobs) => this.#requeue(jobs as Job[]),
       onCrash: (w, error) => this.#lost(w, error, w.started),
     });
     this.#workers.push(worker);
@@ -297,10 +298,36 @@ class Pool implements SandboxPool {
     this.#pump();
   }
 
+  /** Puts calls a worker handed back unstarted at the head of the queue, in their order. */
+  #requeue(jobs: Job[]): void {
+    for (let i = jobs.length - 1; i >= 0; i--) {
+      jobs[i].worker = null;
+      if (this.#queueHead > 0) this.#queue[--this.#queueHead] = jobs[i];
+      else this.#queue.unshift(jobs[i]);
+    }
+    queueMicrotask(() => this.#pump()); // the worker handing them back is mid-change
+  }
+
+  /**
+   * The worker the next call goes to: an idle one; else, once no more workers may start, the one holding
+   * the fewest calls that can queue another.
+   */
+  #pick(): SandboxWorker | undefined {
+    let best: SandboxWorker | undefined;
+    for (const worker of this.#workers) {
+      if (worker.state === "idle") return worker;
+      if (worker.canTake && (best === undefined || worker.held < best.held)) best = worker;
+    }
+    if (best === undefined) return undefined;
+    const waiting = this.#queue.length - this.#queueHead;
+    const starting = this.#workers.filter((w) => w.state === "starting").length;
+    return starting < waiting && this.#workers.length < this.#spec.size ? undefined : best;
+  }
+
   #pump(): void {
     const queue = this.#queue;
     while (this.#queueHead < queue.length) {
-      const worker = this.#workers.find((w) => w.state === "idle");
+      const worker = this.#pick();
       if (worker === undefined) {
         const waiting = queue.length - this.#queueHead;
         const starting = this.#workers.filter((w) => w.state === "starting").length;
@@ -351,14 +378,15 @@ class Pool implements SandboxPool {
       `JS call ${name(job.target, job.method)} did not finish within ${this.#spec.timeoutMs} ms`,
     );
     const worker = job.worker;
-    if (worker === null) {
+    // A worker that did not start this call in time is stuck on something (an earlier call's promise
+    // jobs, say). Terminating it settles what it started and hands back the rest, this call among them.
+    worker?.terminate(error);
+    if (!job.done) {
       const at = this.#queue.indexOf(job, this.#queueHead);
       if (at !== -1) this.#queue.splice(at, 1);
       job.settle(error, "");
-      return;
     }
-    worker.terminate(error); // settles the job
-    this.#lost(worker, error, true);
+    if (worker !== null) this.#lost(worker, error, true);
   }
 }
 

@@ -222,6 +222,66 @@ Deno.test("call() serves a long queue of calls on one worker, each with its own 
   );
 });
 
+Deno.test("call() queues calls in a busy worker and settles each after its own log lines", async () => {
+  const code = `var chatty = { run: function (n) {
+    for (var i = 0; i < 20; i++) log(n + ":" + i);
+    return "done " + n;
+  } };`;
+  await withPool({ sources: [mw("/chatty.js", code, ["chatty"])] }, async (pool, captured) => {
+    await pool.load();
+    const calls = Array.from(
+      { length: 12 },
+      (_, n) =>
+        pool.call("chatty", "run", [String(n)]).then((value) => {
+          const mine = captured.lines.filter((line) => line.msg.startsWith(`${n}:`)).map((line) => line.msg);
+          assert.deepEqual(mine, Array.from({ length: 20 }, (_, i) => `${n}:${i}`), `call ${n}`);
+          return value;
+        }),
+    );
+    assert.deepEqual(await Promise.all(calls), Array.from({ length: 12 }, (_, n) => `done ${n}`));
+  });
+});
+
+Deno.test("call() queued behind a call waiting on a host call moves to another worker", async () => {
+  const gates: (() => void)[] = [];
+  const entered: (() => void)[] = [];
+  const hostCalls: HostCallHandler = () => {
+    entered.shift()?.();
+    return new Promise((resolve) => gates.push(() => resolve("slow done")));
+  };
+  const code = `var t = {
+    slow: function () { return TykMakeHttpRequest("{}"); },
+    fast: function (n) { return "fast " + n; },
+    busy: function (ms) { var end = Date.now() + ms; while (Date.now() < end) {} return "busy"; }
+  };`;
+  const inHostCall = () => new Promise<void>((resolve) => entered.push(resolve));
+  await withPool(
+    { hostCalls, size: 2, timeoutMs: 5_000, sources: [mw("/t.js", code, ["t"])] },
+    async (pool) => {
+      await pool.load();
+      // A worker blocked in a host call takes no new call: the second worker starts for it.
+      let waiting = inHostCall();
+      const slow = pool.call("t", "slow", []);
+      await waiting;
+      assert.equal(await pool.call("t", "fast", ["1"]), "fast 1");
+      gates.shift()!();
+      assert.equal(await slow, "slow done");
+      // Both workers busy: the third call queues in the first, which then blocks in a host call and hands
+      // it back; it runs on the second worker while the host call is still unanswered.
+      waiting = inHostCall();
+      const slow2 = pool.call("t", "slow", []);
+      const busy = pool.call("t", "busy", ["100"]);
+      const fast = pool.call("t", "fast", ["2"]);
+      await waiting;
+      assert.equal(await fast, "fast 2");
+      assert.equal(await busy, "busy");
+      assert.equal(gates.length, 1, "the host call is still waiting");
+      gates.shift()!();
+      assert.equal(await slow2, "slow done");
+    },
+  );
+});
+
 Deno.test("call() starts each call with the state left by loading", async () => {
   const code = `var counter = 0;
 var stats = { hits: 0, seen: [] };

@@ -3,7 +3,7 @@
  *
  * It gets one `init` message, hardens its global scope, defines the Tyk bootstrap, evaluates the sources
  * and takes the state snapshot. Then it waits on the control buffer (a short spin, then `Atomics.wait`);
- * each call is read from the shared data buffer, run, and its outcome written to the shared out buffer.
+ * calls are read in order from the shared inbox lanes, run, and their outcomes written to the outbox lanes.
  * Promise jobs the call queued run next (as goja runs them at the end of a run), and only then is the
  * state put back for the next call.
  */
@@ -17,9 +17,14 @@ import {
   type HostCallOp,
   IDLE_POLL,
   INBOX,
+  INBOX_LANE,
+  inboxSlot,
   type InitMessage,
+  OUTBOX_LANE,
+  outboxSlot,
   OUTCOME,
   PART_SEPARATOR,
+  PIPELINE_DEPTH,
   REPLY,
   type SandboxFailure,
   type SandboxLogLevel,
@@ -41,7 +46,6 @@ import { RESET_ROOTS, resetTracked } from "./reset_scope.ts";
 import { snapshotState } from "./state_reset.ts";
 import {
   append,
-  AtomicsAdd,
   AtomicsLoad,
   AtomicsNotify,
   AtomicsStore,
@@ -79,77 +83,81 @@ const closeWorker = scope.close.bind(globalThis);
 const PortPostMessage = MessagePort.prototype.postMessage;
 const yieldChannel = new MessageChannel();
 let control: Int32Array;
-let data: SharedArrayBuffer;
-let out: SharedArrayBuffer;
-let outBytes: Uint8Array;
+let inboxes: SharedArrayBuffer[];
+let reply: SharedArrayBuffer;
+let outboxes: SharedArrayBuffer[];
+let outBytes: Uint8Array[];
 let load: Int32Array;
-let lastSeq = 0;
+/** Calls started so far; the next call is number `taken`. */
+let taken = 0;
 let hostCalls = false;
 let persistState = false;
 /** What runs now: host calls work while loading and during a call, not while promise jobs drain or files replay. */
 let phase: "load" | "call" | "after" = "load";
 let muted = false;
 let currentId = 0;
-/** `log` messages the running call has posted so far (see `CONTROL.OUT_LOGS`). */
+/** The running call's number (its lanes). */
+let currentCall = 0;
+/** `log` messages the running call has posted so far (see `OUTBOX_LANE.LOGS`). */
 let callLogs = 0;
 let loaded: LoadedSources;
 let restoreState: (() => void) | null = null;
 
-function readInbox(): string {
-  return utf8Decode(new SafeUint8Array(data, 0, AtomicsLoad(control, CONTROL.LENGTH)));
+function readLane(buffer: SharedArrayBuffer, length: number): string {
+  return utf8Decode(new SafeUint8Array(buffer, 0, length));
+}
+
+function callPosted(): boolean {
+  return AtomicsLoad(control, CONTROL.POSTED) > taken;
 }
 
 /**
- * Blocks until the host writes the inbox again, and returns what it holds; 0 when the host only woke the
- * sandbox up early (see `CONTROL.SLEEPING`). `poll` polls for a while first (see IDLE_POLL).
+ * Waits until the host posts a call or wakes the sandbox up early (see `CONTROL.SLEEPING`): polls for a
+ * while first (see IDLE_POLL), then sleeps.
  */
-function waitInbox(poll: boolean): number {
-  if (poll) {
-    const quiet = AtomicsLoad(load, 0) <= IDLE_POLL.quietLoad;
-    pollInbox(quiet ? IDLE_POLL.quietMicros : IDLE_POLL.busyMicros);
-  }
-  if (AtomicsLoad(control, CONTROL.SEQ) === lastSeq) {
-    AtomicsStore(control, CONTROL.SLEEPING, 1);
-    AtomicsWait(control, CONTROL.SEQ, lastSeq);
-    AtomicsStore(control, CONTROL.SLEEPING, 0);
-  }
+function idle(): void {
   const seq = AtomicsLoad(control, CONTROL.SEQ);
-  if (seq === lastSeq) return 0;
-  lastSeq = seq;
-  return AtomicsLoad(control, CONTROL.KIND);
-}
-
-/** Polls the inbox until it changes or `micros` pass (reading the clock costs more than a poll). */
-function pollInbox(micros: number): void {
-  const until = PerformanceNow() + micros / 1000;
-  for (let n = 1; AtomicsLoad(control, CONTROL.SEQ) === lastSeq; n++) {
-    if ((n & 63) === 0 && PerformanceNow() >= until) return;
+  if (callPosted()) return;
+  const quiet = AtomicsLoad(load, 0) <= IDLE_POLL.quietLoad;
+  // reading the clock costs more than a poll
+  const until = PerformanceNow() + (quiet ? IDLE_POLL.quietMicros : IDLE_POLL.busyMicros) / 1000;
+  for (let n = 1; AtomicsLoad(control, CONTROL.SEQ) === seq; n++) {
+    if ((n & 63) === 0 && PerformanceNow() >= until) {
+      AtomicsStore(control, CONTROL.SLEEPING, 1);
+      AtomicsWait(control, CONTROL.SEQ, seq);
+      AtomicsStore(control, CONTROL.SLEEPING, 0);
+      return;
+    }
   }
 }
 
-/** Writes a call's outcome to the outbox and wakes the host. */
+/** Writes the running call's outcome to its outbox lane and wakes the host. */
 function answer(kind: number, id: number, text: string): void {
+  const k = currentCall;
+  const lane = k % PIPELINE_DEPTH;
+  const out = outboxes[lane];
   if (text.length * 3 > out.byteLength && out.byteLength < DATA_MAX_BYTES) {
     SharedArrayBufferPrototypeGrow(
       out,
       MathMin(DATA_MAX_BYTES, MathMax(out.byteLength * 2, text.length * 3)),
     );
   }
-  let { read, written } = utf8EncodeInto(text, outBytes);
+  const bytes = outBytes[lane];
+  let { read, written } = utf8EncodeInto(text, bytes);
   if (read < text.length) {
     kind = OUTCOME.FAILED;
     const failure: CallFailure = {
       kind: "threw",
       message: `The JS result is larger than ${DATA_MAX_BYTES} bytes`,
     };
-    written = utf8EncodeInto(JSONStringify(failure), outBytes).written;
+    written = utf8EncodeInto(JSONStringify(failure), bytes).written;
   }
-  AtomicsStore(control, CONTROL.OUT_LENGTH, written);
-  AtomicsStore(control, CONTROL.OUT_LOGS, callLogs);
-  AtomicsStore(control, CONTROL.OUT_KIND, kind);
-  AtomicsStore(control, CONTROL.OUT_ID, id);
-  AtomicsAdd(control, CONTROL.OUT_SEQ, 1);
-  AtomicsNotify(control, CONTROL.OUT_SEQ);
+  AtomicsStore(control, outboxSlot(k, OUTBOX_LANE.LENGTH), written);
+  AtomicsStore(control, outboxSlot(k, OUTBOX_LANE.LOGS), callLogs);
+  AtomicsStore(control, outboxSlot(k, OUTBOX_LANE.KIND), kind);
+  AtomicsStore(control, outboxSlot(k, OUTBOX_LANE.ID), id);
+  AtomicsStore(control, CONTROL.DONE, k + 1);
+  AtomicsNotify(control, CONTROL.DONE);
 }
 
 /** Whether the host gave up on this sandbox (a call timed out, or the pool closes). */
@@ -172,12 +180,20 @@ const runtime: TykRuntime = {
   },
   hostCall(op: HostCallOp, args: string[]): HostCallReply | undefined {
     if (!hostCalls || phase === "after") return undefined;
+    const replies = AtomicsLoad(control, CONTROL.REPLY_SEQ);
     post({ type: "hostCall", id: currentId, op, args });
-    while (waitInbox(false) !== INBOX.REPLY || AtomicsLoad(control, CONTROL.ID) !== currentId) {
+    for (;;) {
+      const seq = AtomicsLoad(control, CONTROL.SEQ);
+      const answered = AtomicsLoad(control, CONTROL.REPLY_SEQ) !== replies;
+      if (answered && AtomicsLoad(control, CONTROL.REPLY_ID) === currentId) break;
       tick(); // the host gave up waiting for this call: stop it here
+      AtomicsWait(control, CONTROL.SEQ, seq);
     }
-    const status = AtomicsLoad(control, CONTROL.STATUS);
-    return { status, value: status === REPLY.UNDEFINED ? "" : readInbox() };
+    const status = AtomicsLoad(control, CONTROL.REPLY_STATUS);
+    const value = status === REPLY.UNDEFINED
+      ? ""
+      : readLane(reply, AtomicsLoad(control, CONTROL.REPLY_LENGTH));
+    return { status, value };
   },
 };
 
@@ -197,12 +213,18 @@ function fail(
  * Runs the call in the inbox and writes its outcome. For a `HOOK` the first argument is a `HookRequest`,
  * turned into Tyk's request object here, and the value is answered as the `HookEdits` it asks for.
  */
-function runCall(kind: number): void {
-  const id = AtomicsLoad(control, CONTROL.ID);
+function runCall(k: number): void {
+  const kind = AtomicsLoad(control, inboxSlot(k, INBOX_LANE.KIND));
+  const id = AtomicsLoad(control, inboxSlot(k, INBOX_LANE.ID));
+  currentCall = k;
   currentId = id;
   phase = "call";
   callLogs = 0;
-  const parts = StringPrototypeSplit(readInbox(), PART_SEPARATOR);
+  const payload = readLane(
+    inboxes[k % PIPELINE_DEPTH],
+    AtomicsLoad(control, inboxSlot(k, INBOX_LANE.LENGTH)),
+  );
+  const parts = StringPrototypeSplit(payload, PART_SEPARATOR);
   const target = parts[0];
   const method = parts[1] === "" ? null : parts[1];
   const name = method === null ? target : `${target}.${method}`;
@@ -262,10 +284,14 @@ function serve(): void {
       closeWorker();
       return;
     }
-    const kind = waitInbox(true);
-    if ((kind !== INBOX.CALL && kind !== INBOX.HOOK) || aborted()) continue;
+    if (!callPosted()) {
+      idle();
+      continue;
+    }
+    const k = taken++;
+    AtomicsStore(control, CONTROL.TAKEN, taken);
     try {
-      runCall(kind);
+      runCall(k);
     } catch (error) {
       fail(currentId, "threw", `JS sandbox error: ${errorText(error)}`, {});
     }
@@ -293,9 +319,11 @@ function afterCall(): void {
 
 function init(msg: InitMessage): void {
   control = new SafeInt32Array(msg.control);
-  data = msg.data;
-  out = msg.out;
-  outBytes = new SafeUint8Array(out);
+  inboxes = msg.inboxes;
+  reply = msg.reply;
+  outboxes = msg.outboxes;
+  outBytes = [];
+  for (let i = 0; i < outboxes.length; i++) append(outBytes, new SafeUint8Array(outboxes[i]));
   load = new SafeInt32Array(msg.load);
   hostCalls = msg.hostCalls;
   persistState = msg.persistState;
