@@ -1,10 +1,14 @@
 /**
  * An API's JS sandboxes: up to `size` Workers, started lazily, that all hold the same sources.
  *
- * Calls go to an idle worker, or wait in FIFO order. Each call has a hard timeout counted from `call()`:
- * a call still queued is dropped, a running one has its worker terminated (and a fresh worker, loaded from
- * the same sources, takes its place), so `while(true){}` costs one worker, never the gateway's thread or
- * another call. A source that hangs while loading is left out of later workers and reported as an issue.
+ * Calls go to an idle worker. Once every worker the pool may have is busy, a call queues in the worker
+ * holding the fewest (up to `PIPELINE_DEPTH`), so a busy worker goes from one call to the next without
+ * sleeping; a worker blocked in a host call hands its queued calls back. Past that, calls wait in FIFO
+ * order. Each call has a hard timeout counted from `call()`: a call still queued is dropped, a worker that
+ * has not finished it in time is terminated (a fresh worker, loaded from the same sources, takes its
+ * place, and the calls it never started run there), so `while(true){}` costs one worker, never the
+ * gateway's thread or another call. A source that hangs while loading is left out of later workers and
+ * reported as an issue.
  */
 
 import { createHash } from "node:crypto";
@@ -53,7 +57,7 @@ export interface SandboxPool {
   /** Starts the first worker and evaluates every source; resolves with what failed to load (never throws for plugin errors). */
   load(): Promise<{ issues: LoadIssue[] }>;
   /**
-   * Calls `target.method(...args)` (or `target(...args)` when method is null) in a free worker, where each
+   * Calls `target.method(...args)` (or `target(...args)` when method is null) in a worker, where each
    * arg is JSON text parsed inside the sandbox, and resolves with `String(returnValue)` exactly as Tyk's VM
    * converts the result ("undefined" for undefined). target may be a dotted path on otto; on `javascript`
    * it is a middleware's alias (`handlerAlias()`), or its name when only one file exports that name.
