@@ -45,11 +45,17 @@ Deno.test("call() carries arguments and results larger than the shared buffers s
   await withPool(
     { sources: [{ file: "/big.js", code, names: ["repeat"], kind: "virtual" }] },
     async (pool) => {
-      const text = "é".repeat(100_000); // 200 kB of UTF-8, past the 64 KiB first size
+      const text = "é".repeat(100_000); // 200 kB of UTF-8, past the 16 KiB first size
       const out = await pool.call("repeat", null, [JSON.stringify(text), "10"]);
       assert.equal(out.length, 1_000_001);
       assert.equal(out, text.repeat(10) + "✓");
       assert.equal(await pool.call("repeat", null, ['"ab"', "2"]), "abab✓"); // the grown buffers serve on
+      // Calls queued together use every lane of the worker, each growing on its own.
+      const sizes = [1, 30_000, 5, 90_000, 2, 50_000, 70_000, 3];
+      const outs = await Promise.all(
+        sizes.map((n, i) => pool.call("repeat", null, [JSON.stringify(`${i}é`.repeat(n)), "2"])),
+      );
+      outs.forEach((value, i) => assert.equal(value, `${i}é`.repeat(sizes[i] * 2) + "✓", `call ${i}`));
     },
   );
 });
@@ -172,6 +178,19 @@ Deno.test("call() times out a while(true) and the next call runs on a fresh work
   });
   // Each runaway worker stopped its code and closed itself: no thread keeps spinning.
   await noThreadSpins();
+});
+
+Deno.test("call() queued behind a runaway call runs on the fresh worker that replaces it", async () => {
+  const code = `var spin = { run: function (n) { if (n === 1) { while (true) {} } return "done " + n; } };`;
+  await withPool({ timeoutMs: 2_000, sources: [mw("/spin.js", code, ["spin"])] }, async (pool) => {
+    await pool.load();
+    const stuck = rejection(pool.call("spin", "run", ["1"]));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // The one worker is busy: these queue in it, behind the loop, and are handed back when it is killed.
+    const queued = [pool.call("spin", "run", ["2"]), pool.call("spin", "run", ["3"])];
+    assert.equal((await stuck).kind, "timeout");
+    assert.deepEqual(await Promise.all(queued), ["done 2", "done 3"]);
+  });
 });
 
 Deno.test("call() on a second worker is not held up by a stuck one", async () => {
