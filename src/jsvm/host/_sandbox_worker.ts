@@ -280,6 +280,7 @@ export class SandboxWorker {
     const control = this.#control;
     const jobs = this.#jobs;
     let settled = false;
+    this.#outcomeWaiting = false;
     while (this.#state === "busy" && jobs.length > 0 && Atomics.load(control, CONTROL.DONE) > this.#first) {
       const k = this.#first;
       const { job, logs } = jobs[0];
@@ -289,7 +290,7 @@ export class SandboxWorker {
       }
       // The call's log messages travel by postMessage, slower than the outbox: settle once they are in.
       this.#outcomeWaiting = logs < Atomics.load(control, outboxSlot(k, OUTBOX_LANE.LOGS));
-      if (this.#outcomeWaiting) return;
+      if (this.#outcomeWaiting) break; // the log handler comes back here
       jobs.shift();
       this.#first++;
       settled = true;
@@ -297,7 +298,7 @@ export class SandboxWorker {
     }
     if (this.#state !== "busy") return;
     if (jobs.length === 0) this.#state = "idle";
-    else this.#watch();
+    else if (!this.#outcomeWaiting) this.#watch();
     if (settled) this.#options.onFree(this);
   };
 
