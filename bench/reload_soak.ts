@@ -62,6 +62,8 @@ try {
   const after = rssKiB(gw.pid);
   const threadsAfter = threads(gw.pid);
   const seconds = (performance.now() - started) / 1000;
+  await new Promise((resolve) => setTimeout(resolve, 2_000)); // retired pools finish closing
+  const threadsSettled = threads(gw.pid);
   console.log(`\n## Reload soak (${await machineLine()})\n`);
   console.log(
     `${RELOADS} reloads of an API with a JS plugin (each followed by one request) in ${seconds.toFixed(1)} s`,
@@ -72,7 +74,7 @@ try {
     } MiB (${(after / before).toFixed(2)}×)`,
   );
   console.log(`RSS samples (MiB): ${samples.map((s) => (s / 1024).toFixed(1)).join(", ")}`);
-  console.log(`Threads: ${threadsBefore} before, ${threadsAfter} after`);
+  console.log(`Threads: ${threadsBefore} before, ${threadsAfter} after, ${threadsSettled} 2 s later`);
 } finally {
   await gw.stop();
   await upstream.stop();
