@@ -1,14 +1,15 @@
 /**
  * The JSVM wire protocol, the only module both `host/` and `sandbox/` import.
  *
- * Host → sandbox: one `init` message (sources, shared buffers), then everything else through the
- * SharedArrayBuffer "inbox": the host writes a call or a host-call reply into the data buffer, fills the
- * control slots, bumps `CONTROL.SEQ` and notifies. The sandbox spins briefly, then sleeps in
- * `Atomics.wait` on that slot, so a call wakes it without its event loop (and a plugin cannot intercept
- * or forge it).
- * Sandbox → host: a call's outcome goes through the "outbox" (the `out` buffer and the `OUT_*` slots),
- * which the host watches with `Atomics.waitAsync`: that wakes the host's event loop several times faster
- * than a message. Everything else (loading, logs, host calls) is a `postMessage` with `type` and `id`.
+ * Host → sandbox: one `init` message (sources, shared buffers), then everything else through shared
+ * memory: the host writes call number `k` into inbox lane `k % PIPELINE_DEPTH` (its buffer and slots),
+ * raises `CONTROL.POSTED`, bumps the `CONTROL.SEQ` doorbell and notifies; a host-call reply goes into the
+ * reply buffer and slots the same way. The sandbox spins briefly, then sleeps in `Atomics.wait` on the
+ * doorbell, so a call wakes it without its event loop (and a plugin cannot intercept or forge it).
+ * Sandbox → host: call `k`'s outcome goes into outbox lane `k % PIPELINE_DEPTH`, then `CONTROL.DONE`
+ * becomes `k + 1`; the host watches it with `Atomics.waitAsync`, which wakes the host's event loop several
+ * times faster than a message. Everything else (loading, logs, host calls) is a `postMessage` with `type`
+ * and `id`.
  *
  * Imports nothing and makes no Deno calls.
  */
@@ -285,7 +286,7 @@ export const PART_SEPARATOR = "\u0000";
 /** Initial size of each growable buffer (inbox and outbox lanes, replies). */
 export const DATA_INITIAL_BYTES = 16 * 1024;
 
-/** Largest payload (call, host-call reply or outcome) a data buffer grows to. */
+/** Largest payload (call, host-call reply or outcome) a lane or reply buffer grows to. */
 export const DATA_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Ends a `switch` over message types; a new type that no case handles fails `deno check`. */
