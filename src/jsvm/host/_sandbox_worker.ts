@@ -344,7 +344,8 @@ export class SandboxWorker {
     this.#ring();
     const done = Atomics.load(control, CONTROL.DONE);
     const started = Atomics.load(control, CONTROL.TAKEN);
-    Atomics.store(control, CONTROL.DONE, Math.max(done, this.#first + this.#jobs.length) + 1); // releases this side's waitAsync
+    // a value no outcome will write: releases this side's waitAsync
+    Atomics.store(control, CONTROL.DONE, Math.max(done, this.#first + this.#jobs.length) + 1);
     Atomics.notify(control, CONTROL.DONE);
     this.#worker.terminate();
     clearTimeout(this.#loadTimer);

@@ -322,10 +322,14 @@ class Pool implements SandboxPool {
       if (worker.state === "idle") return worker;
       if (worker.canTake && (best === undefined || worker.held < best.held)) best = worker;
     }
-    if (best === undefined) return undefined;
+    return best === undefined || this.#shouldSpawn() ? undefined : best;
+  }
+
+  /** Whether waiting calls outnumber the workers starting, and the pool may have another. */
+  #shouldSpawn(): boolean {
     const waiting = this.#queue.length - this.#queueHead;
     const starting = this.#workers.filter((w) => w.state === "starting").length;
-    return starting < waiting && this.#workers.length < this.#spec.size ? undefined : best;
+    return starting < waiting && this.#workers.length < this.#spec.size;
   }
 
   #pump(): void {
@@ -333,9 +337,7 @@ class Pool implements SandboxPool {
     while (this.#queueHead < queue.length) {
       const worker = this.#pick();
       if (worker === undefined) {
-        const waiting = queue.length - this.#queueHead;
-        const starting = this.#workers.filter((w) => w.state === "starting").length;
-        if (starting < waiting && this.#workers.length < this.#spec.size) this.#spawn();
+        if (this.#shouldSpawn()) this.#spawn();
         break;
       }
       const job = queue[this.#queueHead];
