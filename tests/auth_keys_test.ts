@@ -211,7 +211,8 @@ Deno.test("control API: an empty secret refuses every admin call", async () => {
 
 Deno.test("embedded store: keys and meta_data survive a gateway restart", async () => {
   const upstream = await startUpstream();
-  let gw = await startGateway({ apps: { "t.json": tokenApi("tok", "/tok/", upstream.url) } });
+  const dir = await Deno.makeTempDir({ prefix: "portcullis-test-" });
+  let gw = await startGateway({ dir, apps: { "t.json": tokenApi("tok", "/tok/", upstream.url) } });
   let key = "";
   try {
     key =
@@ -221,13 +222,14 @@ Deno.test("embedded store: keys and meta_data survive a gateway restart", async 
     await gw.stop();
   }
   const { spawnGateway } = await import("./support/gateway.ts");
-  gw = await spawnGateway(gw.dir, SECRET);
+  gw = await spawnGateway(dir, SECRET);
   try {
     assert.equal(await statusOf(fetch(`${gw.url}/tok/`, { headers: { authorization: key } })), 200);
     assert.deepEqual((await (await gw.admin(`/tyk/keys/${key}`)).json()).meta_data, { team: "blue" });
   } finally {
     await gw.stop();
     await upstream.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -24,7 +24,8 @@ async function copyExample(): Promise<string> {
 }
 
 Deno.test("the example: /open/ping answers pong, /protected/ needs a key and counts visits", async () => {
-  const gw = await spawnGateway(await copyExample(), EXAMPLE_SECRET);
+  const dir = await copyExample();
+  const gw = await spawnGateway(dir, EXAMPLE_SECRET);
   try {
     const pong = await fetch(`${gw.url}/open/ping`);
     assert.equal(pong.status, 200);
@@ -51,5 +52,6 @@ Deno.test("the example: /open/ping answers pong, /protected/ needs a key and cou
     assert.equal(session.meta_data.visits, "2");
   } finally {
     await gw.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

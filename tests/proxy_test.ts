@@ -200,5 +200,6 @@ Deno.test({
     agents.https.destroy();
     await gw.stop();
     await upstream.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

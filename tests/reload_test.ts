@@ -167,4 +167,5 @@ Deno.test("a broken tyk.conf stops start-up with one message naming the file and
   const missing = await runGatewayToExit(join(dir, "absent.conf"));
   assert.equal(missing.code, 1);
   assert.match(missing.log, /absent\.conf/);
+  await Deno.remove(dir, { recursive: true });
 });

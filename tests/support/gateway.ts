@@ -28,7 +28,7 @@ export interface GatewaySetup {
   apps?: Record<string, unknown>;
   /** Extra files relative to the folder (plugins, templates): path → text. */
   files?: Record<string, string>;
-  /** Reuse an existing folder (restart tests). */
+  /** Use this folder (restart tests), which the caller removes; otherwise a temporary one goes on `stop()`. */
   dir?: string;
   env?: Record<string, string>;
 }
@@ -55,6 +55,19 @@ export const SECRET = "test-secret";
 /** Writes the setup to a folder and starts the gateway on it. */
 export async function startGateway(setup: GatewaySetup = {}): Promise<TestGateway> {
   const dir = setup.dir ?? await Deno.makeTempDir({ prefix: "portcullis-test-" });
+  const gateway = await writeSetup(dir, setup);
+  if (setup.dir !== undefined) return gateway;
+  // a folder made here goes with the gateway; one the caller gave is the caller's
+  return {
+    ...gateway,
+    async stop() {
+      await gateway.stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+async function writeSetup(dir: string, setup: GatewaySetup): Promise<TestGateway> {
   await Deno.mkdir(join(dir, "apps"), { recursive: true });
   const conf = {
     listen_port: 0,
