@@ -174,14 +174,21 @@ function shapeChanged(r: ObjectRecord): boolean {
   return ObjectKeys(r.target).length !== r.count;
 }
 
-/** Puts back accessors and deletes every property the record does not know (enumerable or not). */
+/**
+ * Puts back accessors and enumerability, and deletes every property the record does not know (enumerable
+ * or not). Then takes the enumerable count again: what is left that still differs cannot be put back
+ * (a property made non-configurable), and counting it as a change would run this slow path on every call.
+ */
 function restoreShape(r: ObjectRecord): void {
   const { target, keys, descriptors } = r;
-  for (let a = 0; a < r.accessors.length; a++) {
-    const i = r.accessors[a];
+  for (let i = 0; i < keys.length; i++) {
     const d = ObjectGetOwnPropertyDescriptor(target, keys[i]);
-    if (d === undefined || d.get !== descriptors[i].get || d.set !== descriptors[i].set) {
-      restoreProperty(target, keys[i], descriptors[i]);
+    const recorded = descriptors[i];
+    if (
+      d === undefined || d.get !== recorded.get || d.set !== recorded.set ||
+      d.enumerable !== recorded.enumerable
+    ) {
+      restoreProperty(target, keys[i], recorded);
     }
   }
   const now = ReflectOwnKeys(target);
@@ -189,6 +196,7 @@ function restoreShape(r: ObjectRecord): void {
     if (SetPrototypeHas(r.known!, now[i]) || ReflectDeleteProperty(target, now[i])) continue;
     ReflectDefineProperty(target, now[i], { __proto__: null, value: undefined } as PropertyDescriptor);
   }
+  r.count = ObjectKeys(target).length;
 }
 
 /**

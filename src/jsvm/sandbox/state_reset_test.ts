@@ -98,3 +98,31 @@ Deno.test("snapshotState() handles NaN values without restoring every call", () 
   restore();
   assert.ok(Number.isNaN(g.nothing));
 });
+
+Deno.test("snapshotState() makes a global enumerable again after a call hid it", () => {
+  const g = fakeGlobal();
+  const restore = snapshotState({ global: g });
+  Object.defineProperty(g, "label", { enumerable: false });
+  restore();
+  assert.deepEqual(Object.keys(g), ["counter", "config", "helper", "label"]);
+});
+
+Deno.test("snapshotState() looks at every key only once for a change it cannot undo", () => {
+  // Deno itself redefines a global (queueMicrotask) as non-enumerable after the snapshot; a change that
+  // cannot be put back must not send every later reset down the slow path, which lists every key.
+  let listed = 0; // Object.keys and Reflect.ownKeys both ask the proxy for its keys
+  const g = new Proxy(fakeGlobal(), {
+    ownKeys(target) {
+      listed++;
+      return Reflect.ownKeys(target);
+    },
+  });
+  const restore = snapshotState({ global: g });
+  Object.defineProperty(g, "label", { enumerable: false, configurable: false });
+  restore(); // finds the change, and lists the keys to look for more
+  listed = 0;
+  restore();
+  restore();
+  assert.equal(listed, 2, "one count of the enumerable keys per reset, no listing");
+  assert.equal(g.label, "x");
+});
