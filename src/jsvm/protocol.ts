@@ -208,9 +208,11 @@ export const CONTROL = {
    */
   ABORT: 8,
   /**
-   * 1 while the sandbox sleeps in `Atomics.wait`. The host may then wake it without writing anything (a
-   * notify on `SEQ` alone) when a request that will reach JS arrives, so the thread is up by the first
-   * hook; the sandbox goes back to polling.
+   * 1 while the sandbox blocks in `Atomics.wait` on `SEQ` (set before the wait, cleared after it). The host
+   * notifies only then: a notify costs the gateway's thread a lock and often a system call, and a sandbox
+   * that polls or runs a call sees `SEQ` move anyway. It may also wake a sleeping sandbox without writing
+   * anything (a notify on `SEQ` alone) when a request that will reach JS arrives, so the thread is up by
+   * the first hook; the sandbox goes back to polling.
    */
   SLEEPING: 9,
 } as const;

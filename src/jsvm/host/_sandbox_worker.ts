@@ -233,10 +233,15 @@ export class SandboxWorker {
     this.#watch();
   }
 
-  /** Bumps the doorbell the sandbox waits on. */
+  /**
+   * Bumps the doorbell the sandbox waits on, and wakes it if it sleeps. No wake-up is lost: the sandbox
+   * sets `SLEEPING` before it waits for `SEQ` to move, and this reads `SLEEPING` after moving it, so
+   * either the wait sees the new `SEQ` or this sees `SLEEPING`.
+   */
   #ring(): void {
-    Atomics.add(this.#control, CONTROL.SEQ, 1);
-    Atomics.notify(this.#control, CONTROL.SEQ);
+    const control = this.#control;
+    Atomics.add(control, CONTROL.SEQ, 1);
+    if (Atomics.load(control, CONTROL.SLEEPING) !== 0) Atomics.notify(control, CONTROL.SEQ);
   }
 
   /** Waits asynchronously for the next outcome, unless a waiter is pending. */
@@ -342,6 +347,7 @@ export class SandboxWorker {
     // plugin's loop and function ticks throw, and the sandbox closes itself; the ring wakes it if it waits.
     Atomics.store(control, CONTROL.ABORT, 1);
     this.#ring();
+    Atomics.notify(control, CONTROL.SEQ); // whatever it waits in
     const done = Atomics.load(control, CONTROL.DONE);
     const started = Atomics.load(control, CONTROL.TAKEN);
     // a value no outcome will write: releases this side's waitAsync

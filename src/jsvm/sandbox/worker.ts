@@ -187,7 +187,9 @@ const runtime: TykRuntime = {
       const answered = AtomicsLoad(control, CONTROL.REPLY_SEQ) !== replies;
       if (answered && AtomicsLoad(control, CONTROL.REPLY_ID) === currentId) break;
       tick(); // the host gave up waiting for this call: stop it here
+      AtomicsStore(control, CONTROL.SLEEPING, 1);
       AtomicsWait(control, CONTROL.SEQ, seq);
+      AtomicsStore(control, CONTROL.SLEEPING, 0);
     }
     const status = AtomicsLoad(control, CONTROL.REPLY_STATUS);
     const value = status === REPLY.UNDEFINED
