@@ -85,8 +85,15 @@ export function sendUpstream(
     const fail = (err: UpstreamError) => {
       if (settled) return;
       settled = true;
+      request.signal?.removeEventListener("abort", onAbort);
       req.destroy();
       reject(err);
+    };
+    // Deno aborts every served request's signal once its response is sent: with the listener still on,
+    // each request would build an error for nothing
+    const onAbort = () => {
+      clearTimeout(timer);
+      fail(new UpstreamError("aborted", "Client closed request"));
     };
     const req = client.request({
       protocol: target.protocol,
@@ -101,6 +108,7 @@ export function sendUpstream(
       if (settled) return res.destroy();
       settled = true;
       clearTimeout(timer);
+      request.signal?.removeEventListener("abort", onAbort);
       const status = res.statusCode ?? 502;
       const body = request.method === "HEAD" || NO_BODY_STATUS.has(status)
         ? null
@@ -122,10 +130,7 @@ export function sendUpstream(
       clearTimeout(timer);
       fail(new UpstreamError(classify(err), err.message, { cause: err }));
     });
-    request.signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      fail(new UpstreamError("aborted", "Client closed request"));
-    }, { once: true });
+    request.signal?.addEventListener("abort", onAbort, { once: true });
     const body = request.body;
     if (body === null) req.end();
     else if (body instanceof Uint8Array) req.end(body);
