@@ -203,3 +203,44 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a client that goes away while the upstream is still thinking cancels the upstream request", async () => {
+  const cancelled = Promise.withResolvers<void>();
+  const arrived = Promise.withResolvers<void>();
+  const abort = new AbortController();
+  const ready = Promise.withResolvers<number>();
+  const upstream = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: abort.signal, onListen: (a) => ready.resolve(a.port) },
+    async (req) => {
+      const answer = Promise.withResolvers<void>();
+      const timer = setTimeout(answer.resolve, 5000);
+      req.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        cancelled.resolve();
+        answer.resolve();
+      }, { once: true });
+      arrived.resolve();
+      await answer.promise;
+      return new Response("too late");
+    },
+  );
+  const gw = await startGateway({
+    apps: { "a.json": keylessApi("slow", "/slow/", `http://127.0.0.1:${await ready.promise}`) },
+  });
+  try {
+    const client = new AbortController();
+    const res = fetch(`${gw.url}/slow/x`, { signal: client.signal }).catch((err) => err);
+    await arrived.promise;
+    client.abort();
+    assert.equal(((await res) as Error).name, "AbortError");
+    const gone = await Promise.race([
+      cancelled.promise.then(() => true),
+      new Promise((r) => setTimeout(() => r(false), 3000)),
+    ]);
+    assert.ok(gone, "the gateway closed its upstream request");
+  } finally {
+    await gw.stop();
+    abort.abort();
+    await upstream.finished.catch(() => {});
+  }
+});

@@ -89,8 +89,8 @@ export function sendUpstream(
       req.destroy();
       reject(err);
     };
-    // Deno aborts every served request's signal once its response is sent: with the listener still on,
-    // each request would build an error for nothing
+    // Off once the request settled: the signal may still abort later (the client leaves while the body
+    // streams, or after every response without deno.json's "no-legacy-abort"), and there is nothing to fail
     const onAbort = () => {
       clearTimeout(timer);
       fail(new UpstreamError("aborted", "Client closed request"));
