@@ -514,16 +514,25 @@ function fitExactly(value: unknown, type: GoType): unknown {
       return map;
     }
     case "struct": {
+      // In place, like maps: the parsed object is ours, and a Go-shaped one needs no write but the
+      // zero values of missing fields
       if (typeof value !== "object" || value === null || Array.isArray(value)) return NOT_EXACT;
-      const out = zeroOf(type) as Record<string, unknown>;
-      for (const key of Object.keys(value)) {
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
         const field = type.byName.get(key);
         if (field === undefined || field.name !== key) return NOT_EXACT;
-        const item = fitExactly((value as Record<string, unknown>)[key], field.type);
+        const item = fitExactly(record[key], field.type);
         if (item === NOT_EXACT) return NOT_EXACT;
-        out[key] = item;
+        if (item !== record[key]) record[key] = item;
       }
-      return out;
+      if (keys.length < type.fields.length) {
+        for (const field of type.fields) {
+          if (!Object.hasOwn(record, field.name)) record[field.name] = zeroOf(field.type);
+        }
+      }
+      return record;
     }
   }
 }
@@ -536,9 +545,10 @@ function fitExactly(value: unknown, type: GoType): unknown {
  * back gives the same text, which rules out what `JSON.parse` and Go read differently: repeated keys (Go
  * merges them), numbers like `2e2` or `200.0` (Go refuses them for an int), and, with no `\u` escape
  * in the text, lone surrogates (Go reads U+FFFD).
+ * @param stringified `text` is known to be `JSON.stringify` output, which writing back cannot change
  * @throws GoJsonError as Tyk's `json.Unmarshal` fails: not JSON (`"undefined"`), or a mistyped field.
  */
-export function decodeRequestHookResult(text: string): RequestHookResult {
+export function decodeRequestHookResult(text: string, stringified = false): RequestHookResult {
   if (!text.includes("\\u")) {
     let parsed: unknown = NOT_EXACT;
     try {
@@ -546,7 +556,7 @@ export function decodeRequestHookResult(text: string): RequestHookResult {
     } catch {
       // not JSON: the full decoder words the error as Go does
     }
-    if (parsed !== NOT_EXACT && JSON.stringify(parsed) === text) {
+    if (parsed !== NOT_EXACT && (stringified || JSON.stringify(parsed) === text)) {
       const fitted = fitExactly(parsed, REQUEST_HOOK_RESULT);
       if (fitted !== NOT_EXACT) return fitted as RequestHookResult;
     }

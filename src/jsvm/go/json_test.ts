@@ -195,7 +195,11 @@ Deno.test("decodeRequestHookResult() takes the JSON.parse shortcut only where Go
   for (const text of canonical) {
     // a trailing space makes the text differ from what JSON.stringify writes: the full decoder runs
     assert.deepEqual(decodeRequestHookResult(text), decodeRequestHookResult(`${text} `), text);
+    // JSON.stringify's own output needs no check, and field order does not matter
+    assert.deepEqual(decodeRequestHookResult(text, true), decodeRequestHookResult(`${text} `), text);
   }
+  const lone = JSON.stringify({ Request: { URL: "/\ud800" } });
+  assert.equal(decodeRequestHookResult(lone, true).Request.URL, "/\ufffd", "escaped by JSON.stringify");
   // Compact texts that JSON.parse reads differently from Go: each must still get Go's answer.
   assert.deepEqual(
     decodeRequestHookResult(request('"SetHeaders":{"A":"1"},"SetHeaders":{"B":"2"}')).Request.SetHeaders,

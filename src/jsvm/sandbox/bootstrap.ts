@@ -51,11 +51,14 @@ type Envelope = { Request: Record<string, unknown> } | null | undefined;
 export interface TykNamespace {
   TykJS: Record<string, unknown>;
   prototypes: object[];
+  /** Whether `text` equals what `DoProcessRequest` last wrote with `JSON.stringify` (whoever returned it). */
+  isStringified(text: string): boolean;
 }
 
 /** Builds `TykJS.TykMiddleware` and `TykJS.TykEventHandlers` (Tyk's core script, §1 of the spec). */
 export function createTykJS(runtime: TykRuntime): TykNamespace {
   const log = (text: string) => runtime.log("info", text);
+  let lastStringified: string | undefined;
 
   function MiddlewareComponentMeta(this: Plugin, configuration: unknown) {
     this.configuration = configuration;
@@ -80,7 +83,7 @@ export function createTykJS(runtime: TykRuntime): TykNamespace {
     // Header edits go through SetHeaders/DeleteHeaders; Tyk throws away changes made to Headers.
     result.Request.Headers = {};
     result.Request.Body = b64enc(SafeString(result.Request.Body));
-    return JSONStringify(result);
+    return (lastStringified = JSONStringify(result));
   };
   meta.ProcessResponse = function ProcessResponse(response: unknown) {
     log("Process Response Not Implemented");
@@ -148,6 +151,7 @@ export function createTykJS(runtime: TykRuntime): TykNamespace {
       TykEventHandlers: { EventHandlerComponentMeta, NewEventHandler },
     },
     prototypes: [meta, mw, handlerMeta, handler],
+    isStringified: (text) => text === lastStringified,
   };
 }
 

@@ -173,10 +173,11 @@ function decide(result: MiniRequest, ignoreCanonical: boolean): HookDecision {
  * Decodes what `DoProcessRequest` returned and lists the edits it makes to `sent`, in Tyk's order (jsvm
  * spec §4.2 steps 1–4): body, URL (an unparsable one stops there), headers (deletes first), params, then
  * the ReturnOverrides decision. Session write-back and the auth session are the gateway's (steps 5, 7).
+ * @param stringified `returned` is known to be `JSON.stringify` output (the bootstrap's own)
  * @throws GoJsonError when Go's decoder would refuse the result
  */
-export function requestHookEdits(returned: string, sent: HookRequest): HookEdits {
-  const result = decodeRequestHookResult(returned);
+export function requestHookEdits(returned: string, sent: HookRequest, stringified = false): HookEdits {
+  const result = decodeRequestHookResult(returned, stringified);
   const request = result.Request;
   const edits: HookEdits = {
     body: resultBody(request, sent.body),

@@ -35,6 +35,7 @@ import {
   createTykJS,
   defineGlobals,
   type HostCallReply,
+  type TykNamespace,
   type TykRuntime,
 } from "./bootstrap.ts";
 import { GoJsonError } from "../go/json.ts";
@@ -101,6 +102,7 @@ let currentCall = 0;
 /** `log` messages the running call has posted so far (see `OUTBOX_LANE.LOGS`). */
 let callLogs = 0;
 let loaded: LoadedSources;
+let tykJS: TykNamespace;
 let restoreState: (() => void) | null = null;
 
 function readLane(buffer: SharedArrayBuffer, length: number): string {
@@ -268,7 +270,7 @@ function runCall(k: number): void {
   }
   let edits: string;
   try {
-    edits = JSONStringify(requestHookEdits(value, hook));
+    edits = JSONStringify(requestHookEdits(value, hook, tykJS.isStringified(value)));
   } catch (error) {
     fail(id, "decode", error instanceof GoJsonError ? error.message : errorText(error), {});
     return;
@@ -333,7 +335,7 @@ function init(msg: InitMessage): void {
 
   hardenGlobal(global);
   ReflectDefineProperty(global, TICK, { __proto__: null, value: tick } as PropertyDescriptor);
-  const tyk = createTykJS(runtime);
+  const tyk = tykJS = createTykJS(runtime);
   const api = createTykApi(runtime);
   defineGlobals(global, { TykJS: tyk.TykJS, _, ...api });
   const builtins = new SafeSet(ReflectOwnKeys(global));
