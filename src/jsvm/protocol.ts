@@ -208,9 +208,11 @@ export const CONTROL = {
    */
   ABORT: 8,
   /**
-   * 1 while the sandbox blocks in `Atomics.wait` on `SEQ` (set before the wait, cleared after it). The host
-   * notifies only then: a notify costs the gateway's thread a lock and often a system call, and a sandbox
-   * that polls or runs a call sees `SEQ` move anyway. It may also wake a sleeping sandbox without writing
+   * 1 while the sandbox blocks in `Atomics.wait` on `SEQ` (set before the wait, back to 0 after it), 2 once
+   * the host notified it. The host notifies only on the change from 1 to 2: a notify costs the gateway's
+   * thread a lock and often a system call (3-9 µs here), a sandbox that polls or runs a call sees `SEQ`
+   * move anyway, and one that is waking up needs no second notify (under load, two calls in three arrived
+   * while their sandbox was still waking). The host may also wake a sleeping sandbox without writing
    * anything (a notify on `SEQ` alone) when a request that will reach JS arrives, so the thread is up by
    * the first hook; the sandbox goes back to polling.
    */

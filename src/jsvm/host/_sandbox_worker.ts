@@ -241,7 +241,14 @@ export class SandboxWorker {
   #ring(): void {
     const control = this.#control;
     Atomics.add(control, CONTROL.SEQ, 1);
-    if (Atomics.load(control, CONTROL.SLEEPING) !== 0) Atomics.notify(control, CONTROL.SEQ);
+    this.#notifySleeper();
+  }
+
+  /** Notifies a sandbox that sleeps and was not notified yet (see `CONTROL.SLEEPING`). */
+  #notifySleeper(): void {
+    if (Atomics.compareExchange(this.#control, CONTROL.SLEEPING, 1, 2) === 1) {
+      Atomics.notify(this.#control, CONTROL.SEQ);
+    }
   }
 
   /** Waits asynchronously for the next outcome, unless a waiter is pending. */
@@ -329,9 +336,7 @@ export class SandboxWorker {
 
   /** Wakes an idle worker that sleeps, so it polls for the call about to come. */
   wake(): void {
-    if (this.#state === "idle" && Atomics.load(this.#control, CONTROL.SLEEPING) === 1) {
-      Atomics.notify(this.#control, CONTROL.SEQ, 1);
-    }
+    if (this.#state === "idle") this.#notifySleeper();
   }
 
   /**
