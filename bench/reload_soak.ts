@@ -19,9 +19,19 @@ tag.NewProcessRequest(function (request, session, spec) {
 });
 `;
 
-/** Threads of the process: retired sandboxes whose Worker never ends show up here first. */
-function threads(pid: number): number {
-  return [...Deno.readDirSync(`/proc/${pid}/task`)].length;
+/**
+ * Threads of the process, all of them and the Workers' ("worker-N"): retired sandboxes whose Worker never
+ * ends show up there first. The total also moves with Deno's pool for blocking file reads, whose threads
+ * exit after 10 s idle.
+ */
+function threads(pid: number): string {
+  let workers = 0;
+  let total = 0;
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    total++;
+    if (Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/comm`).startsWith("worker-")) workers++;
+  }
+  return `${total} (${workers} Workers)`;
 }
 
 function rssKiB(pid: number): number {
