@@ -54,10 +54,16 @@ export const SECRET = "test-secret";
 
 /** Writes the setup to a folder and starts the gateway on it. */
 export async function startGateway(setup: GatewaySetup = {}): Promise<TestGateway> {
-  const dir = setup.dir ?? await Deno.makeTempDir({ prefix: "portcullis-test-" });
-  const gateway = await writeSetup(dir, setup);
-  if (setup.dir !== undefined) return gateway;
-  // a folder made here goes with the gateway; one the caller gave is the caller's
+  if (setup.dir !== undefined) return await writeSetup(setup.dir, setup);
+  // a folder made here goes with the gateway (or with its failed start); one the caller gave is the caller's
+  const dir = await Deno.makeTempDir({ prefix: "portcullis-test-" });
+  let gateway: TestGateway;
+  try {
+    gateway = await writeSetup(dir, setup);
+  } catch (err) {
+    await Deno.remove(dir, { recursive: true });
+    throw err;
+  }
   return {
     ...gateway,
     async stop() {
