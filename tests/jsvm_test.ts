@@ -1,15 +1,11 @@
 /** End to end: Tyk JS plugins, unchanged, through the real gateway process and real Workers. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { keylessApi, startGateway, tokenApi } from "./support/gateway.ts";
+import { keylessApi, startGateway, tokenApi, withPlugins } from "./support/gateway.ts";
 import { statusOf } from "./support/http.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
 
 const JSVM = { enable_jsvm: true, jsvm_timeout: 2 };
-
-function withPlugins(def: Record<string, unknown>, middleware: Record<string, unknown>, extra = {}) {
-  return { ...def, custom_middleware: { driver: "otto", ...middleware }, ...extra };
-}
 
 // The seeds' sample plugin, verbatim (it calls console.log, which Portcullis provides: DECISIONS #2)
 const SAMPLE_MIDDLEWARE = `/* --- sampleMiddleware.js --- */

@@ -220,3 +220,12 @@ export function tokenApi(
     ...extra,
   });
 }
+
+/** `def` with a `custom_middleware` block (driver otto unless `middleware` names one) and `extra` fields. */
+export function withPlugins(
+  def: Record<string, unknown>,
+  middleware: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+) {
+  return { ...def, custom_middleware: { driver: "otto", ...middleware }, ...extra };
+}

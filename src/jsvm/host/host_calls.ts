@@ -8,6 +8,7 @@ import { parseSession, serializeSession } from "../../keys/session.ts";
 import type { Logger } from "../../log.ts";
 import type { Store } from "../../store/store.ts";
 import { canonicalHeaderKey } from "../go/http.ts";
+import { outboundUrl } from "./egress.ts";
 import type { HostCallHandler } from "./sandbox_pool.ts";
 
 /** What the host calls reach. */
@@ -92,9 +93,12 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
   const { keyStore, store, log } = options;
   const headerName = options.ignoreCanonical ? (name: string) => name : canonicalHeaderKey;
 
-  /** Outbound requests stop when the plugin's call ends (timeout, dead sandbox) or after timeoutMs. */
+  /**
+   * Every outbound request of a plugin goes through here: only to an http(s) URL, and it stops when the
+   * plugin's call ends (timeout, dead sandbox) or after timeoutMs.
+   */
   async function send(url: string, init: RequestInit, signal: AbortSignal): Promise<Response> {
-    return await fetch(url, {
+    return await fetch(outboundUrl(url), {
       ...init,
       signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]),
     });
