@@ -67,6 +67,34 @@ function classify(err: NodeJS.ErrnoException): UpstreamError["kind"] {
 }
 
 const NO_BODY_STATUS = new Set([101, 204, 205, 304]);
+const DIGITS = /^\d{1,15}$/;
+
+/**
+ * Derives the framing headers from the body actually sent, as Go's client does (it ignores the header
+ * map's own): `Content-Length` for bytes, including on GET and HEAD; chunked for a stream of unknown
+ * length; `Content-Length: 0` only on an empty POST, PUT or PATCH. A body without framing would be read by
+ * the upstream as the next request on the pooled connection.
+ */
+export function frameBody(
+  method: string,
+  headers: Headers,
+  body: ReadableStream<Uint8Array> | Uint8Array | null,
+): ReadableStream<Uint8Array> | Uint8Array | null {
+  headers.delete("transfer-encoding");
+  if (body instanceof ReadableStream) {
+    // Deno.serve delivers exactly Content-Length bytes, so a valid client length still frames the stream
+    if (!DIGITS.test(headers.get("content-length") ?? "")) {
+      headers.delete("content-length");
+      headers.set("transfer-encoding", "chunked");
+    }
+    return body;
+  }
+  const length = body?.byteLength ?? 0;
+  if (length > 0 || method === "POST" || method === "PUT" || method === "PATCH") {
+    headers.set("content-length", String(length));
+  } else headers.delete("content-length");
+  return length > 0 ? body : null;
+}
 
 /**
  * Sends a request upstream and resolves with the response once its headers arrived; the body streams.
@@ -80,6 +108,7 @@ export function sendUpstream(
   const target = new URL(url);
   const secure = target.protocol === "https:";
   const client = secure ? https : http;
+  const body = frameBody(request.method, request.headers, request.body);
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (err: UpstreamError) => {
@@ -131,7 +160,6 @@ export function sendUpstream(
       fail(new UpstreamError(classify(err), err.message, { cause: err }));
     });
     request.signal?.addEventListener("abort", onAbort, { once: true });
-    const body = request.body;
     if (body === null) req.end();
     else if (body instanceof Uint8Array) req.end(body);
     else Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>).pipe(req);
