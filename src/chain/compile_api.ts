@@ -5,7 +5,7 @@
 import type { ApiDefinition } from "../config/api_definition.ts";
 import { tokenAuthConfig } from "../config/api_definition.ts";
 import type { GatewayConfig } from "../config/gateway_config.ts";
-import { createApiJs, type HostCallHandler } from "../jsvm/host/api_js.ts";
+import { createApiJs, type HostCallHandler } from "./js/api_js.ts";
 import type { KeyStore } from "../keys/key_store.ts";
 import type { Logger } from "../log.ts";
 import { createKeyChecks } from "./auth/key_checks.ts";
@@ -28,6 +28,8 @@ export interface GatewayServices {
   /** The `tyk_js_path` library, read once per reload. */
   userLibrary?: { file: string; code: string };
   hostCalls?: HostCallHandler;
+  /** The gateway's load gauge (requests being served, Int32 slot 0), read by idle sandboxes. */
+  load?: SharedArrayBuffer;
 }
 
 /** A loaded API, ready to serve. */
@@ -104,6 +106,7 @@ export async function compileApi(
     baseDir: services.baseDir,
     userLibrary: services.userLibrary,
     hostCalls: services.hostCalls,
+    load: services.load,
     ignoreCanonicalHeaders: config.ignore_canonical_mime_header_key,
   });
 

@@ -273,7 +273,7 @@ export const OUTCOME = { VALUE: 1, FAILED: 2 } as const;
 
 /**
  * How long an idle sandbox polls its inbox before it sleeps: long while the gateway serves at most
- * `quietLoad` requests (see host/load_gauge.ts), briefly otherwise. While quiet, the gateway also polls
+ * `quietLoad` requests (the pool's `load` gauge), briefly otherwise. While quiet, the gateway also polls
  * the outbox for `hostMicros` before it waits for a call's outcome asynchronously.
  */
 export const IDLE_POLL = { quietLoad: 2, quietMicros: 1000, busyMicros: 20, hostMicros: 100 } as const;

@@ -12,7 +12,7 @@ import type { Store } from "../store/store.ts";
 import { apisRoutes } from "./control/apis.ts";
 import { keysRoutes } from "./control/keys.ts";
 import { apiError, json } from "./control/respond.ts";
-import type { ApiSet } from "./handler.ts";
+import type { ApiSet } from "./api_set.ts";
 
 /** The gateway's version, reported by `/hello`. */
 export const VERSION = "0.1.0";

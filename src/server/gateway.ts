@@ -5,13 +5,14 @@
 import { createUpstreamAgents } from "../chain/upstream_client.ts";
 import { createErrorRenderer, GatewayError, MESSAGES } from "../chain/errors.ts";
 import type { GatewayConfig } from "../config/gateway_config.ts";
-import { createHostCalls } from "../jsvm/host/host_calls.ts";
+import { createHostCalls } from "../chain/js/host_calls.ts";
 import { KeyStore } from "../keys/key_store.ts";
 import { logger } from "../log.ts";
 import { openStore } from "../store/open_store.ts";
 import { publishNotification, subscribeCluster } from "./cluster.ts";
 import { createControlApi } from "./control_api.ts";
 import { createApiHandler, splitTarget } from "./handler.ts";
+import { LOAD_GAUGE } from "./load_gauge.ts";
 import { ApiReloader } from "./reload.ts";
 import { loadErrorTemplates } from "./templates.ts";
 import { watchFolders } from "./watch.ts";
@@ -51,7 +52,15 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     ignoreCanonical: config.ignore_canonical_mime_header_key,
     sessionLifetime: config.global_session_lifetime,
   });
-  const reloader = new ApiReloader({ config, baseDir, keyStore, agents, hostCalls, log: logger("gateway") });
+  const reloader = new ApiReloader({
+    config,
+    baseDir,
+    keyStore,
+    agents,
+    hostCalls,
+    load: LOAD_GAUGE,
+    log: logger("gateway"),
+  });
   let shuttingDown = false;
 
   const reload = () => reloader.reload();

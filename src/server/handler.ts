@@ -8,15 +8,9 @@ import type { RequestCtx } from "../chain/context.ts";
 import { type ErrorRenderer, GatewayError } from "../chain/errors.ts";
 import { runChain } from "../chain/run_chain.ts";
 import type { KeyStore } from "../keys/key_store.ts";
-import { requestEnded, requestStarted } from "../jsvm/host/load_gauge.ts";
+import { requestEnded, requestStarted } from "./load_gauge.ts";
 import type { Logger } from "../log.ts";
-import type { Router } from "./router.ts";
-
-/** The APIs being served, swapped as one reference on reload. */
-export interface ApiSet {
-  readonly router: Router<ApiHandle>;
-  readonly byId: ReadonlyMap<string, ApiHandle>;
-}
+import type { ApiSet } from "./api_set.ts";
 
 /** What the handler needs from the gateway. */
 export interface HandlerOptions {

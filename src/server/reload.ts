@@ -6,7 +6,7 @@
 import { type ApiHandle, compileApi, type GatewayServices } from "../chain/compile_api.ts";
 import { loadApiDefinitions } from "../config/app_loader.ts";
 import type { ApiDefinition } from "../config/api_definition.ts";
-import type { ApiSet } from "./handler.ts";
+import type { ApiSet } from "./api_set.ts";
 import { Router } from "./router.ts";
 
 /** What one reload did. */

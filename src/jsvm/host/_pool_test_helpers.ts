@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import process from "node:process";
-import { captureLog } from "./_test_ctx.ts";
+import { captureLog } from "../../capture_log.ts";
 import {
   createSandboxPool,
   JsvmError,

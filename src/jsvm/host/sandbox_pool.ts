@@ -14,10 +14,10 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "../../log.ts";
 import { INBOX, type LoadIssue, PART_SEPARATOR, type SandboxSource } from "../protocol.ts";
-import { type HostCallHandler, JsvmError, SandboxWorker, type WorkerJob } from "./_sandbox_worker.ts";
+import { type HostCallHandler, JsvmError, WorkerHandle, type WorkerJob } from "./_worker_handle.ts";
 
 export type { HostCallOp, LoadIssue } from "../protocol.ts";
-export { type HostCallHandler, JsvmError, type JsvmErrorKind } from "./_sandbox_worker.ts";
+export { type HostCallHandler, JsvmError, type JsvmErrorKind } from "./_worker_handle.ts";
 
 /** One JS source evaluated in an API's sandbox. */
 export interface PluginSource {
@@ -50,6 +50,11 @@ export interface SandboxSpec {
   hostCalls?: HostCallHandler;
   /** log()/rawlog()/console.* land here with `api_id` and `type=log-msg`. */
   log: Logger;
+  /**
+   * How many requests the gateway serves now (Int32 slot 0): idle sandboxes poll for calls longer while
+   * it is at most `IDLE_POLL.quietLoad`. @default a gauge that stays at 0
+   */
+  load?: SharedArrayBuffer;
 }
 
 /** An API's sandboxes. */
@@ -96,18 +101,19 @@ interface Job extends WorkerJob {
   /** `performance.now()` after which the call times out. */
   deadline: number;
   done: boolean;
-  worker: SandboxWorker | null;
+  worker: WorkerHandle | null;
   resolve(value: string): void;
   reject(error: JsvmError): void;
 }
 
 class Pool implements SandboxPool {
   #spec: SandboxSpec;
+  #gauge: SharedArrayBuffer;
   #sources: SandboxSource[];
   /** Files left out because they hung while loading. */
   #skipped = new Set<string>();
   #skipIssues: LoadIssue[] = [];
-  #workers: SandboxWorker[] = [];
+  #workers: WorkerHandle[] = [];
   #queue: Job[] = [];
   #queueHead = 0;
   /** Every unsettled call in call order, so deadlines ascend: one timer watches the oldest. */
@@ -128,6 +134,7 @@ class Pool implements SandboxPool {
     }
     if (!(spec.size >= 1)) throw new RangeError(`Cannot create a JS sandbox: size is ${spec.size}`);
     this.#spec = spec;
+    this.#gauge = spec.load ?? new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
     const wrap = spec.driver === "javascript";
     this.#sources = spec.sources.map((s) => ({
       file: s.file,
@@ -251,9 +258,9 @@ class Pool implements SandboxPool {
     this.#workers = [];
   }
 
-  #spawn(): SandboxWorker {
+  #spawn(): WorkerHandle {
     const spec = this.#spec;
-    const worker = new SandboxWorker({
+    const worker = new WorkerHandle({
       init: {
         apiId: spec.apiId,
         orgId: spec.orgId,
@@ -264,6 +271,7 @@ class Pool implements SandboxPool {
         quietLoad: this.#spawned++ > 0,
       },
       loadTimeoutMs: spec.timeoutMs,
+      load: this.#gauge,
       hostCalls: spec.hostCalls,
       log: spec.log,
       onFree: () => this.#pump(),
@@ -286,7 +294,7 @@ class Pool implements SandboxPool {
    * not (the next call starts one), and if it crashed with nothing else left, waiting calls fail now rather
    * than at their timeout.
    */
-  #lost(worker: SandboxWorker, error: JsvmError, replace: boolean): void {
+  #lost(worker: WorkerHandle, error: JsvmError, replace: boolean): void {
     const at = this.#workers.indexOf(worker);
     if (at === -1) return;
     this.#workers.splice(at, 1);
@@ -316,8 +324,8 @@ class Pool implements SandboxPool {
    * The worker the next call goes to: an idle one; else, once no more workers may start, the one holding
    * the fewest calls that can queue another.
    */
-  #pick(): SandboxWorker | undefined {
-    let best: SandboxWorker | undefined;
+  #pick(): WorkerHandle | undefined {
+    let best: WorkerHandle | undefined;
     for (const worker of this.#workers) {
       if (worker.state === "idle") return worker;
       if (worker.canTake && (best === undefined || worker.held < best.held)) best = worker;

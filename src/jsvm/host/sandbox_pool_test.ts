@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createSandboxPool, handlerAlias, type HostCallHandler, type JsvmError } from "./sandbox_pool.ts";
-import { captureLog } from "./_test_ctx.ts";
+import { captureLog } from "../../capture_log.ts";
 import { mw, noThreadSpins, processRequest, rejection, requestJson, withPool } from "./_pool_test_helpers.ts";
 
 const SESSION = JSON.stringify({ meta_data: { user: "ann" }, rate: 0 });

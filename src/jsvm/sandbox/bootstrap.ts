@@ -13,7 +13,7 @@
  */
 
 import { HOST_CALL_ARITY, type HostCallOp, REPLY, type SandboxLogLevel } from "../protocol.ts";
-import { b64dec, b64enc, rawb64dec, rawb64enc } from "./base64.ts";
+import { b64dec, b64enc, rawb64dec, rawb64enc } from "./tyk_base64.ts";
 import {
   append,
   ArrayPrototypeJoin,

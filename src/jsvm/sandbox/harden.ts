@@ -10,7 +10,7 @@
  */
 
 import { evaluateScript } from "./_evaluate.ts";
-import { findImport, IMPORT_FORBIDDEN } from "./code_guard.ts";
+import { findImport, IMPORT_FORBIDDEN } from "./import_guard.ts";
 import { instrumentLoops, RESERVED_NAME } from "./loop_guard.ts";
 import {
   append,

@@ -15,7 +15,7 @@
 
 import type { LoadIssue, SandboxSource } from "../protocol.ts";
 import { evaluateScript } from "./_evaluate.ts";
-import { findImport, IMPORT_FORBIDDEN, topLevelLexicalNames } from "./code_guard.ts";
+import { findImport, IMPORT_FORBIDDEN, topLevelLexicalNames } from "./import_guard.ts";
 import { instrumentLoops, RESERVED_NAME } from "./loop_guard.ts";
 import type { LexicalBindings } from "./state_reset.ts";
 import {

@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { ApiDefinitionError, parseApiDefinition } from "../../config/api_definition.ts";
-import type { ApiSet } from "../handler.ts";
+import type { ApiSet } from "../api_set.ts";
 import { apiError, json, methodNotSupported, modified, readJson } from "./respond.ts";
 
 /** What the apis routes need. */

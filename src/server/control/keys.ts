@@ -7,7 +7,7 @@ import type { KeyStore } from "../../keys/key_store.ts";
 import { parseSession, type Session } from "../../keys/session.ts";
 import { generateToken, newKeyId } from "../../keys/token.ts";
 import { hashKey } from "../../keys/hash.ts";
-import type { ApiSet } from "../handler.ts";
+import type { ApiSet } from "../api_set.ts";
 import { apiError, json, methodNotSupported, modified } from "./respond.ts";
 
 /** What the keys routes need. */

@@ -6,8 +6,8 @@
 import { extname, join, resolve } from "node:path";
 import type { ApiDefinition } from "../../config/api_definition.ts";
 import type { Logger } from "../../log.ts";
-import { decodeBase64 } from "../go/base64.ts";
-import type { LoadIssue, PluginSource } from "./sandbox_pool.ts";
+import { decodeBase64 } from "../../jsvm/go/base64.ts";
+import type { LoadIssue, PluginSource } from "../../jsvm/host/sandbox_pool.ts";
 
 /** One hook to call: the global the plugin defines, whether it gets the live session, and its file. */
 export interface HookEntry {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import type { RequestCtx } from "../../chain/context.ts";
-import { requestHookEdits, requestObject } from "../sandbox/request_hook.ts";
-import { captureLog, testCtx } from "./_test_ctx.ts";
-import { applyHookEdits, type HookDecision, hookRequest, parseHookEdits } from "./request_object.ts";
+import type { RequestCtx } from "../context.ts";
+import { requestHookEdits, requestObject } from "../../jsvm/sandbox/request_hook.ts";
+import { captureLog } from "../../capture_log.ts";
+import { testCtx } from "../_test_ctx.ts";
+import { applyHookEdits, type HookDecision, hookRequest, parseHookEdits } from "./hook_edits.ts";
 
 const ENCODER = new TextEncoder();
 const DECODER = new TextDecoder();

@@ -1,12 +1,12 @@
 /**
- * How many API requests the gateway is serving right now, in shared memory that every sandbox reads.
+ * How many API requests the gateway is serving right now, in shared memory that every sandbox reads
+ * (handed to each API's sandbox pool as its `load` gauge).
  *
  * An idle sandbox polls its inbox before it sleeps, because waking a sleeping thread takes longer than a
  * whole call. It polls long only while the gateway is nearly idle: then the core it burns is spare and
  * the next hook of the same request is answered at once. Under load the gateway's own thread needs that
  * core, and calls arrive often enough to find the sandbox awake anyway.
  */
-import { IDLE_POLL } from "../protocol.ts";
 
 const gauge = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
 
@@ -21,9 +21,4 @@ export function requestStarted(): void {
 /** That request left it. */
 export function requestEnded(): void {
   Atomics.sub(gauge, 0, 1);
-}
-
-/** Whether the gateway serves so few requests that idle threads may poll instead of sleeping. */
-export function gatewayIsQuiet(): boolean {
-  return gauge[0] <= IDLE_POLL.quietLoad;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { captureLog } from "./_test_ctx.ts";
+import { captureLog } from "../../capture_log.ts";
 import { forcedResponse } from "./forced_response.ts";
 
 function options() {

@@ -4,12 +4,12 @@
  * object and decoding the result like Go happen in the sandbox (`sandbox/request_hook.ts`), off this
  * thread; the edits are validated here, at the edge, like every other input.
  */
-import { currentUrl, type RequestCtx } from "../../chain/context.ts";
+import { currentUrl, type RequestCtx } from "../context.ts";
 import type { LogFields, Logger } from "../../log.ts";
-import { decodeBase64, encodeBase64 } from "../go/base64.ts";
-import type { HookDecision, HookEdits, HookRequest } from "../protocol.ts";
+import { decodeBase64, encodeBase64 } from "../../jsvm/go/base64.ts";
+import type { HookDecision, HookEdits, HookRequest } from "../../jsvm/protocol.ts";
 
-export type { HookDecision } from "../protocol.ts";
+export type { HookDecision } from "../../jsvm/protocol.ts";
 
 /** How edits are applied for one API. */
 export interface ApplyOptions {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { captureLog, testDefinition } from "./_test_ctx.ts";
+import { captureLog } from "../../capture_log.ts";
+import { testDefinition } from "../_test_ctx.ts";
 import { collectPlugins } from "./plugin_loader.ts";
 
 async function withDir(run: (dir: string) => Promise<void>): Promise<void> {

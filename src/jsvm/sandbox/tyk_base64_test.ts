@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { b64dec, b64enc, rawb64dec, rawb64enc } from "./base64.ts";
+import { b64dec, b64enc, rawb64dec, rawb64enc } from "./tyk_base64.ts";
 
 Deno.test("b64enc() pads and encodes UTF-8 bytes, not Latin-1", () => {
   assert.equal(b64enc("teststring"), "dGVzdHN0cmluZw==");

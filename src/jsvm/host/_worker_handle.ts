@@ -27,7 +27,6 @@ import {
   type ToHost,
   unhandled,
 } from "../protocol.ts";
-import { gatewayIsQuiet, LOAD_GAUGE } from "./load_gauge.ts";
 
 /**
  * What went wrong with a call: `threw` (plugin exception), `missing` (no such function), `decode` (a hook
@@ -82,21 +81,23 @@ interface Posted {
 }
 
 /** How to start a sandbox. */
-export interface SandboxWorkerOptions {
+export interface WorkerHandleOptions {
   init: Omit<InitMessage, "type" | "id" | "control" | "inboxes" | "reply" | "outboxes" | "load">;
   /** Longest time one source may take to evaluate before the worker is killed. */
   loadTimeoutMs: number;
+  /** Slot 0 counts the requests the gateway serves now; see `IDLE_POLL`. */
+  load: SharedArrayBuffer;
   hostCalls?: HostCallHandler;
   log: Logger;
   /** The worker can take calls again (it loaded, or calls it held were settled or handed back). */
-  onFree(worker: SandboxWorker): void;
+  onFree(worker: WorkerHandle): void;
   /**
    * Calls the worker was given but never started, oldest first, handed back to run elsewhere: it died, or
    * it is blocked in a host call, which may take long.
    */
   onHandBack(jobs: WorkerJob[]): void;
   /** The worker died on its own (error event, bad message); not called for `terminate()`. */
-  onCrash(worker: SandboxWorker, error: JsvmError): void;
+  onCrash(worker: WorkerHandle, error: JsvmError): void;
 }
 
 /** Longest time a Worker may take to boot (before its first source starts). */
@@ -134,9 +135,10 @@ function writeText(buffer: SharedArrayBuffer, text: string): number {
 }
 
 /** A Worker running one API's sandbox. */
-export class SandboxWorker {
+export class WorkerHandle {
   #worker: Worker;
-  #options: SandboxWorkerOptions;
+  #options: WorkerHandleOptions;
+  #load: Int32Array;
   #state: "starting" | "idle" | "busy" | "dead" = "starting";
   #control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   #inboxes = lanes();
@@ -160,8 +162,9 @@ export class SandboxWorker {
   /** Resolves with the load issues once every source is evaluated; rejects if the worker dies first. */
   readonly loaded: Promise<LoadIssue[]> = this.#loaded.promise;
 
-  constructor(options: SandboxWorkerOptions) {
+  constructor(options: WorkerHandleOptions) {
     this.#options = options;
+    this.#load = new Int32Array(options.load);
     this.loaded.catch(() => {}); // the pool reads it; never an unhandled rejection
     this.#worker = startWorker();
     this.#worker.onmessage = (event) => this.#receive(event.data as ToHost);
@@ -178,7 +181,7 @@ export class SandboxWorker {
       inboxes: this.#inboxes,
       reply: this.#replyBuffer,
       outboxes: this.#outboxes,
-      load: LOAD_GAUGE,
+      load: options.load,
     };
     this.#worker.postMessage(msg);
     this.#armLoadTimer(BOOT_TIMEOUT_MS);
@@ -226,7 +229,7 @@ export class SandboxWorker {
     this.#jobs.push({ job, logs: 0 });
     this.#state = "busy";
     if (this.#jobs.length > 1) return; // the pending waiter covers this call too
-    if (gatewayIsQuiet() && this.#pollOutcome(k)) {
+    if (this.#load[0] <= IDLE_POLL.quietLoad && this.#pollOutcome(k)) {
       queueMicrotask(this.#onOutcome); // not inline: settling starts the next queued call, which would nest
       return;
     }

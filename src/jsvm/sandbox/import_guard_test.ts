@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { findImport, positionAt, topLevelLexicalNames } from "./code_guard.ts";
+import { findImport, positionAt, topLevelLexicalNames } from "./import_guard.ts";
 
 Deno.test("findImport() finds a dynamic import() and reports its line and column", () => {
   assert.deepEqual(findImport('import("file:///etc/passwd")'), { line: 1, column: 1 });

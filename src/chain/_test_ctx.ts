@@ -1,10 +1,9 @@
 /**
- * Test helpers shared by the JSVM bridge tests: a RequestCtx built the way the gateway's handler builds
- * one, a valid API definition, and a logger that keeps its lines.
+ * Test helpers shared by the chain's tests: a RequestCtx built the way the gateway's handler builds one,
+ * and a valid API definition.
  */
-import type { RequestCtx } from "../../chain/context.ts";
-import { type ApiDefinition, parseApiDefinition } from "../../config/api_definition.ts";
-import type { LogFields, Logger } from "../../log.ts";
+import type { RequestCtx } from "./context.ts";
+import { type ApiDefinition, parseApiDefinition } from "../config/api_definition.ts";
 
 /** A request context for `url` (absolute), as the handler would build it for API `api-1`. */
 export function testCtx(url: string, init: RequestInit = {}, body?: Uint8Array): RequestCtx {
@@ -31,28 +30,6 @@ export function testCtx(url: string, init: RequestInit = {}, body?: Uint8Array):
     sessionModified: false,
     ignored: false,
     versionName: "",
-  };
-}
-
-/** One captured log line. */
-export interface LogLine {
-  level: string;
-  msg: string;
-  fields?: LogFields;
-}
-
-/** A logger that records every line instead of writing it. */
-export function captureLog(): Logger & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: string) => (msg: string, fields?: LogFields) => void lines.push({ level, msg, fields });
-  return {
-    lines,
-    debug: at("debug"),
-    info: at("info"),
-    warn: at("warn"),
-    error: at("error"),
-    announce: at("announce"),
-    raw: (text) => void lines.push({ level: "raw", msg: text }),
   };
 }
 

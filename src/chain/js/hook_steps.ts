@@ -3,14 +3,9 @@
  * pool: describe the request, have the sandbox call `<name>.DoProcessRequest(request, session, spec)` and
  * turn the result into edits, then apply them (jsvm spec §3, §4).
  */
-import { forcedResponse } from "../../jsvm/host/forced_response.ts";
-import type { HookEntry } from "../../jsvm/host/plugin_loader.ts";
-import {
-  applyHookEdits,
-  type HookDecision,
-  hookRequest,
-  parseHookEdits,
-} from "../../jsvm/host/request_object.ts";
+import { forcedResponse } from "./forced_response.ts";
+import type { HookEntry } from "./plugin_loader.ts";
+import { applyHookEdits, type HookDecision, hookRequest, parseHookEdits } from "./hook_edits.ts";
 import type { HookEdits } from "../../jsvm/protocol.ts";
 import { handlerAlias, JsvmError, type SandboxPool } from "../../jsvm/host/sandbox_pool.ts";
 import { emptySession, parseSession, serializeSession, type Session } from "../../keys/session.ts";

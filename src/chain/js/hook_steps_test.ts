@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
-import { captureLog, testCtx } from "../../jsvm/host/_test_ctx.ts";
-import type { HookEntry } from "../../jsvm/host/plugin_loader.ts";
+import { captureLog } from "../../capture_log.ts";
+import { testCtx } from "../_test_ctx.ts";
+import type { HookEntry } from "./plugin_loader.ts";
 import { createSandboxPool, type SandboxPool } from "../../jsvm/host/sandbox_pool.ts";
 import { emptySession } from "../../keys/session.ts";
 import { GatewayError, MESSAGES } from "../errors.ts";
-import {
-  buildSpecArgument,
-  createJsAuthCheckStep,
-  createJsHookStep,
-  type JsHookApi,
-} from "./js_request_hook.ts";
+import { buildSpecArgument, createJsAuthCheckStep, createJsHookStep, type JsHookApi } from "./hook_steps.ts";
 
 const API: JsHookApi = {
   apiId: "api-1",

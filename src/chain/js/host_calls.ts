@@ -7,9 +7,9 @@ import type { KeyStore } from "../../keys/key_store.ts";
 import { parseSession, serializeSession } from "../../keys/session.ts";
 import type { Logger } from "../../log.ts";
 import type { Store } from "../../store/store.ts";
-import { canonicalHeaderKey } from "../go/http.ts";
+import { canonicalHeaderKey } from "../../jsvm/go/http.ts";
+import type { HostCallHandler } from "../../jsvm/host/sandbox_pool.ts";
 import { outboundUrl } from "./egress.ts";
-import type { HostCallHandler } from "./sandbox_pool.ts";
 
 /** What the host calls reach. */
 export interface HostCallOptions {

@@ -3,7 +3,7 @@
  * code below 400, or with OverrideError): the raw body, the plugin's headers, `Server: tyk` and `Date`.
  */
 import type { LogFields, Logger } from "../../log.ts";
-import { detectContentType, toHeaderValue } from "../go/http.ts";
+import { detectContentType, toHeaderValue } from "../../jsvm/go/http.ts";
 
 const ENCODER = new TextEncoder();
 /** Statuses a `Response` must carry without a body (Go writes none for them either). */

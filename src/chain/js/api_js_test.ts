@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { GatewayError, MESSAGES } from "../../chain/errors.ts";
-import { captureLog, testCtx, testDefinition } from "./_test_ctx.ts";
+import { GatewayError, MESSAGES } from "../errors.ts";
+import { captureLog } from "../../capture_log.ts";
+import { testCtx, testDefinition } from "../_test_ctx.ts";
 import { createApiJs } from "./api_js.ts";
 
 const PRE = `var dirPre = new TykJS.TykMiddleware.NewMiddleware({});

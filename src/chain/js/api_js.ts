@@ -2,19 +2,15 @@
  * An API's JS request hooks, built once per API load: collects the plugins, starts the API's sandbox
  * pool and returns one chain step per hook stage.
  */
-import {
-  createJsAuthCheckStep,
-  createJsHookStep,
-  type JsHookApi,
-} from "../../chain/plugins/js_request_hook.ts";
-import type { Step } from "../../chain/context.ts";
-import { GatewayError, MESSAGES } from "../../chain/errors.ts";
+import { createJsAuthCheckStep, createJsHookStep, type JsHookApi } from "./hook_steps.ts";
+import type { Step } from "../context.ts";
+import { GatewayError, MESSAGES } from "../errors.ts";
 import type { ApiDefinition } from "../../config/api_definition.ts";
 import { type Logger, logger } from "../../log.ts";
 import { collectPlugins, type HookEntry } from "./plugin_loader.ts";
-import { createSandboxPool, type HostCallHandler, type LoadIssue } from "./sandbox_pool.ts";
+import { createSandboxPool, type HostCallHandler, type LoadIssue } from "../../jsvm/host/sandbox_pool.ts";
 
-export type { HostCallHandler, LoadIssue } from "./sandbox_pool.ts";
+export type { HostCallHandler, LoadIssue } from "../../jsvm/host/sandbox_pool.ts";
 
 /** Gateway settings every API's JS uses. */
 export interface ApiJsOptions {
@@ -32,6 +28,8 @@ export interface ApiJsOptions {
   userLibrary?: { file: string; code: string };
   /** Serves the plugins' synchronous calls (TykMakeHttpRequest, TykGetKeyData, …). */
   hostCalls?: HostCallHandler;
+  /** The gateway's load gauge, read by idle sandboxes (see `SandboxSpec.load`). */
+  load?: SharedArrayBuffer;
   /** `ignore_canonical_mime_header_key`. @default false */
   ignoreCanonicalHeaders?: boolean;
   /** Where load problems and hook failures are logged. @default logger("jsvm") */
@@ -101,6 +99,7 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
     timeoutMs: options.timeoutMs,
     size: options.poolSize,
     hostCalls: options.hostCalls,
+    load: options.load,
     log,
   });
   try {
