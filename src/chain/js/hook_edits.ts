@@ -1,13 +1,12 @@
 /**
- * The gateway's half of a request hook: what it tells the sandbox about the request (`HookRequest`), and
- * how it applies the `HookEdits` the sandbox answers with (jsvm spec §4.2–4.3). Building Tyk's request
- * object and decoding the result like Go happen in the sandbox (`sandbox/request_hook.ts`), off this
- * thread; the edits are validated here, at the edge, like every other input.
+ * The gateway's end of a request hook's answer: the `HookEdits` a sandbox sends back, validated here at the
+ * edge like every other input, and applied to the request (jsvm spec §4.2–4.3). Decoding the plugin's
+ * result like Go happens in the sandbox (`jsvm/sandbox/request_hook.ts`), off this thread.
  */
-import { currentUrl, type RequestCtx } from "../context.ts";
+import type { RequestCtx } from "../context.ts";
 import type { LogFields, Logger } from "../../log.ts";
-import { decodeBase64, encodeBase64 } from "../../jsvm/go/base64.ts";
-import type { HookDecision, HookEdits, HookRequest } from "../../jsvm/protocol.ts";
+import { decodeBase64 } from "../../jsvm/go/base64.ts";
+import type { HookDecision, HookEdits } from "../../jsvm/protocol.ts";
 
 export type { HookDecision } from "../../jsvm/protocol.ts";
 
@@ -19,39 +18,6 @@ export interface ApplyOptions {
 }
 
 const EMPTY = new Uint8Array(0);
-/** The base64 sent for a body, kept while the bytes live: the next hook of the request reuses it. */
-const SENT_BODY = new WeakMap<Uint8Array, string>();
-
-function bodyBase64(body: Uint8Array): string {
-  let text = SENT_BODY.get(body);
-  if (text === undefined) {
-    text = encodeBase64(body);
-    SENT_BODY.set(body, text);
-  }
-  return text;
-}
-
-/**
- * The JSON text of the `HookRequest` for the request as it stands.
- * @param body the buffered request body (see `readBody()`)
- */
-export function hookRequest(ctx: RequestCtx, body: Uint8Array, ignoreCanonical: boolean): string {
-  const headers: string[] = [];
-  // forEach walks the same list as for-of at a fifth of the cost (no iterator objects)
-  ctx.headers.forEach((value, name) => headers.push(name, value));
-  const request: HookRequest = {
-    method: ctx.method,
-    requestURI: ctx.requestURI,
-    url: currentUrl(ctx),
-    scheme: ctx.scheme,
-    host: ctx.request.headers.get("host") ?? new URL(ctx.request.url).host,
-    query: ctx.query,
-    headers,
-    body: bodyBase64(body),
-    ignoreCanonical,
-  };
-  return JSON.stringify(request);
-}
 
 type Json = Record<string, unknown>;
 

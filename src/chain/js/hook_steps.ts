@@ -5,7 +5,8 @@
  */
 import { forcedResponse } from "./forced_response.ts";
 import type { HookEntry } from "./plugin_loader.ts";
-import { applyHookEdits, type HookDecision, hookRequest, parseHookEdits } from "./hook_edits.ts";
+import { applyHookEdits, type HookDecision, parseHookEdits } from "./hook_edits.ts";
+import { hookRequest } from "./hook_request.ts";
 import type { HookEdits } from "../../jsvm/protocol.ts";
 import { handlerAlias, JsvmError, type SandboxPool } from "../../jsvm/host/sandbox_pool.ts";
 import { emptySession, parseSession, serializeSession, type Session } from "../../keys/session.ts";

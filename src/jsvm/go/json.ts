@@ -1,7 +1,13 @@
 /**
- * Decodes the JSON text a hook returns the way Go's `encoding/json` (v1) fills Tyk's structs: keys match
- * field names case-insensitively (Unicode simple folding), the last matching key wins in document order,
- * unknown keys are ignored, `null` leaves the zero value and every type mismatch fails the whole decode.
+ * Decodes JSON text the way Go's `encoding/json` (v1) fills Tyk's structs: keys match field names
+ * case-insensitively (Unicode simple folding), the last matching key wins in document order, unknown keys
+ * are ignored, `null` leaves the zero value and every type mismatch fails the whole decode. The hook
+ * result's structs are in `sandbox/hook_result.ts`.
+ *
+ * Runs inside the sandbox, after plugin code (`sandbox/hook_result.ts`), and may use built-ins
+ * directly, not the saved ones of `sandbox/_primordials.ts`: there it only shapes the calling
+ * plugin's own result, built-ins a plugin replaces are put back after each call, and the gateway checks
+ * whatever comes back.
  */
 
 /** A Go type the decoder fills; build them with the `GO_*` constants and `go*()` helpers below. */
@@ -396,78 +402,6 @@ export function decodeGoJson<T>(text: string, type: GoType): T {
   return value as T;
 }
 
-/** `Request.ReturnOverrides` of a hook result. */
-export interface ReturnOverrides {
-  ResponseCode: number;
-  ResponseError: string;
-  ResponseBody: string;
-  ResponseHeaders: Record<string, string> | null;
-  OverrideError: boolean;
-}
-
-/** `Request` of a hook result (Tyk's MiniRequestObject). `Body` is the validated base64 text. */
-export interface MiniRequest {
-  Headers: Record<string, string[] | null> | null;
-  SetHeaders: Record<string, string> | null;
-  DeleteHeaders: string[] | null;
-  Body: string | null;
-  URL: string;
-  Params: Record<string, string[] | null> | null;
-  AddParams: Record<string, string> | null;
-  ExtendedParams: Record<string, string[] | null> | null;
-  DeleteParams: string[] | null;
-  ReturnOverrides: ReturnOverrides;
-  IgnoreBody: boolean;
-  Method: string;
-  RequestURI: string;
-  Scheme: string;
-}
-
-/** What `DoProcessRequest` returns, decoded (Tyk's VMReturnObject). `Session` is left as plain JSON. */
-export interface RequestHookResult {
-  Request: MiniRequest;
-  SessionMeta: Record<string, string> | null;
-  Session: Record<string, unknown> | null;
-  AuthValue: string;
-}
-
-const STRINGS = goSlice(GO_STRING);
-const STRING_MAP = goMap(GO_STRING);
-const STRINGS_MAP = goMap(STRINGS);
-
-/** Tyk's ReturnOverrides, plus the documented snake_case keys as aliases (DECISIONS #4). */
-const RETURN_OVERRIDES = goStruct([
-  { name: "ResponseCode", aliases: ["response_code"], type: GO_INT },
-  { name: "ResponseError", aliases: ["response_error"], type: GO_STRING },
-  { name: "ResponseBody", aliases: ["response_body"], type: GO_STRING },
-  { name: "ResponseHeaders", aliases: ["headers"], type: STRING_MAP },
-  { name: "OverrideError", aliases: ["override_error"], type: GO_BOOL },
-]);
-
-const MINI_REQUEST = goStruct([
-  { name: "Headers", type: STRINGS_MAP },
-  { name: "SetHeaders", type: STRING_MAP },
-  { name: "DeleteHeaders", type: STRINGS },
-  { name: "Body", type: GO_BYTES },
-  { name: "URL", type: GO_STRING },
-  { name: "Params", type: STRINGS_MAP },
-  { name: "AddParams", type: STRING_MAP },
-  { name: "ExtendedParams", type: STRINGS_MAP },
-  { name: "DeleteParams", type: STRINGS },
-  { name: "ReturnOverrides", type: RETURN_OVERRIDES },
-  { name: "IgnoreBody", type: GO_BOOL },
-  { name: "Method", type: GO_STRING },
-  { name: "RequestURI", type: GO_STRING },
-  { name: "Scheme", type: GO_STRING },
-]);
-
-const REQUEST_HOOK_RESULT = goStruct([
-  { name: "Request", type: MINI_REQUEST },
-  { name: "SessionMeta", type: STRING_MAP },
-  { name: "Session", type: GO_OBJECT },
-  { name: "AuthValue", type: GO_STRING },
-]);
-
 /** Returned by {@link fitExactly} when a value needs the full decoder. */
 const NOT_EXACT = Symbol("not exact");
 
@@ -538,17 +472,16 @@ function fitExactly(value: unknown, type: GoType): unknown {
 }
 
 /**
- * Decodes the string `DoProcessRequest` returned (pre, auth_check, post_key_auth and post hooks).
+ * Decodes as {@link decodeGoJson} does, faster when the text is already Go-shaped.
  *
- * Most results are what the bootstrap's `JSON.stringify` wrote, Go-shaped already; those skip the full
- * decoder (it costs several times `JSON.parse`). The shortcut is taken only when writing the parsed value
- * back gives the same text, which rules out what `JSON.parse` and Go read differently: repeated keys (Go
- * merges them), numbers like `2e2` or `200.0` (Go refuses them for an int), and, with no `\u` escape
- * in the text, lone surrogates (Go reads U+FFFD).
+ * Such text skips the full decoder (it costs several times `JSON.parse`). The shortcut is taken only when
+ * writing the parsed value back gives the same text, which rules out what `JSON.parse` and Go read
+ * differently: repeated keys (Go merges them), numbers like `2e2` or `200.0` (Go refuses them for an int),
+ * and, with no `\u` escape in the text, lone surrogates (Go reads U+FFFD).
  * @param stringified `text` is known to be `JSON.stringify` output, which writing back cannot change
- * @throws GoJsonError as Tyk's `json.Unmarshal` fails: not JSON (`"undefined"`), or a mistyped field.
+ * @throws GoJsonError as {@link decodeGoJson} does.
  */
-export function decodeRequestHookResult(text: string, stringified = false): RequestHookResult {
+export function decodeGoShaped<T>(text: string, type: GoType, stringified = false): T {
   if (!text.includes("\\u")) {
     let parsed: unknown = NOT_EXACT;
     try {
@@ -557,9 +490,9 @@ export function decodeRequestHookResult(text: string, stringified = false): Requ
       // not JSON: the full decoder words the error as Go does
     }
     if (parsed !== NOT_EXACT && (stringified || JSON.stringify(parsed) === text)) {
-      const fitted = fitExactly(parsed, REQUEST_HOOK_RESULT);
-      if (fitted !== NOT_EXACT) return fitted as RequestHookResult;
+      const fitted = fitExactly(parsed, type);
+      if (fitted !== NOT_EXACT) return fitted as T;
     }
   }
-  return decodeGoJson<RequestHookResult>(text, REQUEST_HOOK_RESULT);
+  return decodeGoJson<T>(text, type);
 }

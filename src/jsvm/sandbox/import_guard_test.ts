@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { findImport, positionAt, topLevelLexicalNames } from "./import_guard.ts";
+import { findImport, positionAt } from "./import_guard.ts";
 
 Deno.test("findImport() finds a dynamic import() and reports its line and column", () => {
   assert.deepEqual(findImport('import("file:///etc/passwd")'), { line: 1, column: 1 });
@@ -76,14 +76,4 @@ Deno.test("findImport() stays fast on a large source with many ambiguous slashes
 
 Deno.test("positionAt() counts \\r\\n as one line break", () => {
   assert.deepEqual(positionAt("a\r\nb\rc\nd", 7), { line: 4, column: 1 });
-});
-
-Deno.test("topLevelLexicalNames() lists top-level let, const and class names only", () => {
-  const code = `let a = 1; const b = {}; class C {}
-function f() { let inner; }
-for (let i of x) {}
-const {d} = o;
-if (y) { const nested = 2; }
-x.let = 3;`;
-  assert.deepEqual(topLevelLexicalNames(code), ["a", "b", "C"]);
 });

@@ -7,7 +7,7 @@
  */
 import { decodeBase64, encodeBase64 } from "../go/base64.ts";
 import { canonicalHeaderKey, fromHeaderValue, toHeaderValue } from "../go/http.ts";
-import { decodeRequestHookResult, type MiniRequest } from "../go/json.ts";
+import { decodeRequestHookResult, type MiniRequest } from "./hook_result.ts";
 import { encodeQuery, parseGoUrl, parseQuery } from "../go/url.ts";
 import type { HookDecision, HookEdits, HookRequest } from "../protocol.ts";
 

@@ -15,7 +15,8 @@
 
 import type { LoadIssue, SandboxSource } from "../protocol.ts";
 import { evaluateScript } from "./_evaluate.ts";
-import { findImport, IMPORT_FORBIDDEN, topLevelLexicalNames } from "./import_guard.ts";
+import { findImport, IMPORT_FORBIDDEN } from "./import_guard.ts";
+import { topLevelLexicalNames } from "./lexical_names.ts";
 import { instrumentLoops, RESERVED_NAME } from "./loop_guard.ts";
 import type { LexicalBindings } from "./state_reset.ts";
 import {
