@@ -1,5 +1,6 @@
 /**
- * The JSVM wire protocol, the only module both `host/` and `sandbox/` import.
+ * The JSVM wire protocol between `host/` and `sandbox/`: the messages, the shared-memory layout and the
+ * constants both sides must agree on. (Both sides also use `go/`, which holds Go's rules, not the protocol.)
  *
  * Host → sandbox: one `init` message (sources, shared buffers), then everything else through shared
  * memory: the host writes call number `k` into inbox lane `k % PIPELINE_DEPTH` (its buffer and slots),
