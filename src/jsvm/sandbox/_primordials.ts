@@ -41,6 +41,7 @@ export const SafeSyntaxError = SyntaxError;
 export const StringPrototypeCharCodeAt = uncurryThis(String.prototype.charCodeAt);
 export const StringPrototypeCodePointAt = uncurryThis(String.prototype.codePointAt);
 export const StringPrototypeSlice = uncurryThis(String.prototype.slice);
+export const StringPrototypeIsWellFormed = uncurryThis(String.prototype.isWellFormed);
 export const StringPrototypeIndexOf = uncurryThis(String.prototype.indexOf);
 export const StringPrototypeSplit = uncurryThis(
   String.prototype.split as (this: string, separator: string) => string[],
@@ -78,6 +79,7 @@ export const SafeUint8Array = Uint8Array;
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 const encode = uncurryThis(TextEncoder.prototype.encode);
 const encodeIntoBytes = uncurryThis(TextEncoder.prototype.encodeInto);
 const decode = uncurryThis(TextDecoder.prototype.decode);
@@ -95,6 +97,15 @@ export function utf8EncodeInto(text: string, bytes: Uint8Array): { read: number;
 /** A string from UTF-8 bytes; invalid sequences become U+FFFD. Accepts views on shared memory. */
 export function utf8Decode(bytes: Uint8Array): string {
   return decode(textDecoder, bytes);
+}
+
+/** A string from UTF-8 bytes, or `null` when they are not valid UTF-8. */
+export function utf8DecodeStrict(bytes: Uint8Array): string | null {
+  try {
+    return decode(strictDecoder, bytes);
+  } catch {
+    return null;
+  }
 }
 
 /** Appends to an array without `push` or index setters a plugin may have put on `Array.prototype`. */

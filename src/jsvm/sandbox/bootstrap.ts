@@ -13,7 +13,7 @@
  */
 
 import { HOST_CALL_ARITY, type HostCallOp, REPLY, type SandboxLogLevel } from "../protocol.ts";
-import { b64dec, b64enc, rawb64dec, rawb64enc } from "./tyk_base64.ts";
+import { b64dec, b64enc, rawb64dec, rawb64enc, type TextBytes, UTF8 } from "./tyk_base64.ts";
 import {
   append,
   ArrayPrototypeJoin,
@@ -55,8 +55,11 @@ export interface TykNamespace {
   isStringified(text: string): boolean;
 }
 
-/** Builds `TykJS.TykMiddleware` and `TykJS.TykEventHandlers` (Tyk's core script, §1 of the spec). */
-export function createTykJS(runtime: TykRuntime): TykNamespace {
+/**
+ * Builds `TykJS.TykMiddleware` and `TykJS.TykEventHandlers` (Tyk's core script).
+ * @param codec how `DoProcessRequest` reads the body's bytes as text and back: `RAW_BYTES` for otto. @default UTF8
+ */
+export function createTykJS(runtime: TykRuntime, codec: TextBytes = UTF8): TykNamespace {
   const log = (text: string) => runtime.log("info", text);
   let lastStringified: string | undefined;
 
@@ -74,7 +77,7 @@ export function createTykJS(runtime: TykRuntime): TykNamespace {
     session: unknown,
     config: unknown,
   ) {
-    request.Body = b64dec(SafeString(request.Body));
+    request.Body = b64dec(SafeString(request.Body), codec);
     const result = this.ProcessRequest(request, session, config) as Envelope;
     if (!result) {
       log("Middleware didn't return request object!");
@@ -82,7 +85,7 @@ export function createTykJS(runtime: TykRuntime): TykNamespace {
     }
     // Header edits go through SetHeaders/DeleteHeaders; Tyk throws away changes made to Headers.
     result.Request.Headers = {};
-    result.Request.Body = b64enc(SafeString(result.Request.Body));
+    result.Request.Body = b64enc(SafeString(result.Request.Body), codec);
     return (lastStringified = JSONStringify(result));
   };
   meta.ProcessResponse = function ProcessResponse(response: unknown) {
@@ -214,8 +217,9 @@ const HOST_OPS = Object.keys(HOST_CALL_ARITY) as HostCallOp[];
 /**
  * The Tyk API functions of §9 (plus `console`, DECISIONS #2), installed after the bootstrap and again
  * after the user library, so a library cannot replace them (as in Tyk's otto load order).
+ * @param codec how the base64 helpers turn text into bytes and back: `RAW_BYTES` for otto. @default UTF8
  */
-export function createTykApi(runtime: TykRuntime): Record<string, unknown> {
+export function createTykApi(runtime: TykRuntime, codec: TextBytes = UTF8): Record<string, unknown> {
   const api: Record<string, unknown> = {
     log: function log(message: unknown) {
       runtime.log("info", SafeString(message));
@@ -230,10 +234,10 @@ export function createTykApi(runtime: TykRuntime): Record<string, unknown> {
       warn: (...args: unknown[]) => runtime.log("warn", formatConsole(args)),
       error: (...args: unknown[]) => runtime.log("error", formatConsole(args)),
     },
-    b64enc: (text: unknown) => b64enc(SafeString(text)),
-    b64dec: (text: unknown) => b64dec(SafeString(text)),
-    rawb64enc: (text: unknown) => rawb64enc(SafeString(text)),
-    rawb64dec: (text: unknown) => rawb64dec(SafeString(text)),
+    b64enc: (text: unknown) => b64enc(SafeString(text), codec),
+    b64dec: (text: unknown) => b64dec(SafeString(text), codec),
+    rawb64enc: (text: unknown) => rawb64enc(SafeString(text), codec),
+    rawb64dec: (text: unknown) => rawb64dec(SafeString(text), codec),
     TykJsResponse: function TykJsResponse(response: unknown, sessionMeta: unknown) {
       return JSONStringify({ Response: response, SessionMeta: sessionMeta });
     },

@@ -5,6 +5,18 @@
  */
 
 import { SafeUint8Array, StringPrototypeCharCodeAt, utf8Decode, utf8Encode } from "./_primordials.ts";
+import { bytesToText, textToBytes } from "./byte_text.ts";
+
+/** How the helpers turn text into bytes and back. */
+export interface TextBytes {
+  encode(text: string): Uint8Array;
+  decode(bytes: Uint8Array): string;
+}
+
+/** goja's strings: UTF-8, invalid bytes read as U+FFFD. */
+export const UTF8: TextBytes = { encode: utf8Encode, decode: utf8Decode };
+/** otto's strings hold Go's raw bytes: invalid bytes survive a decode and encode (see `byte_text.ts`). */
+export const RAW_BYTES: TextBytes = { encode: textToBytes, decode: bytesToText };
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const PAD = 61; // "="
@@ -83,29 +95,31 @@ function decodeBytes(text: string, pad: boolean): Uint8Array | null {
 }
 
 /**
- * Base64 (standard alphabet, padded) of the text's UTF-8 bytes.
+ * Base64 (standard alphabet, padded) of the text's bytes.
+ * @param codec how text becomes bytes. @default UTF8
  * @example b64enc("é") // "w6k="
  */
-export function b64enc(text: string): string {
-  return encodeBytes(utf8Encode(text), true);
+export function b64enc(text: string, codec: TextBytes = UTF8): string {
+  return encodeBytes(codec.encode(text), true);
 }
 
-/** Base64 (standard alphabet, no padding) of the text's UTF-8 bytes. */
-export function rawb64enc(text: string): string {
-  return encodeBytes(utf8Encode(text), false);
+/** Base64 (standard alphabet, no padding) of the text's bytes. */
+export function rawb64enc(text: string, codec: TextBytes = UTF8): string {
+  return encodeBytes(codec.encode(text), false);
 }
 
 /**
- * Decodes padded base64, falling back to unpadded; the bytes are read as UTF-8. `undefined` on failure.
+ * Decodes padded base64, falling back to unpadded, and reads the bytes as text. `undefined` on failure.
+ * @param codec how bytes become text. @default UTF8
  * @example b64dec("dGVzdHN0cmluZw==") // "teststring"
  */
-export function b64dec(text: string): string | undefined {
+export function b64dec(text: string, codec: TextBytes = UTF8): string | undefined {
   const bytes = decodeBytes(text, true) ?? decodeBytes(text, false);
-  return bytes === null ? undefined : utf8Decode(bytes);
+  return bytes === null ? undefined : codec.decode(bytes);
 }
 
-/** Decodes unpadded base64 (standard alphabet); the bytes are read as UTF-8. `undefined` on failure. */
-export function rawb64dec(text: string): string | undefined {
+/** Decodes unpadded base64 (standard alphabet) and reads the bytes as text. `undefined` on failure. */
+export function rawb64dec(text: string, codec: TextBytes = UTF8): string | undefined {
   const bytes = decodeBytes(text, false);
-  return bytes === null ? undefined : utf8Decode(bytes);
+  return bytes === null ? undefined : codec.decode(bytes);
 }

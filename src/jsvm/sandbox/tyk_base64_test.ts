@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { b64dec, b64enc, rawb64dec, rawb64enc } from "./tyk_base64.ts";
+import { b64dec, b64enc, RAW_BYTES, rawb64dec, rawb64enc } from "./tyk_base64.ts";
 
 Deno.test("b64enc() pads and encodes UTF-8 bytes, not Latin-1", () => {
   assert.equal(b64enc("teststring"), "dGVzdHN0cmluZw==");
@@ -51,4 +51,14 @@ Deno.test("rawb64dec() refuses padding", () => {
 Deno.test("b64enc() and b64dec() round-trip a large body", () => {
   const text = "héllo wörld ✓ ".repeat(50_000);
   assert.equal(b64dec(b64enc(text)), text);
+});
+
+Deno.test("b64dec() and b64enc() with RAW_BYTES keep bytes that are not UTF-8, as otto does", () => {
+  const bytes = new Uint8Array([...new TextEncoder().encode("foô \uffff \u0000 "), 0xff, 0x20, 0x62]);
+  const body = btoa(String.fromCharCode(...bytes));
+  const text = b64dec(body, RAW_BYTES)!;
+  assert.equal(text, "foô \uffff \u0000 \udcff b");
+  assert.equal(b64enc(text, RAW_BYTES), body);
+  assert.equal(b64enc(`${text}!`, RAW_BYTES), btoa(String.fromCharCode(...bytes, 0x21)));
+  assert.equal(b64enc(text), btoa(String.fromCharCode(...new TextEncoder().encode(text))), "UTF8 by default");
 });

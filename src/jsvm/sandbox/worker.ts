@@ -38,6 +38,7 @@ import {
   type TykNamespace,
   type TykRuntime,
 } from "./bootstrap.ts";
+import { RAW_BYTES, UTF8 } from "./tyk_base64.ts";
 import { GoJsonError } from "../go/json.ts";
 import { hardenGlobal } from "./harden.ts";
 import { requestHookEdits, requestObject } from "./request_hook.ts";
@@ -335,8 +336,10 @@ function init(msg: InitMessage): void {
 
   hardenGlobal(global);
   ReflectDefineProperty(global, TICK, { __proto__: null, value: tick } as PropertyDescriptor);
-  const tyk = tykJS = createTykJS(runtime);
-  const api = createTykApi(runtime);
+  // otto strings hold Go's raw bytes, so invalid UTF-8 in a body survives what a plugin does with it
+  const codec = msg.driver === "otto" ? RAW_BYTES : UTF8;
+  const tyk = tykJS = createTykJS(runtime, codec);
+  const api = createTykApi(runtime, codec);
   defineGlobals(global, { TykJS: tyk.TykJS, _, ...api });
   const builtins = new SafeSet(ReflectOwnKeys(global));
 
