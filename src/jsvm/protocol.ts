@@ -105,7 +105,7 @@ export interface HookRequest {
   host: string;
   /** The current raw query. */
   query: string;
-  /** Name, value, name, value…: the current headers as the gateway holds them (lower-case names). */
+  /** Name, value, name, value…: the current headers (lower-case names), one pair per header line. */
   headers: string[];
   /** The buffered body, standard base64. */
   body: string;

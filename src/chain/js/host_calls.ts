@@ -8,8 +8,10 @@ import { parseSession, serializeSession } from "../../keys/session.ts";
 import type { Logger } from "../../log.ts";
 import type { Store } from "../../store/store.ts";
 import { canonicalHeaderKey } from "../../jsvm/go/http.ts";
+import { encodeQuery } from "../../jsvm/go/url.ts";
 import type { HostCallHandler } from "../../jsvm/host/sandbox_pool.ts";
 import { outboundUrl } from "./egress.ts";
+import { forEachHeaderLine } from "./header_lines.ts";
 
 /** What the host calls reach. */
 export interface HostCallOptions {
@@ -45,19 +47,26 @@ function stringMap(value: unknown): Record<string, string> {
   return out;
 }
 
+/** Go's `http.Header` of a response: canonical names, one value per header line the upstream sent. */
 function headerArrays(headers: Headers): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const [name, value] of headers) {
-    const key = canonicalHeaderKey(name);
-    (out[key] ??= []).push(...(name === "set-cookie" ? [value] : value.split(", ")));
-  }
+  forEachHeaderLine(headers, headers, (name, value) => (out[canonicalHeaderKey(name)] ??= []).push(value));
   return out;
 }
 
+/** `FormData` encoded as Go's `url.Values.Encode` does: keys sorted, form escaping (space is `+`). */
 function formBody(form: Record<string, string>): string {
-  return Object.keys(form).sort().map((k) => `${encodeURIComponent(k)}=${encodeURIComponent(form[k])}`).join(
-    "&",
-  );
+  return encodeQuery(new Map(Object.entries(form).map(([k, v]) => [k, [v]])));
+}
+
+const ENCODER = new TextEncoder();
+
+/**
+ * A request body as bytes: fetch would add `Content-Type: text/plain;charset=UTF-8` to a string body, and
+ * Go's client adds no Content-Type the plugin did not set.
+ */
+function bodyBytes(text: string): Uint8Array<ArrayBuffer> | undefined {
+  return text ? ENCODER.encode(text) : undefined;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -115,7 +124,7 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
     const res = await send(new URL(url).href, {
       method,
       headers,
-      body: body && method !== "GET" && method !== "HEAD" ? body : undefined,
+      body: method !== "GET" && method !== "HEAD" ? bodyBytes(body) : undefined,
     }, signal);
     const text = await res.text();
     const hdrs = headerArrays(res.headers);
@@ -139,7 +148,7 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
         const res = await send(url, {
           method: String(field(r, "method") || "GET"),
           headers: stringMap(field(r, "headers")),
-          body: (field(r, "body") as string) || undefined,
+          body: bodyBytes(String(field(r, "body") ?? "")),
         }, signal);
         results.push({
           relative_url: url,
