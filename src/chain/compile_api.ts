@@ -127,6 +127,8 @@ export async function compileApi(
           keyStore: services.keyStore,
           log,
           overrides: config.override_messages,
+          installSession: def.base_identity_provided_by === "" ||
+            def.base_identity_provided_by === "auth_token",
         })
         : null,
       js?.postKeyAuth,

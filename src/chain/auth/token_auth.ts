@@ -17,6 +17,11 @@ export interface TokenAuthOptions {
   log: Logger;
   /** override_messages from tyk.conf. */
   overrides?: Record<string, { message?: string; code?: number }>;
+  /**
+   * Make the key's session the request's: `base_identity_provided_by` unset or `auth_token`. Otherwise the
+   * key is still checked, but another auth method (a JS auth_check) provides the identity. @default true
+   */
+  installSession?: boolean;
   /** Raised on the API's event bus when a presented key is not found. */
   onAuthFailure?: (ctx: RequestCtx, key: string) => void;
 }
@@ -60,6 +65,7 @@ export function createTokenAuth(orgId: string, auth: TokenAuthConfig, options: T
   const missing = overridden("auth.auth_field_missing", 401, MESSAGES.authFieldMissing, options);
   const notFound = overridden("auth.key_not_found", 403, MESSAGES.keyNotFound, options);
   const unavailable = new GatewayError(503, MESSAGES.keyStoreUnavailable);
+  const installSession = options.installSession ?? true;
   return async function tokenAuth(ctx) {
     if (ctx.ignored) return undefined;
     const token = extractToken(ctx, auth);
@@ -75,8 +81,12 @@ export function createTokenAuth(orgId: string, auth: TokenAuthConfig, options: T
       options.onAuthFailure?.(ctx, token);
       return notFound;
     }
-    ctx.session = found.session;
-    ctx.sessionKey = found.keyName;
+    if (installSession) {
+      ctx.session = found.session;
+      ctx.sessionKey = found.keyName;
+      // a session an earlier auth step installed and marked for storing is no longer the request's
+      ctx.sessionModified = false;
+    }
     return undefined;
   };
 }
