@@ -3,7 +3,8 @@
  * that is not valid UTF-8 passes through a plugin that appends text with its bytes intact (Tyk's
  * `TestJSVMBody`). Here valid UTF-8 reads as usual and each byte that is not part of a valid sequence reads
  * as the lone surrogate U+DC80–U+DCFF, which encoding turns back into that byte (the "surrogate escape"
- * Python uses for file names). Plugins that never meet invalid bytes see ordinary strings.
+ * Python uses for file names). Plugins that never meet invalid bytes see ordinary strings. The one
+ * visible difference from otto is listed in docs/differences.md.
  */
 import {
   append,
