@@ -18,15 +18,21 @@ if [ -n "${DENORT_BIN:-}" ] && [ ! -x "$DENORT_BIN" ]; then
   exit 1
 fi
 
-# The permissions the gateway needs at run time, no more: it listens and proxies (net), reads its config,
-# definitions and plugins (read), writes definitions and the embedded store (write), and reads TYK_GW_*
-# overrides (env). --no-remote stops plugin code from importing anything from the network.
-# The sandbox worker and the plugin runtime are included explicitly: they are loaded with new Worker().
+# The binary gets the flags `deno task start` runs the gateway with; deno.json's start task is their one
+# source. They are the permissions the gateway needs at run time, no more: it listens and proxies (net),
+# reads its config, definitions and plugins (read), writes definitions and the embedded store (write), and
+# reads TYK_GW_* overrides (env); --no-remote stops plugin code from importing anything from the network,
+# and a V8 flag lets a plugin regexp with catastrophic backtracking fall back to a linear engine.
+read -r -a RUN_FLAGS <<<"$($DENO eval --no-remote \
+  'const t = JSON.parse(Deno.readTextFileSync("deno.json")).tasks.start; console.log(t.replace(/^deno run /, "").replace(/ main\.ts$/, ""))')"
+if [ "${#RUN_FLAGS[@]}" -eq 0 ]; then
+  echo "compile.sh: cannot read the gateway's flags from the start task in deno.json" >&2
+  exit 1
+fi
+# The sandbox worker is included explicitly: it is loaded with new Worker(), not imported.
 set +e
 $DENO compile \
-  --no-remote \
-  --v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks \
-  --allow-net --allow-read --allow-write --allow-env \
+  "${RUN_FLAGS[@]}" \
   --include src/jsvm/sandbox/worker.ts \
   --output "$OUT" \
   main.ts 2>&1 | tee /tmp/portcullis-compile.log

@@ -4,7 +4,7 @@
  */
 import type { ApiDefinition } from "../config/api_definition.ts";
 import { tokenAuthConfig } from "../config/api_definition.ts";
-import type { GatewayConfig } from "../config/gateway_config.ts";
+import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
 import { createApiJs, type HostCallHandler } from "./js/api_js.ts";
 import type { KeyStore } from "../keys/key_store.ts";
 import type { Logger } from "../log.ts";
@@ -100,7 +100,7 @@ export async function compileApi(
   });
   const js = await createApiJs(def, {
     enableJsvm: config.enable_jsvm,
-    timeoutMs: config.jsvm_timeout * 1000,
+    timeoutMs: jsvmTimeoutMs(config),
     poolSize: config.jsvm_pool_size,
     middlewarePath: config.middleware_path,
     baseDir: services.baseDir,

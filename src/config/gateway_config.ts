@@ -160,6 +160,11 @@ export const gatewayConfigSchema = z.object({
 /** The gateway configuration every other part reads (`config.listen_port`, `config.storage.type`). */
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 
+/** `jsvm_timeout` in milliseconds: the hard limit of one JS call, and of one outbound host-API request. */
+export function jsvmTimeoutMs(config: Pick<GatewayConfig, "jsvm_timeout">): number {
+  return config.jsvm_timeout * 1000;
+}
+
 /** A `tyk.conf` that cannot be used; the message names the file, the field and what was expected. */
 export class ConfigError extends Error {
   override name = "ConfigError";

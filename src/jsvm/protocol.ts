@@ -294,6 +294,19 @@ export const DATA_INITIAL_BYTES = 16 * 1024;
 /** Largest payload (call, host-call reply or outcome) a lane or reply buffer grows to. */
 export const DATA_MAX_BYTES = 256 * 1024 * 1024;
 
+/**
+ * The size to grow a lane or reply buffer of `byteLength` bytes to before `textLength` UTF-16 units are
+ * written into it as UTF-8 (at most 3 bytes each): double, or what the text may need, up to
+ * `DATA_MAX_BYTES`; 0 when the buffer is big enough or cannot grow. Uses no built-ins, so plugin code that
+ * replaced `Math` cannot change it inside the sandbox.
+ */
+export function grownSize(byteLength: number, textLength: number): number {
+  const need = textLength * 3;
+  if (need <= byteLength || byteLength >= DATA_MAX_BYTES) return 0;
+  const size = need > byteLength * 2 ? need : byteLength * 2;
+  return size < DATA_MAX_BYTES ? size : DATA_MAX_BYTES;
+}
+
 /** Ends a `switch` over message types; a new type that no case handles fails `deno check`. */
 export function unhandled(msg: never): never {
   throw new Error(`Cannot handle JSVM message: unknown type "${(msg as { type?: string }).type}"`);

@@ -4,7 +4,7 @@
  */
 import { createUpstreamAgents } from "../chain/upstream_client.ts";
 import { createErrorRenderer, GatewayError, MESSAGES } from "../chain/errors.ts";
-import type { GatewayConfig } from "../config/gateway_config.ts";
+import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
 import { createHostCalls } from "../chain/js/host_calls.ts";
 import { KeyStore } from "../keys/key_store.ts";
 import { logger } from "../log.ts";
@@ -48,7 +48,7 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     keyStore,
     store,
     log: logger("jsvm"),
-    timeoutMs: config.jsvm_timeout * 1000,
+    timeoutMs: jsvmTimeoutMs(config),
     ignoreCanonical: config.ignore_canonical_mime_header_key,
     sessionLifetime: config.global_session_lifetime,
   });

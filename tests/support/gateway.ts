@@ -6,19 +6,19 @@ import { join } from "node:path";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
-/** How the tests run the gateway: the permissions of `deno task start`. */
-const RUN_ARGS = [
-  "run",
-  "--no-remote",
-  // a plugin regexp with catastrophic backtracking falls back to a linear engine instead of hanging
-  "--v8-flags=--enable-experimental-regexp-engine-on-excessive-backtracks",
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  MAIN,
-  "--conf",
-];
+/** How the tests run the gateway: with the flags of `deno task start`, read from deno.json (their one source). */
+const RUN_ARGS = ["run", ...startTaskFlags(), MAIN, "--conf"];
+
+/** The permission and V8 flags between `deno run` and `main.ts` in deno.json's `start` task. */
+function startTaskFlags(): string[] {
+  const task = String(JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json"))).tasks?.start);
+  const words = task.trim().split(/\s+/);
+  const main = words.indexOf("main.ts");
+  if (words[0] !== "deno" || words[1] !== "run" || main < 0) {
+    throw new Error(`Cannot read the gateway's flags: deno.json's start task is "${task}"`);
+  }
+  return words.slice(2, main);
+}
 
 /** What a test gateway is started with. */
 export interface GatewaySetup {

@@ -13,6 +13,7 @@ import {
   CONTROL_SLOTS,
   DATA_INITIAL_BYTES,
   DATA_MAX_BYTES,
+  grownSize,
   type HostCallOp,
   IDLE_POLL,
   INBOX_LANE,
@@ -127,9 +128,8 @@ function lanes(): SharedArrayBuffer[] {
  * text cannot fit even at the largest size.
  */
 function writeText(buffer: SharedArrayBuffer, text: string): number {
-  if (text.length * 3 > buffer.byteLength && buffer.byteLength < DATA_MAX_BYTES) {
-    buffer.grow(Math.min(DATA_MAX_BYTES, Math.max(buffer.byteLength * 2, text.length * 3)));
-  }
+  const size = grownSize(buffer.byteLength, text.length);
+  if (size > 0) buffer.grow(size);
   const { read, written } = encoder.encodeInto(text, new Uint8Array(buffer));
   return read < text.length ? -1 : written;
 }

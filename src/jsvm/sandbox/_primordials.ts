@@ -64,8 +64,6 @@ export const MapPrototypeHas = uncurryThis(Map.prototype.has) as <K, V>(self: Ma
 export const SetPrototypeHas = uncurryThis(Set.prototype.has) as <T>(self: Set<T>, value: T) => boolean;
 export const SetPrototypeAdd = uncurryThis(Set.prototype.add) as <T>(self: Set<T>, value: T) => Set<T>;
 
-export const MathMin = Math.min;
-export const MathMax = Math.max;
 export const SharedArrayBufferPrototypeGrow = uncurryThis(SharedArrayBuffer.prototype.grow);
 
 export const AtomicsWait = Atomics.wait;

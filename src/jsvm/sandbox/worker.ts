@@ -13,6 +13,7 @@ import {
   type CallFailure,
   CONTROL,
   DATA_MAX_BYTES,
+  grownSize,
   type HookRequest,
   type HostCallOp,
   IDLE_POLL,
@@ -54,8 +55,6 @@ import {
   AtomicsWait,
   JSONParse,
   JSONStringify,
-  MathMax,
-  MathMin,
   PerformanceNow,
   ReflectApply,
   ReflectDefineProperty,
@@ -139,12 +138,8 @@ function answer(kind: number, id: number, text: string): void {
   const k = currentCall;
   const lane = k % PIPELINE_DEPTH;
   const out = outboxes[lane];
-  if (text.length * 3 > out.byteLength && out.byteLength < DATA_MAX_BYTES) {
-    SharedArrayBufferPrototypeGrow(
-      out,
-      MathMin(DATA_MAX_BYTES, MathMax(out.byteLength * 2, text.length * 3)),
-    );
-  }
+  const size = grownSize(out.byteLength, text.length);
+  if (size > 0) SharedArrayBufferPrototypeGrow(out, size);
   const bytes = outBytes[lane];
   let { read, written } = utf8EncodeInto(text, bytes);
   if (read < text.length) {
