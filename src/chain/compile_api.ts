@@ -6,6 +6,7 @@ import type { ApiDefinition } from "../config/api_definition.ts";
 import { tokenAuthConfig } from "../config/api_definition.ts";
 import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
 import { createApiJs, type HostCallHandler } from "./js/api_js.ts";
+import { hasDirectoryPlugins } from "./js/plugin_loader.ts";
 import type { KeyStore } from "../keys/key_store.ts";
 import type { Logger } from "../log.ts";
 import { createKeyChecks } from "./auth/key_checks.ts";
@@ -46,7 +47,7 @@ export interface ApiHandle {
   readonly sessionLifetime: number;
   /** True when the API stores sessions its JS auth_check created. */
   readonly createsSessions: boolean;
-  /** True when the API runs JS; such APIs are rebuilt on every reload (DECISIONS #11). */
+  /** True when the API runs JS; a reload rebuilds such APIs, re-reading their plugin files. */
   readonly hasJs: boolean;
   /** Marks a request as using this handle (the router handed it out). */
   enter(): void;
@@ -164,4 +165,19 @@ export async function compileApi(
     hasJs: js !== null,
     ...drainBeforeClose(() => js?.close() ?? Promise.resolve()),
   };
+}
+
+/**
+ * Whether a reload may keep serving `old` for `def`: the definition is unchanged, the API ran no JS, and the
+ * directory loader still holds no plugin file for it. Anything else is rebuilt, so plugin files added,
+ * edited or removed since take effect (docs/differences.md, "reload").
+ */
+export async function canReuse(
+  old: ApiHandle,
+  def: ApiDefinition,
+  services: GatewayServices,
+): Promise<boolean> {
+  if (old.hasJs || JSON.stringify(old.def) !== JSON.stringify(def)) return false;
+  const folders = { middlewarePath: services.config.middleware_path, baseDir: services.baseDir };
+  return !(await hasDirectoryPlugins(def.api_id, folders));
 }

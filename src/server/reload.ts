@@ -3,9 +3,8 @@
  * table as one reference. Requests already routed finish on the old handles, which are closed afterwards.
  * Reload requests that arrive while one runs coalesce into one more run.
  */
-import { type ApiHandle, compileApi, type GatewayServices } from "../chain/compile_api.ts";
+import { type ApiHandle, canReuse, compileApi, type GatewayServices } from "../chain/compile_api.ts";
 import { loadApiDefinitions } from "../config/app_loader.ts";
-import type { ApiDefinition } from "../config/api_definition.ts";
 import type { ApiSet } from "./api_set.ts";
 import { Router } from "./router.ts";
 
@@ -81,7 +80,7 @@ export class ApiReloader {
     const reused = new Set<ApiHandle>();
     for (const { file, def } of apis) {
       const old = previousByFile.get(file);
-      if (old && !old.hasJs && sameDefinition(old.def, def)) {
+      if (old && await canReuse(old, def, this.#services)) {
         next.push(old);
         reused.add(old);
         continue;
@@ -117,10 +116,6 @@ export class ApiReloader {
     for (const api of previous.router.apis) if (!reused.has(api)) api.close();
     return { loaded: [...byId.keys()], errors };
   }
-}
-
-function sameDefinition(a: ApiDefinition, b: ApiDefinition): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** Tyk keeps the first API on a contested listen path and moves the other to `<listen_path>-<api_id>`. */

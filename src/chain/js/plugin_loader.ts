@@ -106,7 +106,10 @@ async function listScripts(dir: string, issues: LoadIssue[]): Promise<string[]> 
   return names.sort();
 }
 
-async function directoryHooks(apiId: string, options: CollectPluginsOptions, issues: LoadIssue[]) {
+/** Where the directory loader looks. */
+type DirectoryOptions = Pick<CollectPluginsOptions, "middlewarePath" | "baseDir">;
+
+async function directoryHooks(apiId: string, options: DirectoryOptions, issues: LoadIssue[]) {
   const root = join(resolve(options.baseDir, options.middlewarePath), apiId);
   const found: PendingHook[] = [];
   for (const [folder, hook] of FOLDERS) {
@@ -117,6 +120,11 @@ async function directoryHooks(apiId: string, options: CollectPluginsOptions, iss
     }
   }
   return found;
+}
+
+/** Whether `<middleware_path>/<api_id>/{pre,auth,post_auth,post}/` holds any `.js` file now. */
+export async function hasDirectoryPlugins(apiId: string, options: DirectoryOptions): Promise<boolean> {
+  return (await directoryHooks(apiId, options, [])).length > 0;
 }
 
 function describe(pending: PendingHook): string {
