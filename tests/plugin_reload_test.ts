@@ -1,0 +1,111 @@
+/**
+ * End to end: a reload (or the file watcher) re-reads every API's directory loader,
+ * `<middleware_path>/<api_id>/{pre,post_auth,post}/`, so added and removed plugin files take effect.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startGateway, tokenApi } from "./support/gateway.ts";
+import { type Echo, startUpstream } from "./support/upstream.ts";
+
+const JSVM = { enable_jsvm: true, jsvm_timeout: 2, middleware_path: "middleware" };
+
+/** A directory-loader plugin named after its file that sets `X-<name>: yes`. */
+function tagger(name: string): string {
+  return `var ${name} = new TykJS.TykMiddleware.NewMiddleware({});
+${name}.NewProcessRequest(function (request, session, spec) {
+  request.SetHeaders["X-${name}"] = "yes";
+  return ${name}.ReturnData(request, session.meta_data);
+});
+`;
+}
+
+const FOLDERS = { pre: "Pre", post_auth: "PostAuth", post: "Post" } as const;
+
+async function createKey(gw: { admin(path: string, init?: RequestInit): Promise<Response> }, apiId: string) {
+  const res = await gw.admin("/tyk/keys/create", {
+    method: "POST",
+    body: JSON.stringify({
+      org_id: "default",
+      access_rights: { [apiId]: { api_id: apiId, versions: ["Default"] } },
+    }),
+  });
+  return (await res.json()).key as string;
+}
+
+/** Which of the taggers ran on a request to the API. */
+async function tagsSeen(url: string, key: string): Promise<string[]> {
+  const res = await fetch(url, { headers: { authorization: key } });
+  assert.equal(res.status, 200, await res.clone().text());
+  const echo: Echo = await res.json();
+  return Object.values(FOLDERS).filter((name) => echo.headers[`x-${name.toLowerCase()}`] === "yes");
+}
+
+Deno.test("/tyk/reload runs plugin files added to an API's middleware folders after start, and drops removed ones", async () => {
+  const upstream = await startUpstream();
+  const gw = await startGateway({
+    conf: JSVM,
+    // the API starts with no plugin at all; the folder of another API exists
+    files: { "middleware/other/pre/Pre.js": tagger("Pre") },
+    apps: { "d.json": { ...tokenApi("dir", "/dir/", upstream.url), custom_middleware: { driver: "otto" } } },
+  });
+  try {
+    const key = await createKey(gw, "dir");
+    assert.deepEqual(await tagsSeen(`${gw.url}/dir/`, key), []);
+
+    for (const [folder, name] of Object.entries(FOLDERS)) {
+      await Deno.mkdir(join(gw.dir, "middleware/dir", folder), { recursive: true });
+      await Deno.writeTextFile(join(gw.dir, "middleware/dir", folder, `${name}.js`), tagger(name));
+    }
+    await (await gw.admin("/tyk/reload?block=true")).body?.cancel();
+    assert.deepEqual(await tagsSeen(`${gw.url}/dir/`, key), ["Pre", "PostAuth", "Post"]);
+
+    await Deno.remove(join(gw.dir, "middleware/dir/post_auth/PostAuth.js"));
+    await (await gw.admin("/tyk/reload?block=true")).body?.cancel();
+    assert.deepEqual(await tagsSeen(`${gw.url}/dir/`, key), ["Pre", "Post"]);
+
+    await Deno.remove(join(gw.dir, "middleware/dir"), { recursive: true });
+    await (await gw.admin("/tyk/reload?block=true")).body?.cancel();
+    assert.deepEqual(await tagsSeen(`${gw.url}/dir/`, key), []);
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+  }
+});
+
+/** Polls (bounded) until `check` holds: the watcher debounces, so there is no event to wait for. */
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+Deno.test("the file watcher picks up a plugin file in a middleware folder created after start, and its removal", async () => {
+  const upstream = await startUpstream();
+  const gw = await startGateway({
+    conf: JSVM,
+    // no middleware folder yet: the user creates it after start
+    apps: {
+      "w.json": { ...tokenApi("watched", "/w/", upstream.url), custom_middleware: { driver: "otto" } },
+    },
+  });
+  try {
+    const key = await createKey(gw, "watched");
+    assert.deepEqual(await tagsSeen(`${gw.url}/w/`, key), []);
+    await Deno.mkdir(join(gw.dir, "middleware/watched/pre"), { recursive: true });
+    await Deno.writeTextFile(join(gw.dir, "middleware/watched/pre/Pre.js"), tagger("Pre"));
+    await eventually(
+      async () => (await tagsSeen(`${gw.url}/w/`, key)).includes("Pre"),
+      "the new pre plugin runs",
+    );
+    await Deno.remove(join(gw.dir, "middleware/watched/pre/Pre.js"));
+    await eventually(
+      async () => (await tagsSeen(`${gw.url}/w/`, key)).length === 0,
+      "the removed plugin stops",
+    );
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+  }
+});
