@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { keylessApi, startGateway } from "./support/gateway.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
-import { createUpstreamAgents, sendUpstream } from "../src/chain/upstream_client.ts";
+import { HAS_OPENSSL, makeSelfSignedCert } from "./support/tls_cert.ts";
+import { parseOrigin, readAll, UpstreamClient } from "../src/upstream/client.ts";
 
 Deno.test("keyless API: path stripping, query merging, forwarded headers and body reach the upstream", async () => {
   const upstream = await startUpstream();
@@ -148,32 +149,11 @@ Deno.test("upstream error statuses and gzip bodies pass through untouched", asyn
 
 Deno.test({
   name: "http_server_options.use_ssl serves APIs over TLS with the configured certificate",
-  ignore: !(await Deno.stat("/usr/bin/openssl").then(() => true, () => false)),
+  ignore: !HAS_OPENSSL,
 }, async () => {
   const upstream = await startUpstream();
   const dir = await Deno.makeTempDir({ prefix: "portcullis-tls-" });
-  const made = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  assert.ok(made.success, "openssl made a certificate");
+  await makeSelfSignedCert(dir);
   const gw = await startGateway({
     dir,
     conf: {
@@ -185,19 +165,30 @@ Deno.test({
     apps: { "a.json": keylessApi("tls", "/tls/", upstream.url) },
   });
   // A self-signed certificate: the gateway's own upstream client, told to skip verification, is the probe
-  const agents = createUpstreamAgents({ keepAlive: false, maxIdlePerHost: 1 });
+  const client = new UpstreamClient({ keepAlive: false });
   try {
-    const res = await sendUpstream(`https://127.0.0.1:${gw.port}/tls/x`, {
+    const res = await client.send(parseOrigin(`https://127.0.0.1:${gw.port}`), {
       method: "GET",
+      target: "/tls/x",
       headers: new Headers(),
       body: null,
-      timeoutMs: 5000,
       insecure: true,
-    }, agents);
+    });
     assert.equal(res.status, 200);
-    assert.equal((await res.json() as Echo).path, "/x");
+    const echo: Echo = JSON.parse(new TextDecoder().decode(await readAll(res.body)));
+    assert.equal(echo.path, "/x");
+    await assert.rejects(
+      client.send(parseOrigin(`https://127.0.0.1:${gw.port}`), {
+        method: "GET",
+        target: "/tls/x",
+        headers: new Headers(),
+        body: null,
+      }),
+      /certificate|UnknownIssuer/i,
+      "without insecure the self-signed certificate is refused",
+    );
   } finally {
-    agents.https.destroy();
+    client.close();
     await gw.stop();
     await upstream.stop();
     await Deno.remove(dir, { recursive: true });

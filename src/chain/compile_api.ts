@@ -13,8 +13,8 @@ import { createKeyChecks } from "./auth/key_checks.ts";
 import { createTokenAuth } from "./auth/token_auth.ts";
 import type { Step } from "./context.ts";
 import { createProxy } from "./proxy.ts";
+import type { UpstreamClient } from "../upstream/client.ts";
 import type { Chain } from "./run_chain.ts";
-import type { UpstreamAgents } from "./upstream_client.ts";
 import { createUpstreamTarget } from "./upstream_url.ts";
 import { createVersionCheck } from "./version_check.ts";
 
@@ -24,7 +24,8 @@ export interface GatewayServices {
   /** The folder of tyk.conf: relative plugin paths in API definitions resolve against it. */
   baseDir: string;
   keyStore: KeyStore;
-  agents: UpstreamAgents;
+  /** The connection pools every API proxies through. */
+  upstream: UpstreamClient;
   log: Logger;
   /** The `tyk_js_path` library, read once per reload. */
   userLibrary?: { file: string; code: string };
@@ -151,7 +152,7 @@ export async function compileApi(
         cookie: auth.use_cookie ? auth.cookie_name || auth.auth_header_name : undefined,
       }
       : undefined,
-  }, services.agents);
+  }, services.upstream);
 
   return {
     apiId: def.api_id,

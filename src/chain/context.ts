@@ -35,6 +35,11 @@ export interface RequestCtx {
   query: string;
   /** The request headers as they will be sent upstream (hop-by-hop ones are removed by the proxy). */
   headers: Headers;
+  /**
+   * Header names a JS hook set, as it wrote them (lower-case name → name). Upstream, every other name goes
+   * out in Go's canonical form; these go out as written (`ignore_canonical_mime_header_key`).
+   */
+  headerCase?: Map<string, string>;
   /** The body: the client's stream until a step buffers it with {@link readBody}. */
   body: ReadableStream<Uint8Array> | Uint8Array | null;
   /** The key's session once auth succeeded; `null` on keyless APIs. */

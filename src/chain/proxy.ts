@@ -1,11 +1,15 @@
 /**
- * The last step: sends the request upstream and streams the answer back (gateway-core spec §7.2–7.4).
- * Bodies are streamed both ways; nothing is buffered unless an earlier step already buffered it.
+ * The last step: sends the request upstream and streams the answer back, as Tyk's reverse proxy does: the
+ * client's headers minus hop-by-hop ones, X-Forwarded-For extended with the client's address, the target's
+ * Host unless `preserve_host_header`, and the upstream's status, headers and bytes passed through untouched.
+ * Bodies stream both ways; nothing is buffered unless an earlier step already buffered it.
  */
 import type { RequestCtx } from "./context.ts";
 import { GatewayError, MESSAGES } from "./errors.ts";
-import { sendUpstream, type UpstreamAgents, UpstreamError } from "./upstream_client.ts";
-import { type UpstreamTarget, upstreamUrl } from "./upstream_url.ts";
+import { endToEndLines, requestHopByHop } from "./hop_by_hop.ts";
+import { upstreamRequestTarget, type UpstreamTarget } from "./upstream_url.ts";
+import { DeadlineQueue } from "../upstream/deadlines.ts";
+import { parseOrigin, type UpstreamClient, UpstreamError } from "../upstream/client.ts";
 
 /** Options of an API's proxy, resolved at load time. */
 export interface ProxyOptions {
@@ -18,27 +22,6 @@ export interface ProxyOptions {
   stripAuth?: { header?: string; param?: string; cookie?: string };
   /** proxy_ssl_insecure_skip_verify or proxy.transport.ssl_insecure_skip_verify. @default false */
   insecure?: boolean;
-}
-
-const HOP_BY_HOP = [
-  "connection",
-  "proxy-connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-];
-
-/** Removes hop-by-hop headers, including those named by `Connection`. */
-export function removeHopByHop(headers: Headers): void {
-  const connection = headers.get("connection");
-  if (connection) { for (const name of connection.split(",")) headers.delete(name.trim()); }
-  const te = headers.get("te");
-  for (const name of HOP_BY_HOP) headers.delete(name);
-  if (te && /(^|,)\s*trailers\s*(,|$)/i.test(te)) headers.set("te", "trailers");
 }
 
 function stripAuthData(ctx: RequestCtx, strip: NonNullable<ProxyOptions["stripAuth"]>): void {
@@ -72,32 +55,41 @@ function upstreamFailure(err: unknown): GatewayError {
 /**
  * Builds an API's proxy step: it always answers, with the upstream response or a Tyk error.
  * @example
- * const proxy = createProxy({ target: createUpstreamTarget("http://127.0.0.1:9000/", {...}) }, agents);
+ * const target = createUpstreamTarget("http://127.0.0.1:9000/", { stripListenPath: true, disableStripSlash: false });
+ * const proxy = createProxy({ target }, new UpstreamClient());
  * const res = await proxy(ctx);
  */
-export function createProxy(options: ProxyOptions, agents: UpstreamAgents) {
-  const timeoutMs = options.timeoutMs ?? 30_000;
+export function createProxy(options: ProxyOptions, client: UpstreamClient) {
   const { target, stripAuth } = options;
+  const origin = parseOrigin(target.origin);
+  // one timer serves every request of this API: their deadlines all have the same length
+  const deadline = new DeadlineQueue(options.timeoutMs ?? 30_000);
+  const preserveHost = options.preserveHost === true;
+  const insecure = options.insecure === true;
   return async function proxy(ctx: RequestCtx): Promise<Response | GatewayError> {
     if (stripAuth) stripAuthData(ctx, stripAuth);
     const headers = ctx.headers;
-    const clientHost = headers.get("host");
-    removeHopByHop(headers);
+    const skipHeaders = requestHopByHop(headers);
     const forwarded = headers.get("x-forwarded-for");
     headers.set("x-forwarded-for", forwarded ? `${forwarded}, ${ctx.clientIp}` : ctx.clientIp);
-    if (options.preserveHost && clientHost) headers.set("host", clientHost);
-    else headers.delete("host");
     try {
-      const upstream = await sendUpstream(upstreamUrl(target, ctx.listenPath, ctx.path, ctx.query), {
+      const res = await client.send(origin, {
         method: ctx.method,
+        target: upstreamRequestTarget(target, ctx.listenPath, ctx.path, ctx.query),
         headers,
+        headerCase: ctx.headerCase,
+        skipHeaders,
         body: ctx.body,
-        timeoutMs,
+        host: preserveHost ? headers.get("host") ?? undefined : undefined,
+        deadline,
         signal: ctx.request.signal,
-        insecure: options.insecure,
-      }, agents);
-      removeHopByHop(upstream.headers);
-      return upstream;
+        insecure,
+      });
+      return new Response(res.body, {
+        status: res.status,
+        statusText: res.statusText,
+        headers: endToEndLines(res.headers),
+      });
     } catch (err) {
       return upstreamFailure(err);
     }

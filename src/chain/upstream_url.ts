@@ -59,14 +59,20 @@ function joinPaths(targetPath: string, requestPath: string, disableStripSlash: b
 }
 
 /**
- * Builds the upstream URL for a gateway-side path and query of a request routed by `listenPath`.
+ * The request target (path and query) sent upstream for a gateway-side path and query of a request routed
+ * by `listenPath`.
  * @example
  * const t = createUpstreamTarget("http://u:9000/base/?a=1", { stripListenPath: true, disableStripSlash: false });
- * upstreamUrl(t, "/api/", "/api/users", "b=2"); // "http://u:9000/base/users?a=1&b=2"
+ * upstreamRequestTarget(t, "/api/", "/api/users", "b=2"); // "/base/users?a=1&b=2"
  */
-export function upstreamUrl(target: UpstreamTarget, listenPath: string, path: string, query: string): string {
+export function upstreamRequestTarget(
+  target: UpstreamTarget,
+  listenPath: string,
+  path: string,
+  query: string,
+): string {
   const requestPath = target.stripListenPath ? stripListenPath(path, listenPath) : path;
   const joined = joinPaths(target.path, requestPath, target.disableStripSlash);
   const q = target.query && query ? `${target.query}&${query}` : target.query || query;
-  return q ? `${target.origin}${joined}?${q}` : `${target.origin}${joined}`;
+  return q ? `${joined}?${q}` : joined;
 }

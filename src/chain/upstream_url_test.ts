@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { createUpstreamTarget, stripListenPath, type UpstreamTarget, upstreamUrl } from "./upstream_url.ts";
+import {
+  createUpstreamTarget,
+  stripListenPath,
+  upstreamRequestTarget,
+  type UpstreamTarget,
+} from "./upstream_url.ts";
 
 interface Routed {
   t: UpstreamTarget;
@@ -11,27 +16,27 @@ function target(url: string, listenPath: string, strip = true, disableStripSlash
 }
 
 function url(routed: Routed, path: string, query: string) {
-  return upstreamUrl(routed.t, routed.listenPath, path, query);
+  return routed.t.origin + upstreamRequestTarget(routed.t, routed.listenPath, path, query);
 }
 
-Deno.test("upstreamUrl() strips the listen path and joins with one slash", () => {
+Deno.test("upstreamRequestTarget() strips the listen path and joins with one slash", () => {
   assert.equal(url(target("http://u:9000/", "/api/"), "/api/users", ""), "http://u:9000/users");
   assert.equal(url(target("http://u:9000/base/", "/api/"), "/api/users/", ""), "http://u:9000/base/users/");
   assert.equal(url(target("http://u:9000/base", "/api/"), "/api//users", ""), "http://u:9000/base/users");
 });
 
-Deno.test("upstreamUrl() keeps the listen path when strip_listen_path is off", () => {
+Deno.test("upstreamRequestTarget() keeps the listen path when strip_listen_path is off", () => {
   assert.equal(url(target("http://u/", "/api/", false), "/api/users", ""), "http://u/api/users");
 });
 
-Deno.test("upstreamUrl() sends the trimmed target path for an empty request path", () => {
+Deno.test("upstreamRequestTarget() sends the trimmed target path for an empty request path", () => {
   assert.equal(url(target("http://u/base/", "/api/"), "/api/", ""), "http://u/base");
   assert.equal(url(target("http://u/", "/api/"), "/api/", ""), "http://u/");
   assert.equal(url(target("http://u", "/api"), "/api", ""), "http://u/");
   assert.equal(url(target("http://u/base/", "/api/", true, true), "/api/", ""), "http://u/base/");
 });
 
-Deno.test("upstreamUrl() puts the target query first", () => {
+Deno.test("upstreamRequestTarget() puts the target query first", () => {
   assert.equal(url(target("http://u/?a=1", "/api/"), "/api/x", "b=2&b=3"), "http://u/x?a=1&b=2&b=3");
   assert.equal(url(target("http://u/?a=1", "/api/"), "/api/x", ""), "http://u/x?a=1");
   assert.equal(url(target("http://u/", "/api/"), "/api/x", "b=2"), "http://u/x?b=2");

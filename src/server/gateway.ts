@@ -2,7 +2,6 @@
  * Starts a gateway from a validated config: store, key store, API reloader, listeners, file watcher and
  * cluster notifications; `stop()` shuts them down in reverse order.
  */
-import { createUpstreamAgents } from "../chain/upstream_client.ts";
 import { createErrorRenderer, GatewayError, MESSAGES } from "../chain/errors.ts";
 import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
 import { createHostCalls } from "../chain/js/host_calls.ts";
@@ -16,6 +15,7 @@ import { LOAD_GAUGE } from "./load_gauge.ts";
 import { ApiReloader } from "./reload.ts";
 import { loadErrorTemplates } from "./templates.ts";
 import { watchFolders } from "./watch.ts";
+import { UpstreamClient } from "../upstream/client.ts";
 
 /** A running gateway. */
 export interface Gateway {
@@ -40,11 +40,15 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     minTokenLength: config.min_token_length,
     cacheTtlMs: config.local_session_cache.disable_cached_session_state ? 0 : 10_000,
   });
-  const agents = createUpstreamAgents({
+  // Go's transport keeps 2 idle connections per host when max_idle_connections_per_host is 0; with 2 a
+  // busy upstream would reconnect on most requests, so 0 keeps 100 here
+  const upstream = new UpstreamClient({
     keepAlive: !config.proxy_close_connections,
-    maxIdlePerHost: config.max_idle_connections_per_host,
+    maxIdlePerHost: config.max_idle_connections_per_host || 100,
   });
   const hostCalls = createHostCalls({
+    upstream,
+    insecure: config.proxy_ssl_insecure_skip_verify,
     keyStore,
     store,
     log: logger("jsvm"),
@@ -56,7 +60,7 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     config,
     baseDir,
     keyStore,
-    agents,
+    upstream,
     hostCalls,
     load: LOAD_GAUGE,
     log: logger("gateway"),
@@ -180,8 +184,7 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
       await subscription?.close();
       await reloader.close();
       await store.close();
-      agents.http.destroy();
-      agents.https.destroy();
+      upstream.close();
       log.info("Gateway stopped");
     },
   };

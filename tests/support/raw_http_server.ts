@@ -171,8 +171,15 @@ class ByteReader {
     return this.#buf.subarray(0, this.#len);
   }
 
-  /** Reads more bytes; false at end of stream. */
-  async fill(): Promise<boolean> {
+  #pending: Promise<boolean> | null = null;
+
+  /** Reads more bytes; false at end of stream. Calls while a read is in flight share it. */
+  fill(): Promise<boolean> {
+    this.#pending ??= this.#read().finally(() => this.#pending = null);
+    return this.#pending;
+  }
+
+  async #read(): Promise<boolean> {
     if (this.#len === this.#buf.length) {
       const bigger = new Uint8Array(this.#buf.length * 2);
       bigger.set(this.#buf.subarray(0, this.#len));
@@ -443,6 +450,12 @@ export function startRawHttpServer(options: RawHttpServerOptions = {}): Promise<
         record.requests.push(req);
         requests.push(req);
         changed();
+        // a client that gives up while the answer is pending closes the connection: show it
+        reader.fill().then((more) => {
+          if (more) return;
+          record.closed = true;
+          changed();
+        });
         const res = await respond(req, record);
         const closing = !!res.close || !!res.noLength || res.truncateAfter !== undefined ||
           req.version === "HTTP/1.0" || /(^|,)\s*close\s*(,|$)/i.test(req.header("connection") ?? "");

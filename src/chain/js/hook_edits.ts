@@ -102,6 +102,7 @@ export function applyHookEdits(
   for (const name of edits.deleteHeaders) {
     try {
       ctx.headers.delete(name);
+      ctx.headerCase?.delete(name.toLowerCase());
     } catch {
       // not a valid header name, so no such header: Go's Del is a no-op too
     }
@@ -109,6 +110,8 @@ export function applyHookEdits(
   for (const [name, value] of edits.setHeaders) {
     try {
       ctx.headers.set(name, value);
+      // the upstream gets the name as the hook's result spelled it (canonical unless the ignore option is on)
+      (ctx.headerCase ??= new Map()).set(name.toLowerCase(), name);
     } catch {
       options.log.warn(
         `Cannot set header ${JSON.stringify(name)} from a JS hook: invalid name or value`,

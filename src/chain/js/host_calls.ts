@@ -10,11 +10,15 @@ import type { Store } from "../../store/store.ts";
 import { canonicalHeaderKey } from "../../jsvm/go/http.ts";
 import { encodeQuery } from "../../jsvm/go/url.ts";
 import type { HostCallHandler } from "../../jsvm/host/sandbox_pool.ts";
-import { outboundUrl } from "./egress.ts";
-import { forEachHeaderLine } from "./header_lines.ts";
+import type { UpstreamClient } from "../../upstream/client.ts";
+import { type OutboundResponse, sendOutbound } from "./outbound_http.ts";
 
 /** What the host calls reach. */
 export interface HostCallOptions {
+  /** The client outbound requests go through (the proxy's, so framing and header names are exact). */
+  upstream: UpstreamClient;
+  /** `proxy_ssl_insecure_skip_verify`: accept any certificate. @default false */
+  insecure?: boolean;
   keyStore: KeyStore;
   store: Store;
   log: Logger;
@@ -48,9 +52,9 @@ function stringMap(value: unknown): Record<string, string> {
 }
 
 /** Go's `http.Header` of a response: canonical names, one value per header line the upstream sent. */
-function headerArrays(headers: Headers): Record<string, string[]> {
+function headerArrays(lines: [string, string][]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  forEachHeaderLine(headers, headers, (name, value) => (out[canonicalHeaderKey(name)] ??= []).push(value));
+  for (const [name, value] of lines) (out[canonicalHeaderKey(name)] ??= []).push(value);
   return out;
 }
 
@@ -60,14 +64,7 @@ function formBody(form: Record<string, string>): string {
 }
 
 const ENCODER = new TextEncoder();
-
-/**
- * A request body as bytes: fetch would add `Content-Type: text/plain;charset=UTF-8` to a string body, and
- * Go's client adds no Content-Type the plugin did not set.
- */
-function bodyBytes(text: string): Uint8Array<ArrayBuffer> | undefined {
-  return text ? ENCODER.encode(text) : undefined;
-}
+const DECODER = new TextDecoder();
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout>;
@@ -100,16 +97,38 @@ function checkStorageValue(value: string): string {
  */
 export function createHostCalls(options: HostCallOptions): HostCallHandler {
   const { keyStore, store, log } = options;
-  const headerName = options.ignoreCanonical ? (name: string) => name : canonicalHeaderKey;
+  const ignoreCanonical = options.ignoreCanonical === true;
+
+  /** A plugin's header map: canonical names, or as written with `ignore_canonical_mime_header_key`. */
+  function pluginHeaders(
+    given: Record<string, string>,
+  ): { headers: Headers; headerCase?: Map<string, string> } {
+    const headers = new Headers();
+    const headerCase = ignoreCanonical ? new Map<string, string>() : undefined;
+    for (const [name, value] of Object.entries(given)) {
+      headers.set(name, value);
+      headerCase?.set(name.toLowerCase(), name);
+    }
+    return { headers, headerCase };
+  }
 
   /**
-   * Every outbound request of a plugin goes through here: only to an http(s) URL, and it stops when the
-   * plugin's call ends (timeout, dead sandbox) or after timeoutMs.
+   * Every outbound request of a plugin goes through here: only to an http(s) URL (redirects included),
+   * and it stops when the plugin's call ends (timeout, dead sandbox) or after timeoutMs.
    */
-  async function send(url: string, init: RequestInit, signal: AbortSignal): Promise<Response> {
-    return await fetch(outboundUrl(url), {
-      ...init,
+  function send(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body: string,
+    signal: AbortSignal,
+  ): Promise<OutboundResponse> {
+    return sendOutbound(options.upstream, url, {
+      method,
+      ...pluginHeaders(headers),
+      body: ENCODER.encode(body),
       signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]),
+      insecure: options.insecure,
     });
   }
 
@@ -119,14 +138,8 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
     const method = String(field(spec, "Method") || "GET");
     const url = String(field(spec, "Domain") ?? "") + String(field(spec, "Resource") ?? "");
     const body = String(field(spec, "Body") ?? "") || formBody(stringMap(field(spec, "FormData")));
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(stringMap(field(spec, "Headers")))) headers.set(headerName(k), v);
-    const res = await send(new URL(url).href, {
-      method,
-      headers,
-      body: method !== "GET" && method !== "HEAD" ? bodyBytes(body) : undefined,
-    }, signal);
-    const text = await res.text();
+    const res = await send(url, method, stringMap(field(spec, "Headers")), body, signal);
+    const text = DECODER.decode(res.body);
     const hdrs = headerArrays(res.headers);
     return JSON.stringify({
       Code: res.status,
@@ -145,16 +158,18 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
     const one = async (r: Record<string, unknown>) => {
       const url = String(field(r, "relative_url") ?? "");
       try {
-        const res = await send(url, {
-          method: String(field(r, "method") || "GET"),
-          headers: stringMap(field(r, "headers")),
-          body: bodyBytes(String(field(r, "body") ?? "")),
-        }, signal);
+        const res = await send(
+          url,
+          String(field(r, "method") || "GET"),
+          stringMap(field(r, "headers")),
+          String(field(r, "body") ?? ""),
+          signal,
+        );
         results.push({
           relative_url: url,
           code: res.status,
           headers: headerArrays(res.headers),
-          body: await res.text(),
+          body: DECODER.decode(res.body),
         });
       } catch {
         results.push({ relative_url: "", code: 0, headers: null, body: "" });
