@@ -6,6 +6,7 @@
 import { type ApiHandle, canReuse, compileApi, type GatewayServices } from "../chain/compile_api.ts";
 import { loadApiDefinitions } from "../config/app_loader.ts";
 import type { ApiSet } from "./api_set.ts";
+import { assignListenPaths } from "./listen_paths.ts";
 import { Router } from "./router.ts";
 
 /** What one reload did. */
@@ -105,30 +106,22 @@ export class ApiReloader {
       }
     }
 
-    const byId = new Map(next.map((api) => [api.apiId, api]));
-    this.#current = {
-      router: new Router(dedupeListenPaths(next, log), { strictRoutes: this.#strictRoutes }),
-      byId,
-    };
+    const { apis: served, moves } = assignListenPaths(next, previous.router.apis);
+    for (const move of moves) {
+      const owner = move.keptBy === null ? "" : ` (API "${move.keptBy}" keeps it)`;
+      log.error(
+        `Listen path ${move.from} is used by more than one API${owner}; API "${move.apiId}" now listens on ${move.to}`,
+        {
+          api_id: move.apiId,
+        },
+      );
+    }
+    const byId = new Map(served.map((api) => [api.apiId, api]));
+    this.#current = { router: new Router(served, { strictRoutes: this.#strictRoutes }), byId };
     this.#succeeded = true;
     log.info("API reload complete", { apis: next.length, errors: errors.length });
     // Requests routed before the swap still hold the old handles; close() waits for their sandbox calls
     for (const api of previous.router.apis) if (!reused.has(api)) api.close();
     return { loaded: [...byId.keys()], errors };
   }
-}
-
-/** Tyk keeps the first API on a contested listen path and moves the other to `<listen_path>-<api_id>`. */
-function dedupeListenPaths(apis: ApiHandle[], log: GatewayServices["log"]): ApiHandle[] {
-  const seen = new Set<string>();
-  return apis.map((api) => {
-    if (!seen.has(api.listenPath)) {
-      seen.add(api.listenPath);
-      return api;
-    }
-    const moved = `${api.listenPath}-${api.apiId}`;
-    log.error(`Listen path ${api.listenPath} is already used; API "${api.apiId}" now listens on ${moved}`);
-    seen.add(moved);
-    return { ...api, listenPath: moved };
-  });
 }

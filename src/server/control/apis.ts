@@ -3,7 +3,8 @@
  * Writes change nothing at runtime until a reload, as in Tyk.
  */
 import { Hono } from "hono";
-import { ApiDefinitionError, parseApiDefinition } from "../../config/api_definition.ts";
+import type { ApiHandle } from "../../chain/compile_api.ts";
+import { type ApiDefinition, ApiDefinitionError, parseApiDefinition } from "../../config/api_definition.ts";
 import type { ApiSet } from "../api_set.ts";
 import { apiError, json, methodNotSupported, modified, readJson } from "./respond.ts";
 
@@ -11,6 +12,12 @@ import { apiError, json, methodNotSupported, modified, readJson } from "./respon
 export interface ApisRouteOptions {
   appPath: string;
   current: () => ApiSet;
+}
+
+/** The definition as loaded, with the listen path it is served on (a duplicate is moved, as in Tyk). */
+function asServed(api: ApiHandle): ApiDefinition {
+  if (api.listenPath === api.def.proxy.listen_path) return api.def;
+  return { ...api.def, proxy: { ...api.def.proxy, listen_path: api.listenPath } };
 }
 
 function validate(body: unknown): string | null {
@@ -57,13 +64,13 @@ export function apisRoutes(options: ApisRouteOptions): Hono {
     return write(def, "added", fileOf(def.api_id));
   }
 
-  app.get("/", () => json(options.current().router.apis.map((api) => api.def)));
+  app.get("/", () => json(options.current().router.apis.map(asServed)));
   app.post("/", (c) => create(c.req.raw));
   app.all("/", methodNotSupported);
 
   app.get("/:id", (c) => {
     const api = options.current().byId.get(c.req.param("id"));
-    return api ? json(api.def) : apiError(404, "API not found");
+    return api ? json(asServed(api)) : apiError(404, "API not found");
   });
   app.post("/:id", (c) => create(c.req.raw));
   app.put("/:id", async (c) => {
