@@ -11,7 +11,7 @@ import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
 import { apisRoutes } from "./control/apis.ts";
 import { keysRoutes } from "./control/keys.ts";
-import { apiError, json } from "./control/respond.ts";
+import { apiError, json, methodNotSupported } from "./control/respond.ts";
 import type { ApiSet } from "./api_set.ts";
 
 /** The gateway's version, reported by `/hello`. */
@@ -98,10 +98,12 @@ export function createControlApi(options: ControlApiOptions): Hono {
     if (c.req.query("block") === "true") await done;
     return json({ status: "ok", message: "" });
   });
+  app.all("/tyk/reload", methodNotSupported);
   app.get("/tyk/reload/group", async () => {
     await options.groupReload();
     return json({ status: "ok", message: "" });
   });
+  app.all("/tyk/reload/group", methodNotSupported);
   app.route("/tyk/keys", keysRoutes(options));
   app.route("/tyk/apis", apisRoutes({ appPath: config.app_path, current: options.current }));
   app.notFound(() =>
