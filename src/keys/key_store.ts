@@ -51,6 +51,15 @@ export interface KeyNameOptions {
   orgId?: string;
 }
 
+/** A key the Gateway API found: where its session is stored, and the session. */
+export interface FoundKey {
+  /** The stored key name that matched (or the id, when found `hashed`). */
+  keyName: string;
+  /** True when `keyName` is the stored id itself. */
+  hashed: boolean;
+  session: Session;
+}
+
 interface PendingWrite {
   text: string;
   ttlSeconds: number;
@@ -176,26 +185,42 @@ export class KeyStore {
     return { keyName: names[hit.index], session: cloneSession(hit.session) };
   }
 
-  #ids(keyName: string, options: KeyNameOptions, orgForms: boolean): string[] {
-    if (options.hashed) return [keyName];
-    const names = orgForms && options.orgId !== undefined
+  /**
+   * Finds a key the way Tyk's Gateway API does: by its stored id (`hashed`), or by its name, and with
+   * `orgId` also by Tyk's custom-id forms of the name for that org. Reads the store, never the cache.
+   * @returns the name (or id, when `hashed`) the session is stored under, and the session; `null` when absent
+   */
+  async find(keyName: string, options: KeyNameOptions = {}): Promise<FoundKey | null> {
+    const names = !options.hashed && options.orgId !== undefined
       ? this.#candidates(keyName, options.orgId)
       : [keyName];
-    return names.map((name) => this.storageId(name));
+    const ids = options.hashed ? names : names.map((name) => this.storageId(name));
+    const found = await this.#readFirst(ids);
+    if (found === null) return null;
+    return {
+      keyName: names[found.index],
+      hashed: options.hashed ?? false,
+      session: cloneSession(found.session),
+    };
   }
 
   /** Reads a key's session from the store (never from the cache), refreshing the cache; `null` when absent. */
   async get(keyName: string, options: KeyNameOptions = {}): Promise<Session | null> {
-    const found = await this.#readFirst(this.#ids(keyName, options, true));
-    return found === null ? null : cloneSession(found.session);
+    return (await this.find(keyName, options))?.session ?? null;
   }
 
   /**
    * Writes a key's session (control API create/update); durable when resolved.
    * @param ttlSeconds the record's lifetime; 0 or less means none
+   * @param options.hashed `keyName` is the stored id already
    */
-  async set(keyName: string, session: Session, ttlSeconds: number): Promise<void> {
-    const id = this.storageId(keyName);
+  async set(
+    keyName: string,
+    session: Session,
+    ttlSeconds: number,
+    options: { hashed?: boolean } = {},
+  ): Promise<void> {
+    const id = options.hashed ? keyName : this.storageId(keyName);
     try {
       await this.#store.set(APIKEY_PREFIX + id, serializeSession(session), ttlSeconds);
     } finally {
@@ -256,15 +281,12 @@ export class KeyStore {
   }
 
   /**
-   * Deletes a key's session and resets its quota and sentinel counters. With `orgId`, Tyk's custom-id form
-   * of the name for that org is deleted too.
+   * Deletes a key's session and resets its quota and sentinel counters.
+   * @param options.hashed `keyName` is the stored id already
    * @returns whether a session record existed
    */
-  async delete(keyName: string, options: KeyNameOptions = {}): Promise<boolean> {
-    const names = options.orgId === undefined
-      ? [keyName]
-      : [keyName, generateToken(options.orgId, keyName, this.#hashKeyFunction)];
-    const ids = options.hashed ? [keyName] : [...new Set(names.map((name) => this.storageId(name)))];
+  async delete(keyName: string, options: { hashed?: boolean } = {}): Promise<boolean> {
+    const ids = [options.hashed ? keyName : this.storageId(keyName)];
     const stored = await this.#store.getMany(ids.map((id) => APIKEY_PREFIX + id));
     let existed: number;
     try {
@@ -306,10 +328,22 @@ export class KeyStore {
   /**
    * Lists stored key names without `apikey-` (raw keys, or hashes with `hash_keys`), as `GET /tyk/keys`.
    * @param filter a prefix; hashed like a key when `hash_keys` is on, as Tyk does
+   * @param options.apiId only keys whose access_rights name this API
    */
-  async list(filter = ""): Promise<string[]> {
+  async list(filter = "", options: { apiId?: string } = {}): Promise<string[]> {
     const prefix = APIKEY_PREFIX + (filter === "" ? "" : this.storageId(filter));
-    return (await this.#store.keys(prefix)).map((name) => name.slice(APIKEY_PREFIX.length));
+    const names = await this.#store.keys(prefix);
+    const ids = names.map((name) => name.slice(APIKEY_PREFIX.length));
+    const apiId = options.apiId;
+    if (!apiId) return ids;
+    const records = await this.#store.getMany(names);
+    return ids.filter((_, i) => {
+      try {
+        return records[i] !== null && Object.hasOwn(parseSession(records[i]!).access_rights ?? {}, apiId);
+      } catch {
+        return false; // an unreadable record names no API
+      }
+    });
   }
 
   /**

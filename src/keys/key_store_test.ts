@@ -5,7 +5,7 @@ import { openRedisStore } from "../store/redis.ts";
 import type { Store } from "../store/store.ts";
 import { murmur32Legacy, murmur64 } from "./hash.ts";
 import { KeyStore, type KeyStoreOptions } from "./key_store.ts";
-import { accessDefinitionSchema, emptySession, type Session } from "./session.ts";
+import { accessDefinitionSchema, emptySession, parseSession, type Session } from "./session.ts";
 import { generateToken } from "./token.ts";
 
 const root = await Deno.makeTempDir({ prefix: "portcullis-keys-" });
@@ -249,16 +249,22 @@ Deno.test("delete() removes the record and its quota and sentinel counters", asy
   });
 });
 
-Deno.test("delete() with orgId also removes the custom-id form; hashed deletes by id", async () => {
+Deno.test("find() with orgId names the custom-id form it found; delete() and set() take it, or an id", async () => {
   await withKeys({ hashKeyFunction: "murmur64" }, async (keys, store) => {
     const stored = generateToken("org1", "custom-del", "murmur64");
     await keys.set(stored, session(), 0);
-    assert.equal(await keys.delete("custom-del", { orgId: "org1" }), true);
+    const found = await keys.find("custom-del", { orgId: "org1" });
+    assert.deepEqual([found?.keyName, found?.hashed], [stored, false]);
+    assert.equal(await keys.delete(found!.keyName), true);
     assert.equal(await store.get(`apikey-${murmur64(stored)}`), null);
 
+    // legacy murmur32 ignores the last 1-3 bytes, so the names differ in their first four
+    await keys.set(keys.storageId("org2byhash0001"), session({ alias: "by id" }), 0, { hashed: true });
+    assert.equal((await keys.get("org2byhash0001"))?.alias, "by id");
+    assert.equal(await keys.find(keys.storageId("org2byhash0001")), null, "an id is not a name");
     await keys.set("org1byhash00001", session(), 0);
     assert.equal(await keys.delete(keys.storageId("org1byhash00001"), { hashed: true }), true);
-    assert.deepEqual(await keys.list(), []);
+    assert.deepEqual(await keys.list(), [keys.storageId("org2byhash0001")]);
   });
 });
 
@@ -300,6 +306,25 @@ Deno.test("list() returns stored names without apikey-, filtered like Tyk", asyn
     assert.deepEqual(await keys.list(), [murmur32Legacy("org1aaa")]);
     // Tyk hashes the filter too, so only a full key name finds its own hash.
     assert.deepEqual(await keys.list("org1aaa"), [murmur32Legacy("org1aaa")]);
+  });
+});
+
+Deno.test("list() with apiId keeps only keys whose access_rights name that API", async () => {
+  await withKeys({ hashKeys: true }, async (keys, store) => {
+    const rights = (...apis: string[]) =>
+      parseSession(JSON.stringify({
+        org_id: "org1",
+        access_rights: Object.fromEntries(apis.map((api_id) => [api_id, { api_id, versions: ["Default"] }])),
+      }));
+    await keys.set("aaaa0000", rights("api1"), 0);
+    await keys.set("bbbb0000", rights("api1", "api2"), 0);
+    await keys.set("cccc0000", rights("api2"), 0);
+    await keys.set("dddd0000", session(), 0);
+    await store.set(`apikey-${murmur32Legacy("eeee0000")}`, "{ not json");
+    assert.deepEqual(
+      (await keys.list("", { apiId: "api1" })).sort(),
+      [murmur32Legacy("aaaa0000"), murmur32Legacy("bbbb0000")].sort(),
+    );
   });
 });
 

@@ -53,6 +53,20 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
     }
   }
 
+  /** Tyk reads `?hashed` as set when it has any value: the name in the path is then the stored id. */
+  function isHashed(query: URLSearchParams): boolean {
+    return (query.get("hashed") ?? "") !== "";
+  }
+
+  /**
+   * The org whose custom-id forms of a name are tried: `?org_id=`, else the org of `?api_id=`'s API, else
+   * `fallback` (the session's own org, for updates); `undefined` looks the name up as given.
+   */
+  function orgFor(query: URLSearchParams, fallback?: string): string | undefined {
+    const apiId = query.get("api_id");
+    return query.get("org_id") || (apiId ? options.current().byId.get(apiId)?.orgId : undefined) || fallback;
+  }
+
   function keyHashOf(key: string): string | undefined {
     return config.hash_keys ? hashKey(key, true) : undefined;
   }
@@ -98,18 +112,21 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
     if (config.hash_keys && !config.enable_hashed_keys_listing) {
       return apiError(404, "Hashed key listing is disabled in config (enable_hashed_keys_listing)");
     }
-    return json({ keys: await keyStore.list(c.req.query("filter") ?? "") });
+    const apiId = c.req.query("api_id");
+    return json({ keys: await keyStore.list(c.req.query("filter") ?? "", { apiId }) });
   });
   app.post("/", (c) => create(c.req.raw, null, MALFORMED, SECURITY));
   app.all("/", methodNotSupported);
 
   app.get("/:key", async (c) => {
-    const hashed = c.req.query("hashed") === "true";
+    const query = new URL(c.req.url).searchParams;
+    const hashed = isHashed(query);
     if (hashed && !config.hash_keys) {
       return apiError(400, "Key requested by hash but key hashing is not enabled");
     }
-    const session = await keyStore.get(c.req.param("key"), { hashed });
-    if (!session) return apiError(404, "Key not found");
+    const found = await keyStore.find(c.req.param("key"), { hashed, orgId: orgFor(query) });
+    if (!found) return apiError(404, "Key not found");
+    const session = found.session;
     if (session.basic_auth_data) session.basic_auth_data.password = "";
     return json(session);
   });
@@ -124,11 +141,13 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
     return create(c.req.raw, customId, MALFORMED, SECURITY);
   });
   app.put("/:key", async (c) => {
-    const key = c.req.param("key");
-    const stored = await keyStore.get(key);
-    if (!stored) return apiError(404, "Key is not found");
     const session = await parseBody(c.req.raw);
     if (!session) return apiError(...MALFORMED);
+    const query = new URL(c.req.url).searchParams;
+    const orgId = orgFor(query, session.org_id);
+    const found = await keyStore.find(c.req.param("key"), { hashed: isHashed(query), orgId });
+    if (!found) return apiError(404, "Key is not found");
+    const stored = found.session;
     session.date_created = stored.date_created;
     if (session.expires > 0 && session.expires * 1000 < now()) session.expires = stored.expires;
     const suppressReset = c.req.query("suppress_reset") === "1";
@@ -138,16 +157,21 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
     } else {
       resetQuotaFields(session);
     }
-    await keyStore.set(key, session, lifetime(session));
-    if (!suppressReset) await keyStore.resetQuota(key);
-    return modified(key, "modified");
+    // written back where it was found: the stored name of a custom id, or the id itself when hashed
+    const where = { hashed: found.hashed };
+    await keyStore.set(found.keyName, session, lifetime(session), where);
+    if (!suppressReset) await keyStore.resetQuota(found.keyName, { ...where, session });
+    return modified(found.keyName, "modified");
   });
   app.delete("/:key", async (c) => {
-    const hashed = c.req.query("hashed") === "true";
-    const deleted = await keyStore.delete(c.req.param("key"), { hashed });
-    if (!deleted) return apiError(404, "There is no such key found");
+    const query = new URL(c.req.url).searchParams;
+    const hashed = isHashed(query);
+    const found = await keyStore.find(c.req.param("key"), { hashed, orgId: orgFor(query) });
+    if (!found || !(await keyStore.delete(found.keyName, { hashed }))) {
+      return apiError(404, "There is no such key found");
+    }
     if (c.req.query("api_id") === "-1") return json(null);
-    return modified(c.req.param("key"), "deleted");
+    return modified(found.keyName, "deleted");
   });
   app.all("/:key", methodNotSupported);
   return app;
