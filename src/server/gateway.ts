@@ -55,6 +55,7 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     timeoutMs: jsvmTimeoutMs(config),
     ignoreCanonical: config.ignore_canonical_mime_header_key,
     sessionLifetime: config.global_session_lifetime,
+    apiOrg: (apiId) => reloader.current().byId.get(apiId)?.orgId,
   });
   const reloader = new ApiReloader({
     config,

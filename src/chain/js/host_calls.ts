@@ -28,6 +28,8 @@ export interface HostCallOptions {
   ignoreCanonical?: boolean;
   /** TTL of key records written by TykSetKeyData. @default 0 */
   sessionLifetime?: number;
+  /** The org of a loaded API: TykGetKeyData finds custom-id keys through it, as the Gateway API does. */
+  apiOrg?: (apiId: string) => string | undefined;
 }
 
 const STORAGE_PREFIX = "jsvm-store:";
@@ -180,8 +182,8 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
     return JSON.stringify(results);
   }
 
-  async function getKeyData(key: string): Promise<string> {
-    const session = await keyStore.get(key);
+  async function getKeyData(key: string, apiId: string): Promise<string> {
+    const session = await keyStore.get(key, { orgId: options.apiOrg?.(apiId) });
     return session
       ? serializeSession(session)
       : JSON.stringify({ status: "error", message: "Key not found" });
@@ -220,7 +222,7 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
         try {
           if (op === "TykMakeHttpRequest") return await makeHttpRequest(args[0], signal);
           if (op === "TykBatchRequest") return await batchRequest(args[0], signal);
-          if (op === "TykGetKeyData") return await getKeyData(args[0]);
+          if (op === "TykGetKeyData") return await getKeyData(args[0], args[1]);
           return await setKeyData(args[0], args[1], args[2]);
         } catch (err) {
           log.warn(`${op} failed`, { error: String(err) });
