@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { keylessApi, startGateway } from "./support/gateway.ts";
+import { keylessApi, startGateway, tokenApi } from "./support/gateway.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
 
 Deno.test("duplicate listen paths: the API that served the path keeps it, the other moves to <listen_path>-<api_id>", async () => {
@@ -63,5 +63,117 @@ Deno.test("a wrong method on a known control route answers 405 Method not suppor
     assert.deepEqual([unknown.status, await unknown.text()], [404, "404 page not found\n"]);
   } finally {
     await gw.stop();
+  }
+});
+
+function keyFor(...apiIds: string[]) {
+  return {
+    org_id: "default",
+    access_rights: Object.fromEntries(apiIds.map((api_id) => [api_id, { api_id, versions: ["Default"] }])),
+    meta_data: { v: "1" },
+  };
+}
+
+Deno.test("hash_keys: PUT and DELETE take a hash with ?hashed=true, a hash alone is not a key, listing filters by api_id", async () => {
+  const upstream = await startUpstream();
+  const gw = await startGateway({
+    conf: { hash_keys: true, hash_key_function: "murmur64", enable_hashed_keys_listing: true },
+    apps: { "a.json": tokenApi("a", "/a/", upstream.url), "b.json": tokenApi("b", "/b/", upstream.url) },
+  });
+  const create = async (...apiIds: string[]) =>
+    await (await gw.admin("/tyk/keys/create", { method: "POST", body: JSON.stringify(keyFor(...apiIds)) }))
+      .json();
+  const call = (method: string, path: string, body?: unknown) =>
+    gw.admin(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  try {
+    const one = await create("a");
+    const two = await create("b");
+    const three = await create("a", "b");
+    const listed = await (await gw.admin("/tyk/keys?api_id=a")).json();
+    assert.deepEqual(listed.keys.sort(), [one.key_hash, three.key_hash].sort());
+    assert.equal((await (await gw.admin("/tyk/keys")).json()).keys.length, 3);
+
+    // without ?hashed=true the hash is read as a key name, and no key has that name
+    for (const method of ["GET", "PUT", "DELETE"]) {
+      const res = await call(method, `/tyk/keys/${one.key_hash}`, method === "PUT" ? keyFor("a") : undefined);
+      assert.equal(res.status, 404, method);
+      await res.body?.cancel();
+    }
+
+    const updated = await call("PUT", `/tyk/keys/${one.key_hash}?hashed=true`, {
+      ...keyFor("a"),
+      meta_data: { v: "2" },
+    });
+    assert.deepEqual(await updated.json(), { key: one.key_hash, status: "ok", action: "modified" });
+    assert.deepEqual((await (await gw.admin(`/tyk/keys/${one.key}`)).json()).meta_data, { v: "2" });
+    assert.equal((await (await gw.admin("/tyk/keys")).json()).keys.length, 3, "updated in place, not added");
+
+    const deleted = await call("DELETE", `/tyk/keys/${one.key_hash}?hashed=true`);
+    assert.deepEqual(await deleted.json(), { key: one.key_hash, status: "ok", action: "deleted" });
+    const refused = await fetch(`${gw.url}/a/`, { headers: { authorization: one.key } });
+    assert.equal(refused.status, 403);
+    await refused.body?.cancel();
+    assert.deepEqual(
+      (await (await gw.admin("/tyk/keys")).json()).keys.sort(),
+      [two.key_hash, three.key_hash].sort(),
+    );
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+  }
+});
+
+const KEY_OWNER = `var keyOwner = new TykJS.TykMiddleware.NewMiddleware({});
+keyOwner.NewProcessRequest(function (request, session, spec) {
+  var data = JSON.parse(TykGetKeyData(request.Headers["Authorization"][0], spec.APIID));
+  request.SetHeaders["X-Owner"] = data.meta_data ? data.meta_data.owner : data.message;
+  return keyOwner.ReturnData(request, {});
+});
+`;
+
+Deno.test("a key created with a custom id is read, updated and deleted by that id with ?api_id=", async () => {
+  const upstream = await startUpstream();
+  const gw = await startGateway({
+    conf: { hash_keys: true, hash_key_function: "murmur64", enable_jsvm: true },
+    files: { "plugins/keyOwner.js": KEY_OWNER },
+    apps: {
+      "c.json": {
+        ...tokenApi("c", "/c/", upstream.url),
+        custom_middleware: { driver: "otto", pre: [{ name: "keyOwner", path: "plugins/keyOwner.js" }] },
+      },
+    },
+  });
+  const owner = async () => {
+    const res = await fetch(`${gw.url}/c/`, { headers: { authorization: "my-custom-key" } });
+    if (res.status !== 200) return `${res.status}`;
+    return ((await res.json()) as Echo).headers["x-owner"];
+  };
+  try {
+    const created = await (await gw.admin("/tyk/keys/my-custom-key", {
+      method: "POST",
+      body: JSON.stringify({ ...keyFor("c"), meta_data: { owner: "alice" } }),
+    })).json();
+    assert.match(created.key, /^ey/, "Tyk stores a custom id as the org's b64 token");
+    assert.equal(await owner(), "alice", "the raw id authenticates and TykGetKeyData finds it");
+
+    const bare = await gw.admin("/tyk/keys/my-custom-key");
+    assert.equal(bare.status, 404, "without an org the id is looked up as given");
+    await bare.body?.cancel();
+    const got = await (await gw.admin("/tyk/keys/my-custom-key?api_id=c")).json();
+    assert.deepEqual(got.meta_data, { owner: "alice" });
+
+    const updated = await gw.admin("/tyk/keys/my-custom-key?api_id=c", {
+      method: "PUT",
+      body: JSON.stringify({ ...got, meta_data: { owner: "bob" } }),
+    });
+    assert.deepEqual(await updated.json(), { key: created.key, status: "ok", action: "modified" });
+    assert.equal(await owner(), "bob");
+
+    const deleted = await gw.admin("/tyk/keys/my-custom-key?api_id=c", { method: "DELETE" });
+    assert.deepEqual(await deleted.json(), { key: created.key, status: "ok", action: "deleted" });
+    assert.equal(await owner(), "403");
+  } finally {
+    await gw.stop();
+    await upstream.stop();
   }
 });
