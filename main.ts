@@ -39,7 +39,15 @@ async function main(): Promise<void> {
     throw err;
   }
   setLogLevel(config.log_level);
-  const gateway = await startGateway(config, dirname(resolve(path)));
+  let gateway;
+  try {
+    gateway = await startGateway(config, dirname(resolve(path)));
+  } catch (err) {
+    // a setting found unusable only when used (a certificate file, an address) names its field in the message
+    if (!(err instanceof RangeError)) throw err;
+    log.error(`Cannot start: ${err.message}`);
+    Deno.exit(1);
+  }
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

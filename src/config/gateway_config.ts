@@ -27,6 +27,7 @@ import {
 import { applyEnvOverrides, parseGoBool } from "./_env_overrides.ts";
 import { foldGoJsonKeys } from "./_go_json_keys.ts";
 import { parseJsonText } from "./_json_text.ts";
+import { storageNotice, storageProblem } from "./_storage_rules.ts";
 import { TYK_CONF_ACCEPTED } from "./_tyk_conf_accepted.ts";
 
 const PORT_MAX = 65535;
@@ -38,6 +39,11 @@ const LOG_LEVEL_NAMES: Record<string, LogLevel> = {
   warning: "warn",
   error: "error",
 };
+
+/** A TLS version as Tyk's `storage` block spells it; `""` is TLS 1.2 to 1.3. */
+function tlsVersion() {
+  return z.enum(["", "1.0", "1.1", "1.2", "1.3"], { error: 'must be "1.2" or "1.3"' }).default("");
+}
 
 const storageSchema = obj({
   /** Our addition: `embedded` (Deno KV in `path`) or `redis`; see `inferStorageType()`. */
@@ -60,8 +66,8 @@ const storageSchema = obj({
   ca_file: str(),
   cert_file: str(),
   key_file: str(),
-  tls_min_version: str(),
-  tls_max_version: str(),
+  tls_min_version: tlsVersion(),
+  tls_max_version: tlsVersion(),
   /** Our addition: the data folder of the embedded store. */
   path: strOr("data"),
 });
@@ -263,9 +269,19 @@ export function parseGatewayConfig(
     config.secret = resolveReference("secret", config.secret, config, env);
     config.node_secret = resolveReference("node_secret", config.node_secret, config, env);
     config.storage.password = resolveReference("storage.password", config.storage.password, config, env);
+    config.storage.sentinel_password = resolveReference(
+      "storage.sentinel_password",
+      config.storage.sentinel_password,
+      config,
+      env,
+    );
   } catch (err) {
     throw fail((err as Error).message);
   }
+  const problem = storageProblem(config.storage);
+  if (problem !== null) throw fail(problem);
+  const notice = storageNotice(config.storage);
+  if (notice !== null) log.warn(notice, { file: path });
   resolvePaths(config, dirname(path));
   return config;
 }

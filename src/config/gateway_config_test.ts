@@ -189,6 +189,62 @@ Deno.test("parseGatewayConfig() names the field and the expected type of a wrong
   for (const [json, detail] of cases) assert.equal(configError(json), `Cannot load /x/tyk.conf: ${detail}`);
 });
 
+Deno.test("parseGatewayConfig() refuses storage options that cannot be honoured together", () => {
+  const redis = (fields: Record<string, unknown>) => ({ storage: { type: "redis", host: "r", ...fields } });
+  const cases: [unknown, string][] = [
+    [
+      redis({ enable_cluster: true, database: 2 }),
+      "storage.database must be 0 with storage.enable_cluster (Redis Cluster has only database 0), got 2",
+    ],
+    [
+      redis({ enable_cluster: true, master_name: "m" }),
+      "storage.enable_cluster and storage.master_name cannot",
+    ],
+    [redis({ addrs: ["a:1", "b:2"] }), "storage.addrs lists 2 servers but only one can be used"],
+    [redis({ hosts: { a: "1", b: "2" } }), "storage.addrs lists 2 servers but only one can be used"],
+    [redis({ sentinel_password: "x" }), "storage.sentinel_password is set but storage.master_name is empty"],
+    [redis({ ca_file: "ca.pem" }), "storage.ca_file is set but storage.use_ssl is false"],
+    [
+      redis({ ssl_insecure_skip_verify: true }),
+      "storage.ssl_insecure_skip_verify is set but storage.use_ssl",
+    ],
+    [redis({ tls_max_version: "1.3" }), "storage.tls_max_version is set but storage.use_ssl is false"],
+    [
+      redis({ use_ssl: true, cert_file: "c.pem" }),
+      "storage.cert_file and storage.key_file must be given together",
+    ],
+    [redis({ use_ssl: true, tls_max_version: "1.1" }), 'storage.tls_max_version "1.1" cannot be honoured'],
+    [
+      redis({ use_ssl: true, tls_min_version: "1.3", tls_max_version: "1.2" }),
+      'storage.tls_min_version "1.3" is newer',
+    ],
+    [
+      redis({ use_ssl: true, tls_min_version: "1.4" }),
+      'storage.tls_min_version must be "1.2" or "1.3", got "1.4"',
+    ],
+  ];
+  for (const [json, detail] of cases) {
+    assert.ok(configError(json).startsWith(`Cannot load /x/tyk.conf: ${detail}`), detail);
+  }
+  // the embedded store ignores the Redis fields; cluster, sentinel and TLS settings that fit pass
+  parseGatewayConfig({ storage: { type: "embedded", enable_cluster: true, database: 3 } }, "/x/tyk.conf");
+  parseGatewayConfig(redis({ enable_cluster: true, addrs: ["a:1", "b:2"], database: 0 }), "/x/tyk.conf");
+  parseGatewayConfig(
+    redis({ master_name: "m", addrs: ["a:1", "b:2"], sentinel_password: "s" }),
+    "/x/tyk.conf",
+  );
+  const { lines } = captureLog(() =>
+    parseGatewayConfig(
+      redis({ use_ssl: true, tls_min_version: "1.0", tls_max_version: "1.3" }),
+      "/x/tyk.conf",
+    )
+  );
+  assert.match(
+    lines.join("\n"),
+    /level=warn msg="storage.tls_min_version \\"1.0\\": TLS 1.0 and 1.1 are not available/,
+  );
+});
+
 Deno.test("parseGatewayConfig() reports every wrong field at once", () => {
   assert.equal(
     configError({ listen_port: "abc", hash_keys: 1 }),
@@ -247,6 +303,7 @@ Deno.test("parseGatewayConfig() lets TYK_GW_* variables win over the file", () =
       TYK_GW_JSVMTIMEOUT: "0",
       TYK_GW_PROXYDEFAULTTIMEOUT: "1.5",
       TYK_GW_STORAGE_ADDRS: "a:6379, b:6379",
+      TYK_GW_STORAGE_ENABLECLUSTER: "true",
       TYK_GW_SECRETS: "db:pw,url:http://x",
       TYK_GW_MAXIDLECONNSPERHOST: "50",
       TYK_GW_UNKNOWNFIELD: "ignored",
@@ -258,6 +315,7 @@ Deno.test("parseGatewayConfig() lets TYK_GW_* variables win over the file", () =
   assert.equal(config.storage.host, "redis.internal");
   assert.equal(config.storage.port, 6380);
   assert.deepEqual(config.storage.addrs, ["a:6379", "b:6379"]);
+  assert.equal(config.storage.enable_cluster, true);
   assert.equal(config.http_server_options.enable_strict_routes, true);
   assert.equal(config.policies.policy_path, "/x/policies");
   assert.equal(config.enable_jsvm, true);

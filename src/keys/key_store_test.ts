@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { hasRedisServer, startRedis } from "../../tests/support/redis_server.ts";
 import { openEmbeddedStore } from "../store/embedded.ts";
-import { openRedisStore } from "../store/redis.ts";
+import { openStore } from "../store/open_store.ts";
 import type { Store } from "../store/store.ts";
 import { murmur32Legacy, murmur64 } from "./hash.ts";
 import { KeyStore, type KeyStoreOptions } from "./key_store.ts";
@@ -361,7 +361,7 @@ Deno.test("KeyStore calls reject when the store fails", async () => {
 Deno.test("KeyStore works on Redis with Tyk's key names", { ignore: !hasRedisServer() }, async () => {
   const redis = await startRedis();
   try {
-    await using store = await openRedisStore({ host: "127.0.0.1", port: redis.port });
+    await using store = await openStore({ type: "redis", host: "127.0.0.1", port: redis.port });
     const keys = new KeyStore(store, { hashKeyFunction: "murmur64" });
     const stored = generateToken("org1", "redis-custom", "murmur64");
     await keys.set(stored, session({ alias: "r" }), 60);

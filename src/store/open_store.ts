@@ -1,61 +1,67 @@
 /** Opens the store tyk.conf's `storage` section asks for. */
-import { logger } from "../log.ts";
 import { openEmbeddedStore } from "./embedded.ts";
+import { redisSettings } from "./_redis_settings.ts";
 import { openRedisStore } from "./redis.ts";
 import type { Store } from "./store.ts";
 
-/** The `storage` settings the stores use. */
+/** The `storage` settings the stores use (Tyk's names; combinations are checked when tyk.conf is loaded). */
 export interface StorageOptions {
   /** `"embedded"`: a Deno KV file in `path`; `"redis"`: Tyk's Redis layout. */
   type: "embedded" | "redis";
   /** Folder of the embedded store (created if missing). */
   path?: string;
-  /** Redis host. @default "localhost" */
+  /** Redis host, used when `addrs` and `hosts` are empty. @default "localhost" */
   host?: string;
-  /** Redis port. @default 6379 */
+  /** Redis port, used when `addrs` and `hosts` are empty. @default 6379 */
   port?: number;
-  /** Redis `host:port` list; the first entry wins over `host`/`port`. @default [] */
+  /** `host:port` list: the server, the cluster's seed nodes, or the sentinels. @default [] */
   addrs?: string[];
   /** Deprecated Tyk form of `addrs` (host → port), used when `addrs` is empty. @default {} */
   hosts?: Record<string, string | number>;
   /** Redis ACL user name. @default "" */
   username?: string;
-  /** Redis password. @default "" */
+  /** Redis password (of the ACL user, or `requirepass`). @default "" */
   password?: string;
-  /** Redis database number. @default 0 */
+  /** Redis database number; must be 0 in cluster mode. @default 0 */
   database?: number;
-  /** Redis connect and command timeout in seconds. @default 5 */
+  /** Seconds a Redis call may take, retries during a failover included; also the connect timeout. @default 5 */
   timeout?: number;
-  /** Redis Cluster, Sentinel and TLS are not supported; set, they only produce a warning. */
+  /** Connect to a Redis Cluster, with `addrs` (or `host`/`port`) as seed nodes. @default false */
   enable_cluster?: boolean;
+  /** Connect through Sentinel to the primary of this name, with the sentinels in `addrs`. @default "" */
   master_name?: string;
+  /** `requirepass` of the sentinels. @default "" */
+  sentinel_password?: string;
+  /**
+   * Tyk's pool sizes. node-redis sends every command over one connection per node (plus one that listens for
+   * cluster notifications), so any limit of 1 or more is kept; 0 means no limit, as in Tyk.
+   * @default 0
+   */
+  optimisation_max_idle?: number;
+  /** See `optimisation_max_idle`. @default 0 */
+  optimisation_max_active?: number;
+  /** Connect with TLS. @default false */
   use_ssl?: boolean;
+  /** Accept any server certificate (testing only). @default false */
+  ssl_insecure_skip_verify?: boolean;
+  /** PEM file of the CA that signed the server's certificate; the system's CAs when empty. @default "" */
+  ca_file?: string;
+  /** PEM client certificate and key, for servers that check clients (mutual TLS). @default "" */
+  cert_file?: string;
+  key_file?: string;
+  /** `"1.2"` or `"1.3"`. @default "1.2" */
+  tls_min_version?: string;
+  /** `"1.2"` or `"1.3"`. @default "1.3" */
+  tls_max_version?: string;
 }
-
-const UNSUPPORTED = ["enable_cluster", "master_name", "use_ssl"] as const;
 
 /**
  * Opens the configured store. A Redis that is down at start does not fail this call (see `openRedisStore`).
- * @throws RangeError when the embedded store has no `path`; errors opening the KV file.
+ * @throws RangeError naming the field: an embedded store without `path`, a malformed Redis address, a TLS file
+ * that cannot be read or used; errors opening the KV file.
  */
 export async function openStore(storage: StorageOptions): Promise<Store> {
-  if (storage.type === "redis") {
-    for (const field of UNSUPPORTED) {
-      if (storage[field]) logger("redis").warn(`storage.${field} is not supported; connecting without it`);
-    }
-    const addrs = storage.addrs?.length
-      ? storage.addrs
-      : Object.entries(storage.hosts ?? {}).map(([host, port]) => `${host}:${port}`);
-    return await openRedisStore({
-      host: storage.host,
-      port: storage.port,
-      addrs,
-      username: storage.username,
-      password: storage.password,
-      database: storage.database,
-      timeoutSeconds: storage.timeout,
-    });
-  }
+  if (storage.type === "redis") return await openRedisStore(await redisSettings(storage));
   if (!storage.path) throw new RangeError("Cannot open the embedded store: storage.path is empty");
   return await openEmbeddedStore(storage.path);
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { freePort, hasRedisServer, startRedis } from "../../tests/support/redis_server.ts";
+import { freePort, hasRedisServer, redisCli, startRedis } from "../../tests/support/redis_server.ts";
 import { openStore } from "./open_store.ts";
 
 Deno.test("openStore() opens the embedded store in storage.path", async () => {
@@ -59,3 +59,40 @@ Deno.test("openStore() takes the deprecated storage.hosts map when addrs is empt
     await redis.stop();
   }
 });
+
+Deno.test("openStore() selects storage.database", { ignore: !hasRedisServer() }, async () => {
+  const redis = await startRedis();
+  try {
+    await using store = await openStore({ type: "redis", host: "127.0.0.1", port: redis.port, database: 3 });
+    await store.set("apikey-in-db3", "{}");
+    assert.equal((await redisCli(redis.port, ["-n", "3", "get", "apikey-in-db3"])).trim(), "{}");
+    assert.equal((await redisCli(redis.port, ["-n", "0", "exists", "apikey-in-db3"])).trim(), "0");
+  } finally {
+    await redis.stop();
+  }
+});
+
+Deno.test(
+  "openStore() uses one connection for commands and one for notifications, within any optimisation_max_active",
+  { ignore: !hasRedisServer() },
+  async () => {
+    const redis = await startRedis();
+    try {
+      await using store = await openStore({
+        type: "redis",
+        host: "127.0.0.1",
+        port: redis.port,
+        optimisation_max_active: 2,
+        optimisation_max_idle: 1,
+      });
+      const subscription = await store.subscribe("tyk.cluster.notifications", () => {});
+      await Promise.all(Array.from({ length: 200 }, (_, i) => store.incr(`quota-${i % 7}`, 60)));
+      const clients = (await redisCli(redis.port, ["client", "list"])).trim().split("\n")
+        .filter((line) => !line.includes("cmd=client|list"));
+      assert.equal(clients.length, 2, clients.join("\n"));
+      await subscription.close();
+    } finally {
+      await redis.stop();
+    }
+  },
+);

@@ -1,34 +1,32 @@
 /**
  * The Redis store: Tyk's key layout, stored verbatim (no prefix), so Portcullis and Tyk gateways can share one
- * Redis. The only module that imports node-redis. While Redis is unreachable every call rejects at once with
- * `Redis unavailable at host:port: …` (no offline queue, nothing waits), and a background loop reconnects.
+ * Redis, a Redis Cluster or a Sentinel-managed primary. Every operation touches one key, or several keys that
+ * node-redis splits by hash slot (MGET, DEL), so Tyk's names, which carry no hash tags, work on a cluster.
+ * A call that fails because a node dropped or a failover or reshard is under way is sent again with back-off for
+ * up to `timeout`; after that the store counts as unavailable: calls reject at once with
+ * `Redis unavailable at …`, and a background loop reconnects (logging the outage and the recovery once each).
  */
 import { createHash } from "node:crypto";
-import { createClient } from "redis";
 import { logger } from "../log.ts";
+import {
+  type ClientRole,
+  createRedisClient,
+  isNoScript,
+  isTransient,
+  type RedisClient,
+  type RedisSettings,
+} from "./_redis_clients.ts";
 import { reasonOf, RedisLink } from "./_redis_link.ts";
 import { slidingLogResult } from "./_sliding_log.ts";
 import type { SlidingLogResult, Store, Subscription } from "./store.ts";
 
+export type { RedisSettings } from "./_redis_clients.ts";
+
 const log = logger("redis");
 
-/** Connection settings, from tyk.conf `storage`. */
-export interface RedisStoreOptions {
-  /** Redis host, used when `addrs` is empty. @default "localhost" */
-  host?: string;
-  /** Redis port, used when `addrs` is empty. @default 6379 */
-  port?: number;
-  /** `["host:port", …]`: the first entry wins over `host`/`port` (cluster mode is not supported). @default [] */
-  addrs?: string[];
-  /** ACL user name (Redis 6+). @default "" */
-  username?: string;
-  /** AUTH password. @default "" */
-  password?: string;
-  /** Database number to SELECT. @default 0 */
-  database?: number;
-  /** Connect and command timeout in seconds. @default 5 */
-  timeoutSeconds?: number;
-}
+/** Back-off between tries of one call: 25 ms doubling up to 500 ms, with jitter so gateways do not retry in step. */
+const RETRY_BASE_MS = 25;
+const RETRY_MAX_MS = 500;
 
 /** Tyk's rolling limiter as one atomic step; scores and members are nanosecond timestamps as Tyk writes them. */
 const SLIDING_LOG_LUA = `
@@ -52,34 +50,6 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 and tonumber(ARGV[1]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
 
-interface ClientSettings {
-  host: string;
-  port: number;
-  username?: string;
-  password?: string;
-  database?: number;
-  timeoutMs: number;
-}
-
-/** A node-redis client that never queues offline and never reconnects by itself (a {@link RedisLink} does). */
-function newClient(settings: ClientSettings) {
-  return createClient({
-    socket: {
-      host: settings.host,
-      port: settings.port,
-      connectTimeout: settings.timeoutMs,
-      reconnectStrategy: false,
-    },
-    username: settings.username || undefined,
-    password: settings.password || undefined,
-    database: settings.database || undefined,
-    disableOfflineQueue: true,
-    commandOptions: { timeout: settings.timeoutMs },
-  });
-}
-
-type Client = ReturnType<typeof newClient>;
-
 interface Script {
   source: string;
   sha: string;
@@ -96,134 +66,189 @@ function ttlMs(ttlSeconds: number): number {
   return Math.max(1, Math.round(ttlSeconds * 1000));
 }
 
-/** Splits `host:port` or `[v6]:port`. */
-function parseAddr(addr: string): { host: string; port: number } {
-  const match = /^\[?(.*?)\]?:(\d+)$/.exec(addr);
-  if (match === null) throw new RangeError(`Cannot use Redis address "${addr}": expected host:port`);
-  return { host: match[1], port: Number(match[2]) };
+/** How the store is named in messages: the address, or the seeds and the mode. */
+function describe(settings: RedisSettings): string {
+  const addrs = settings.addrs.map(({ host, port }) => `${host.includes(":") ? `[${host}]` : host}:${port}`);
+  switch (settings.mode) {
+    case "single":
+      return addrs[0];
+    case "cluster":
+      return `${addrs.join(",")} (cluster)`;
+    case "sentinel":
+      return `${addrs.join(",")} (sentinel, primary "${settings.masterName}")`;
+  }
 }
 
 /**
  * Opens a Redis store. Never throws for an unreachable Redis: the store is returned, its calls reject fast,
  * and it reconnects in the background (logging `Redis unavailable at …; retrying` and `Redis connection
  * restored` once each).
- * @throws RangeError for a malformed `addrs` entry.
  */
-export async function openRedisStore(options: RedisStoreOptions): Promise<Store> {
-  const addrs = options.addrs ?? [];
-  if (addrs.length > 1) log.warn(`Redis cluster is not supported: using only ${addrs[0]} of storage.addrs`);
-  const { host, port } = addrs.length > 0
-    ? parseAddr(addrs[0])
-    : { host: options.host || "localhost", port: options.port || 6379 };
-  const settings: ClientSettings = {
-    host,
-    port,
-    username: options.username,
-    password: options.password,
-    database: options.database,
-    timeoutMs: (options.timeoutSeconds || 5) * 1000,
-  };
-  const store = new RedisStore(`${host}:${port}`, () => newClient(settings));
+export async function openRedisStore(settings: RedisSettings): Promise<Store> {
+  const store = new RedisStore(
+    describe(settings),
+    settings.timeoutMs,
+    (role) => createRedisClient(settings, role),
+  );
   await store.connect();
   return store;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Rejects when `promise` has not settled within `ms`; the late outcome is dropped. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  promise.catch(() => {});
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 class RedisStore implements Store {
   readonly kind = "redis";
   #name: string;
-  #make: () => Client;
-  #main: RedisLink<Client>;
-  #subscriber: RedisLink<Client> | null = null;
+  #timeoutMs: number;
+  #make: (role: ClientRole) => RedisClient;
+  #main: RedisLink<RedisClient>;
+  #subscriber: RedisLink<RedisClient> | null = null;
   #handlers = new Map<string, Set<(message: string) => void>>();
   /** One node-redis listener per channel, so (re)subscribing twice is a no-op. */
-  #dispatchers = new Map<string, (message: string) => void>();
+  #dispatchers = new Map<string, (message: string | Uint8Array) => void>();
   /** Sub-microsecond digits of sliding-log members, so two requests in one microsecond stay two entries. */
   #member = Math.floor(Math.random() * 1000);
   #closed = false;
 
-  constructor(name: string, make: () => Client) {
+  constructor(name: string, timeoutMs: number, make: (role: ClientRole) => RedisClient) {
     this.#name = name;
+    this.#timeoutMs = timeoutMs;
     this.#make = make;
-    this.#main = new RedisLink({ name, make });
+    this.#main = new RedisLink({ name, make: () => make("commands"), attemptTimeoutMs: timeoutMs });
   }
 
   connect(): Promise<void> {
     return this.#main.connect();
   }
 
-  async #eval(script: Script, key: string, args: string[]): Promise<unknown> {
-    const client = this.#main.client();
-    try {
-      return await client.sendCommand(["EVALSHA", script.sha, "1", key, ...args]);
-    } catch (err) {
-      if (!reasonOf(err).startsWith("NOSCRIPT")) throw err;
-      return await client.sendCommand(["EVAL", script.source, "1", key, ...args]);
+  /**
+   * Runs one store call. A transient failure (see `isTransient`) is tried again with back-off until the timeout
+   * has passed since the first failed try began, which rides out a replica taking over a primary or a slot
+   * moving; each try is bounded by the timeout too. A call that still fails gives the connection up (see `RedisLink.lost`).
+   * A try may have reached Redis before its connection dropped, so a counter can count one request twice
+   * during a failover; for rate limits and quotas that errs on the safe side.
+   * @param bounded false for a call made of many commands (a SCAN), each bounded by node-redis's timeout
+   */
+  async #run<T>(call: (client: RedisClient) => Promise<T>, bounded = true): Promise<T> {
+    let failedAt = 0;
+    for (let attempt = 0;; attempt++) {
+      const client = this.#main.client(); // throws at once while Redis is unavailable
+      const tried = Date.now();
+      try {
+        return await (bounded ? within(call(client), this.#timeoutMs) : call(client));
+      } catch (err) {
+        if (!isTransient(err)) throw err;
+        failedAt ||= tried;
+        const backoff = Math.min(RETRY_BASE_MS * 2 ** attempt, RETRY_MAX_MS) * (0.5 + Math.random() / 2);
+        if (Date.now() + backoff - failedAt > this.#timeoutMs) {
+          this.#main.lost(client, reasonOf(err));
+          throw err;
+        }
+        log.debug(`Retrying a Redis call: ${reasonOf(err)}`, { addr: this.#name, attempt: attempt + 1 });
+        await sleep(backoff);
+      }
     }
   }
 
-  async get(key: string): Promise<string | null> {
-    return await this.#main.client().get(key);
+  /**
+   * Runs a script (EVALSHA, then EVAL when the node has not cached it: each node, and a replica just promoted,
+   * has its own cache). In cluster mode the node is the one that owns the first key, and Redis refuses keys
+   * of different slots in one script, so a caller with keys in several slots makes one call per slot.
+   */
+  async #eval(script: Script, keys: string[], args: string[]): Promise<unknown> {
+    const count = String(keys.length);
+    return await this.#run(async (client) => {
+      try {
+        return await client.sendKeyed(keys[0], ["EVALSHA", script.sha, count, ...keys, ...args]);
+      } catch (err) {
+        if (!isNoScript(err)) throw err;
+        return await client.sendKeyed(keys[0], ["EVAL", script.source, count, ...keys, ...args]);
+      }
+    });
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.#run((client) => client.commands.get(key));
   }
 
   async getMany(keys: string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return [];
-    return await this.#main.client().mGet(keys);
+    return await this.#run((client) => client.commands.mGet(keys));
   }
 
   async set(key: string, value: string, ttlSeconds = 0): Promise<void> {
-    const client = this.#main.client();
-    if (ttlSeconds > 0) {
-      await client.set(key, value, { expiration: { type: "PX", value: ttlMs(ttlSeconds) } });
-    } else await client.set(key, value);
+    const expiration = ttlSeconds > 0 ? { type: "PX" as const, value: ttlMs(ttlSeconds) } : undefined;
+    await this.#run((client) => client.commands.set(key, value, { expiration }));
   }
 
-  async setIfExists(key: string, value: string, ttlSeconds = 0): Promise<boolean> {
-    return await this.#setIf(key, value, ttlSeconds, "XX");
+  setIfExists(key: string, value: string, ttlSeconds = 0): Promise<boolean> {
+    return this.#setIf(key, value, ttlSeconds, "XX");
   }
 
-  async setIfAbsent(key: string, value: string, ttlSeconds = 0): Promise<boolean> {
-    return await this.#setIf(key, value, ttlSeconds, "NX");
+  setIfAbsent(key: string, value: string, ttlSeconds = 0): Promise<boolean> {
+    return this.#setIf(key, value, ttlSeconds, "NX");
   }
 
   async #setIf(key: string, value: string, ttlSeconds: number, condition: "XX" | "NX"): Promise<boolean> {
     const expiration = ttlSeconds > 0 ? { type: "PX" as const, value: ttlMs(ttlSeconds) } : undefined;
-    return (await this.#main.client().set(key, value, { condition, expiration })) !== null;
+    return (await this.#run((client) => client.commands.set(key, value, { condition, expiration }))) !== null;
   }
 
   async delete(...keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
-    return await this.#main.client().del(keys);
+    return await this.#run((client) => client.commands.del(keys));
   }
 
-  async keys(prefix: string): Promise<string[]> {
+  keys(prefix: string): Promise<string[]> {
     const match = prefix.replace(/[*?[\]\\]/g, "\\$&") + "*";
-    const found = new Set<string>(); // SCAN may return a key twice
-    for await (const batch of this.#main.client().scanIterator({ MATCH: match, COUNT: 1000 })) {
-      for (const key of batch) found.add(key);
-    }
-    return [...found];
+    return this.#run(async (client) => {
+      const found = new Set<string>(); // SCAN may return a key twice
+      for await (const batch of client.scan(match)) {
+        for (const key of batch) found.add(key);
+      }
+      return [...found];
+    }, false);
   }
 
-  async ttl(key: string): Promise<number> {
-    return await this.#main.client().ttl(key);
+  ttl(key: string): Promise<number> {
+    return this.#run((client) => client.commands.ttl(key));
   }
 
   async incr(key: string, ttlSeconds = 0): Promise<number> {
     const ms = ttlSeconds > 0 ? ttlMs(ttlSeconds) : 0;
-    return Number(await this.#eval(INCR, key, [String(ms)]));
+    return Number(await this.#eval(INCR, [key], [String(ms)]));
   }
 
   async slidingLog(key: string, rate: number, perSeconds: number, nowMs: number): Promise<SlidingLogResult> {
     rate = Math.trunc(rate);
     this.#member = (this.#member + 1) % 1000;
     const ns = (BigInt(Math.floor(nowMs * 1000)) * 1000n + BigInt(this.#member)).toString();
-    const reply = await this.#eval(SLIDING_LOG, key, [String(rate), String(Math.trunc(perSeconds)), ns, ns]);
+    const reply = await this.#eval(SLIDING_LOG, [key], [
+      String(rate),
+      String(Math.trunc(perSeconds)),
+      ns,
+      ns,
+    ]);
     const [count, resetMs] = reply as [number, number];
     return slidingLogResult(Number(count), rate, Number(resetMs));
   }
 
   async publish(channel: string, message: string): Promise<void> {
-    await this.#main.client().publish(channel, message);
+    await this.#run((client) => client.commands.publish(channel, message));
   }
 
   async subscribe(channel: string, onMessage: (message: string) => void): Promise<Subscription> {
@@ -237,9 +262,10 @@ class RedisStore implements Store {
     handlers.add(onMessage);
     this.#subscriber ??= new RedisLink({
       name: this.#name,
-      make: this.#make,
+      make: () => this.#make("subscriber"),
       onReady: (client) => this.#subscribeAll(client),
       quiet: true,
+      attemptTimeoutMs: this.#timeoutMs,
     });
     await this.#subscriber.connect();
     // A connection that came up before this channel was added has not subscribed it yet.
@@ -247,7 +273,7 @@ class RedisStore implements Store {
     const dispatcher = this.#dispatchers.get(channel);
     if (client !== null && dispatcher !== undefined) {
       try {
-        await client.subscribe(channel, dispatcher);
+        await client.commands.subscribe(channel, dispatcher);
       } catch (err) {
         // The connection just failed; the next one subscribes every channel in the map.
         log.debug(`Cannot subscribe to "${channel}" yet: ${reasonOf(err)}`);
@@ -256,14 +282,17 @@ class RedisStore implements Store {
     return { close: () => this.#unsubscribe(channel, onMessage) };
   }
 
-  async #subscribeAll(client: Client): Promise<void> {
-    for (const [channel, dispatcher] of this.#dispatchers) await client.subscribe(channel, dispatcher);
+  async #subscribeAll(client: RedisClient): Promise<void> {
+    for (const [channel, dispatcher] of this.#dispatchers) {
+      await client.commands.subscribe(channel, dispatcher);
+    }
   }
 
-  #deliver(channel: string, message: string): void {
+  #deliver(channel: string, message: string | Uint8Array): void {
+    const text = typeof message === "string" ? message : new TextDecoder().decode(message);
     for (const handler of this.#handlers.get(channel) ?? []) {
       try {
-        handler(message);
+        handler(text);
       } catch (err) {
         log.error(`Cannot handle message on "${channel}": ${reasonOf(err)}`);
       }
@@ -279,7 +308,7 @@ class RedisStore implements Store {
     const client = this.#subscriber?.current() ?? null;
     if (client === null || dispatcher === undefined) return;
     try {
-      await client.unsubscribe(channel, dispatcher);
+      await client.commands.unsubscribe(channel, dispatcher);
     } catch {
       // the connection went away; a new one only subscribes channels still in the map
     }
@@ -289,7 +318,7 @@ class RedisStore implements Store {
     const client = this.#main.current();
     if (client === null) return false;
     try {
-      return (await client.ping()) === "PONG";
+      return (await within(client.commands.ping(), this.#timeoutMs)) === "PONG";
     } catch {
       return false;
     }

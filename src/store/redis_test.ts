@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { freePort, hasRedisServer, startRedis, type TestRedis } from "../../tests/support/redis_server.ts";
-import { openRedisStore } from "./redis.ts";
+import { openStore } from "./open_store.ts";
 import { runStoreContract } from "./store_contract.ts";
 import type { Store } from "./store.ts";
 
@@ -23,7 +23,7 @@ function stoppingWith(store: Store, redis: TestRedis): Store {
 
 runStoreContract("redis", async () => {
   const redis = await startRedis();
-  return stoppingWith(await openRedisStore({ host: "127.0.0.1", port: redis.port }), redis);
+  return stoppingWith(await openStore({ type: "redis", host: "127.0.0.1", port: redis.port }), redis);
 }, { ignore });
 
 /** Polls `check` until it holds: reconnection runs on its own back-off timer, there is no event to await. */
@@ -49,7 +49,10 @@ async function capturingLog<T>(fn: (lines: string[]) => Promise<T>): Promise<T> 
 
 Deno.test("openRedisStore() stores Tyk's key names verbatim", { ignore }, async () => {
   const redis = await startRedis();
-  await using store = stoppingWith(await openRedisStore({ addrs: [`127.0.0.1:${redis.port}`] }), redis);
+  await using store = stoppingWith(
+    await openStore({ type: "redis", addrs: [`127.0.0.1:${redis.port}`] }),
+    redis,
+  );
   assert.equal(store.kind, "redis");
   await store.set("apikey-325fb483", "{}");
   assert.deepEqual(await store.keys("apikey-"), ["apikey-325fb483"]);
@@ -64,7 +67,7 @@ Deno.test(
   async () => {
     const port = freePort();
     await capturingLog(async (lines) => {
-      await using store = await openRedisStore({ host: "127.0.0.1", port });
+      await using store = await openStore({ type: "redis", host: "127.0.0.1", port });
       assert.equal(await store.ping(), false);
       const started = performance.now();
       await assert.rejects(
@@ -90,7 +93,10 @@ Deno.test(
   async () => {
     const redis = await startRedis();
     await capturingLog(async (lines) => {
-      await using store = stoppingWith(await openRedisStore({ host: "127.0.0.1", port: redis.port }), redis);
+      await using store = stoppingWith(
+        await openStore({ type: "redis", host: "127.0.0.1", port: redis.port }),
+        redis,
+      );
       const messages: string[] = [];
       let notify: () => void = () => {};
       const subscription = await store.subscribe("tyk.cluster.notifications", (message) => {
@@ -124,6 +130,41 @@ Deno.test(
       assert.ok(messages.includes("hello again"));
       await subscription.close();
 
+      assert.equal(lines.filter((line) => line.includes("Redis unavailable")).length, 1, lines.join("\n"));
+      assert.equal(
+        lines.filter((line) => line.includes("Redis connection restored")).length,
+        1,
+        lines.join("\n"),
+      );
+    });
+  },
+);
+
+Deno.test(
+  "openStore() gives up on a Redis that stops answering after storage.timeout, then fails fast and says so once",
+  { ignore },
+  async () => {
+    const redis = await startRedis();
+    await capturingLog(async (lines) => {
+      await using store = stoppingWith(
+        await openStore({ type: "redis", host: "127.0.0.1", port: redis.port, timeout: 1 }),
+        redis,
+      );
+      await store.set("k", "v");
+      redis.pause();
+      try {
+        const started = performance.now();
+        await assert.rejects(store.get("k"), /no answer within 1 s/);
+        const waited = performance.now() - started;
+        assert.ok(waited >= 900 && waited < 2500, `the call waited ${waited} ms for a 1 s timeout`);
+        const again = performance.now();
+        await assert.rejects(store.get("k"), /Redis unavailable/);
+        assert.ok(performance.now() - again < 500, "once given up, calls fail fast");
+      } finally {
+        redis.resume();
+      }
+      await eventually(() => store.ping(), "the store reconnects");
+      assert.equal(await store.get("k"), "v");
       assert.equal(lines.filter((line) => line.includes("Redis unavailable")).length, 1, lines.join("\n"));
       assert.equal(
         lines.filter((line) => line.includes("Redis connection restored")).length,
