@@ -1,9 +1,13 @@
-/** End to end: gateways on a real redis-server (shared keys, group reload, Redis down at start and mid-run). */
+/**
+ * End to end: gateways on a real redis-server (shared keys, group reload, Redis down at start and mid-run), on a
+ * TLS-only one, and `storage` settings that stop start-up.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { keylessApi, startGateway, tokenApi } from "./support/gateway.ts";
+import { keylessApi, runGatewayToExit, startGateway, type TestGateway, tokenApi } from "./support/gateway.ts";
 import { statusOf } from "./support/http.ts";
-import { startRedis } from "./support/redis_server.ts";
+import { onPath, startRedis } from "./support/redis_server.ts";
+import { makeTestCertificates, startTlsRedis, TLS_USER } from "./support/redis_tls.ts";
 import { startUpstream } from "./support/upstream.ts";
 
 const hasRedis = await Deno.stat("/usr/bin/redis-server").then(() => true, () => false);
@@ -104,5 +108,94 @@ Deno.test({
     await gw.stop();
     await upstream.stop();
     await redis.stop();
+  }
+});
+
+Deno.test({
+  name: "a gateway on a TLS-only Redis serves keys; a certificate it does not trust is one log line at start",
+  ignore: !hasRedis || !onPath("openssl"),
+}, async () => {
+  const certs = await makeTestCertificates();
+  const redis = await startTlsRedis(certs);
+  const upstream = await startUpstream();
+  const storage = (caFile: string) => ({
+    type: "redis",
+    host: "127.0.0.1",
+    port: redis.port,
+    ...TLS_USER,
+    use_ssl: true,
+    ca_file: caFile,
+    cert_file: certs.clientCert,
+    key_file: certs.clientKey,
+  });
+  const apps = {
+    "k.json": keylessApi("open", "/open/", upstream.url),
+    "t.json": tokenApi("tok", "/tok/", upstream.url),
+  };
+  const gateways: TestGateway[] = [];
+  try {
+    const good = await startGateway({ conf: { ...redisConf(0), storage: storage(certs.caFile) }, apps });
+    gateways.push(good);
+    const created = await (await good.admin("/tyk/keys/create", { method: "POST", body: KEY_BODY })).json();
+    assert.equal(await statusOf(fetch(`${good.url}/tok/`, { headers: { authorization: created.key } })), 200);
+
+    const untrusting = await startGateway({
+      conf: { ...redisConf(0), storage: storage(certs.otherCaFile), log_level: "debug" },
+      apps,
+    });
+    gateways.push(untrusting);
+    // three failed connection attempts: the warning had its chance to repeat
+    await untrusting.waitForLog(/(Redis client error[\s\S]*){3}/);
+    const warnings = untrusting.logs().split("\n").filter((line) => line.includes("level=warn"));
+    assert.equal(
+      warnings.filter((line) => line.includes("Redis unavailable")).length,
+      1,
+      warnings.join("\n"),
+    );
+    assert.match(
+      warnings.find((line) => line.includes("Redis unavailable"))!,
+      /TLS certificate of the server not accepted: .*storage\.ca_file and storage\.ssl_insecure_skip_verify/,
+    );
+    assert.equal(await statusOf(fetch(`${untrusting.url}/open/`)), 200);
+    const keyed = await fetch(`${untrusting.url}/tok/`, { headers: { authorization: created.key } });
+    assert.equal(keyed.status, 503);
+    assert.match((await keyed.json()).error, /Key store unavailable/);
+  } finally {
+    for (const gw of gateways) await gw.stop();
+    await upstream.stop();
+    await redis.stop();
+    await Deno.remove(certs.dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "storage settings that cannot be honoured stop start-up with the field named",
+  ignore: !onPath("openssl"),
+}, async () => {
+  const certs = await makeTestCertificates();
+  const conf = join(certs.dir, "tyk.conf");
+  const run = async (storage: Record<string, unknown>) => {
+    await Deno.writeTextFile(conf, JSON.stringify({ secret: "s", app_path: certs.dir, storage }));
+    return await runGatewayToExit(conf);
+  };
+  try {
+    const cluster = await run({ type: "redis", enable_cluster: true, addrs: ["127.0.0.1:1"], database: 2 });
+    assert.equal(cluster.code, 1);
+    assert.match(cluster.log, /storage\.database must be 0 with storage\.enable_cluster/);
+    const wrongKey = await run({
+      type: "redis",
+      host: "127.0.0.1",
+      port: 1,
+      use_ssl: true,
+      cert_file: certs.clientCert,
+      key_file: certs.serverKey,
+    });
+    assert.equal(wrongKey.code, 1);
+    assert.match(
+      wrongKey.log,
+      /level=error msg="Cannot start: Cannot use storage\.key_file \S+server\.key: it is not the key of storage\.cert_file/,
+    );
+  } finally {
+    await Deno.remove(certs.dir, { recursive: true });
   }
 });
