@@ -5,6 +5,7 @@
  * announced by sentinels) is node-redis's work; the store adds retries and availability on top.
  */
 import { createClient, createCluster, createSentinel, ErrorReply, type SetOptions } from "redis";
+import { guardTlsAlerts, tlsAlertSince } from "./_tls_alerts.ts";
 
 /** A `host:port` the client starts from. */
 export interface RedisAddr {
@@ -219,8 +220,7 @@ function sentinel(settings: RedisSettings): RedisClient {
   };
 }
 
-/** Makes an unconnected client for the mode in `settings`. */
-export function createRedisClient(settings: RedisSettings, role: ClientRole): RedisClient {
+function clientFor(settings: RedisSettings, role: ClientRole): RedisClient {
   switch (settings.mode) {
     case "single":
       return single(settings);
@@ -229,4 +229,23 @@ export function createRedisClient(settings: RedisSettings, role: ClientRole): Re
     case "sentinel":
       return sentinel(settings);
   }
+}
+
+/** Makes an unconnected client for the mode in `settings`. */
+export function createRedisClient(settings: RedisSettings, role: ClientRole): RedisClient {
+  const client = clientFor(settings, role);
+  if (settings.tls === undefined) return client;
+  guardTlsAlerts();
+  return {
+    ...client,
+    async connect() {
+      const since = Date.now();
+      try {
+        return await client.connect();
+      } catch (err) {
+        // the socket only says it closed when the server's alert (certificate required…) was thrown elsewhere
+        throw tlsAlertSince(since) ?? err;
+      }
+    },
+  };
 }

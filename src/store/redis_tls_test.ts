@@ -84,9 +84,13 @@ Deno.test(
       });
 
       await t.step("no client certificate for a server that requires one is one log line", async () => {
-        const warnings = await refused({ cert_file: "", key_file: "" });
-        assert.equal(warnings.length, 1, warnings.join("\n"));
-        assert.match(warnings[0], /CertificateRequired|certificate required/i);
+        // the server's alert comes after the handshake, and Deno's node:tls may throw it where nothing catches
+        // it; twenty tries make that path near certain, and the process must live through it
+        for (let i = 0; i < 20; i++) {
+          const warnings = await refused({ cert_file: "", key_file: "" });
+          assert.equal(warnings.length, 1, warnings.join("\n"));
+          assert.match(warnings[0], /received fatal alert: CertificateRequired/);
+        }
       });
 
       await t.step("tls_max_version 1.2 is honoured: a TLS 1.3-only server is not reached", async () => {
