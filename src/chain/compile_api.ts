@@ -8,10 +8,12 @@ import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
 import { createApiJs, type HostCallHandler } from "./js/api_js.ts";
 import { hasDirectoryPlugins } from "./js/plugin_loader.ts";
 import type { KeyStore } from "../keys/key_store.ts";
+import type { Store } from "../store/store.ts";
+import { createResponseCache } from "./cache/response_cache.ts";
 import type { Logger } from "../log.ts";
 import { createKeyChecks } from "./auth/key_checks.ts";
 import { createTokenAuth } from "./auth/token_auth.ts";
-import type { Step } from "./context.ts";
+import type { ResponseStep, Step } from "./context.ts";
 import { createProxy } from "./proxy.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import type { Chain } from "./run_chain.ts";
@@ -26,6 +28,8 @@ export interface GatewayServices {
   keyStore: KeyStore;
   /** The connection pools every API proxies through. */
   upstream: UpstreamClient;
+  /** Where the response cache keeps its entries; without it `cache_options` is ignored. */
+  store?: Store;
   log: Logger;
   /** The `tyk_js_path` library, read once per reload. */
   userLibrary?: { file: string; code: string };
@@ -110,6 +114,9 @@ export async function compileApi(
     hostCalls: services.hostCalls,
     load: services.load,
     ignoreCanonicalHeaders: config.ignore_canonical_mime_header_key,
+    disableVirtualPathBlobs: config.disable_virtual_path_blobs,
+    prefixMatching: config.http_server_options.enable_path_prefix_matching,
+    suffixMatching: config.http_server_options.enable_path_suffix_matching,
   });
 
   const steps: (Step | null | undefined)[] = [
@@ -137,7 +144,17 @@ export async function compileApi(
       createKeyChecks({ notVersioned: def.version_data.not_versioned }),
     );
   }
-  steps.push(js?.post);
+  const cache = services.store
+    ? createResponseCache(def, {
+      store: services.store,
+      log,
+      prefixMatching: config.http_server_options.enable_path_prefix_matching,
+      suffixMatching: config.http_server_options.enable_path_suffix_matching,
+    })
+    : null;
+  // Tyk: the cache lookup, then the virtual endpoint; post hooks run only when neither answered
+  steps.push(cache?.lookup, js?.virtual, js?.post);
+  const response: (ResponseStep | null | undefined)[] = [cache?.write];
 
   const auth = tokenAuthConfig(def);
   const proxy = createProxy({
@@ -160,7 +177,11 @@ export async function compileApi(
     listenPath: def.proxy.listen_path,
     file,
     def,
-    chain: { steps: steps.filter((s): s is Step => !!s), proxy },
+    chain: {
+      steps: steps.filter((s): s is Step => !!s),
+      proxy,
+      response: response.filter((s): s is ResponseStep => !!s),
+    },
     sessionLifetime: def.session_lifetime,
     createsSessions: !!js?.authCheck,
     hasJs: js !== null,

@@ -5,11 +5,26 @@
 import type { GatewayError } from "./errors.ts";
 import type { Session } from "../keys/session.ts";
 
+/**
+ * A response a step made itself that still goes through the API's response chain (JS response hooks, the
+ * cache writer), as Tyk's forced responses of post hooks and virtual endpoints do; a plain `Response` from
+ * a step (a pre hook's, a cache hit) is sent as it is.
+ */
+export class Forced {
+  constructor(readonly response: Response) {}
+}
+
 /** What a step returns: a response or an error ends the chain, `undefined` continues. */
-export type StepResult = Response | GatewayError | undefined;
+export type StepResult = Response | Forced | GatewayError | undefined;
 
 /** One middleware step, built once per API load by a factory. */
 export type Step = (ctx: RequestCtx) => StepResult | Promise<StepResult>;
+
+/** One step of the response chain: returns the response to send on (the same or a new one), or an error. */
+export type ResponseStep = (
+  ctx: RequestCtx,
+  response: Response,
+) => Response | GatewayError | Promise<Response | GatewayError>;
 
 /** The state of one request inside the gateway. */
 export interface RequestCtx {

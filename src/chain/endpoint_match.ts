@@ -27,8 +27,11 @@ function pathForms(ctx: RequestCtx): string[] {
   return forms;
 }
 
-/** Returns the first rule that matches the request, or `undefined`. */
-export function matchEndpoint(rules: EndpointRule[], ctx: RequestCtx): EndpointRule | undefined {
+/** Returns the first rule that matches the request, or `undefined`; a rule's empty method matches any. */
+export function matchEndpoint<R extends { method: string; pattern: RegExp }>(
+  rules: R[],
+  ctx: RequestCtx,
+): R | undefined {
   const forms = pathForms(ctx);
   for (const rule of rules) {
     if (rule.method && rule.method !== ctx.method) continue;

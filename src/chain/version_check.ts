@@ -70,13 +70,39 @@ export function compilePattern(path: string, options: VersionCheckOptions = {}):
   }
 }
 
-function resolveFixedVersion(def: ApiDefinition): CompiledVersion | GatewayError {
+/**
+ * The version a non-versioned API serves: its only one, else the one named `Default`, `default` or `""`;
+ * the error Tyk answers when there is none or more than one.
+ */
+export function fixedVersion(def: ApiDefinition): [name: string, info: VersionInfo] | GatewayError {
   const entries = Object.entries(def.version_data.versions);
-  if (entries.length === 1) return compileVersion(entries[0][1], entries[0][0], {});
+  if (entries.length === 1) return entries[0];
   const defaults = entries.filter(([name]) => name === "Default" || name === "default" || name === "");
   if (defaults.length > 1) return new GatewayError(403, MESSAGES.ambiguousDefaultVersion);
   if (defaults.length === 0) return new GatewayError(403, MESSAGES.noDefaultVersion);
-  return compileVersion(defaults[0][1], defaults[0][0], {});
+  return defaults[0];
+}
+
+/**
+ * Finds the rules of the version a request resolved to: a non-versioned API's one version for every
+ * request, else the version the version check chose.
+ * @param rules version name → rules, built at load
+ */
+export function rulesForVersion<R>(
+  def: ApiDefinition,
+  rules: Map<string, R[]>,
+): (ctx: RequestCtx) => R[] | undefined {
+  if (def.version_data.not_versioned) {
+    const fixed = fixedVersion(def);
+    const only = fixed instanceof GatewayError ? undefined : rules.get(fixed[0]);
+    return () => only;
+  }
+  return (ctx) => rules.get(ctx.versionName);
+}
+
+function resolveFixedVersion(def: ApiDefinition): CompiledVersion | GatewayError {
+  const fixed = fixedVersion(def);
+  return fixed instanceof GatewayError ? fixed : compileVersion(fixed[1], fixed[0], {});
 }
 
 function versionFromRequest(ctx: RequestCtx, def: ApiDefinition): string {

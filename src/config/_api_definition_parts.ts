@@ -44,12 +44,24 @@ const virtualEndpointSchema = entry({
   disabled: bool(),
 });
 
+/** `advance_cache_config` entries: one cached endpoint with its own codes, timeout and body key. */
+const advancedCacheSchema = entry({
+  path: str(),
+  method: str(),
+  cache_key_regex: str(),
+  cache_response_codes: list(int()),
+  timeout: int(),
+});
+
 /** A version's `extended_paths`; members we do not model (`url_rewrites`, `transform_headers`, …) pass through. */
 const extendedPathsSchema = z.looseObject({
   ignored: list(endpointSchema),
   white_list: list(endpointSchema),
   black_list: list(endpointSchema),
   virtual: list(virtualEndpointSchema),
+  /** Paths whose GET, HEAD and OPTIONS responses are cached. */
+  cache: strList(),
+  advance_cache_config: list(advancedCacheSchema),
 }).prefault({});
 
 const versionInfoSchema = entry({
@@ -128,6 +140,18 @@ export const customMiddlewareSchema = obj({
   post: list(entry(middlewareShape)),
   response: list(entry(middlewareShape)),
   auth_check: obj(middlewareShape),
+});
+
+/** `cache_options`: Tyk's response cache. */
+export const cacheOptionsSchema = obj({
+  enable_cache: bool(),
+  /** Seconds a response stays cached; 0 stores entries already expired, so nothing is served (as Tyk). */
+  cache_timeout: int(),
+  cache_all_safe_requests: bool(),
+  cache_response_codes: list(int()),
+  enable_upstream_cache_control: bool(),
+  cache_control_ttl_header: str(),
+  cache_by_headers: strList(),
 });
 
 /** `global_rate_limit`: one limit for all callers of the API. */

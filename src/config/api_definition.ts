@@ -7,6 +7,7 @@ import { z } from "zod";
 import {
   authConfigsSchema,
   authSchema,
+  cacheOptionsSchema,
   configDataSchema,
   customMiddlewareSchema,
   globalRateLimitSchema,
@@ -62,6 +63,7 @@ export const apiDefinitionSchema = z.object({
   custom_middleware_bundle: str(),
   custom_middleware_bundle_disabled: bool(),
   config_data: configDataSchema,
+  cache_options: cacheOptionsSchema,
   config_data_disabled: bool(),
   event_handlers: eventHandlers(),
   global_rate_limit: globalRateLimitSchema,

@@ -154,6 +154,21 @@ export interface HookEdits {
   authValue: string;
 }
 
+/**
+ * What a virtual endpoint's function returned, decoded as Go decodes Tyk's `VMResponseObject`: the answer to an
+ * `INBOX.VIRTUAL` call, as JSON.
+ */
+export interface VirtualResult {
+  /** `Response.Code`. */
+  status: number;
+  /** `Response.Body`. */
+  body: string;
+  /** `Response.Headers`, names as the function wrote them. */
+  headers: Record<string, string>;
+  /** `SessionMeta`: any JSON object; `null` when absent. */
+  sessionMeta: Record<string, unknown> | null;
+}
+
 /** A failed call, as the JSON text of an `OUTCOME.FAILED` outbox entry. */
 export interface CallFailure {
   kind: SandboxFailure;
@@ -265,9 +280,10 @@ export const CONTROL_SLOTS = OUTBOXES_AT + PIPELINE_DEPTH * OUTBOX_LANE_SLOTS;
 
 /**
  * Inbox contents. A `HOOK` is a call whose first argument is a `HookRequest` and whose value is answered
- * as `HookEdits` JSON.
+ * as `HookEdits` JSON. A `VIRTUAL` call's first argument is a `HookRequest` too, from which the sandbox
+ * builds a virtual endpoint's request object; its value is answered as `VirtualResult` JSON.
  */
-export const INBOX = { CALL: 1, HOOK: 2 } as const;
+export const INBOX = { CALL: 1, HOOK: 2, VIRTUAL: 3 } as const;
 
 /** Outbox contents: the call's value as text, or a `CallFailure` as JSON. */
 export const OUTCOME = { VALUE: 1, FAILED: 2 } as const;

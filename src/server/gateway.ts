@@ -62,6 +62,7 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     baseDir,
     keyStore,
     upstream,
+    store,
     hostCalls,
     load: LOAD_GAUGE,
     log: logger("gateway"),

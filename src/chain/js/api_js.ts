@@ -1,6 +1,6 @@
 /**
- * An API's JS request hooks, built once per API load: collects the plugins, starts the API's sandbox
- * pool and returns one chain step per hook stage.
+ * An API's JS, built once per API load: collects the plugins and virtual endpoints, starts the API's
+ * sandbox pool and returns one chain step per hook stage, plus the virtual endpoint step.
  */
 import { createJsAuthCheckStep, createJsHookStep, type JsHookApi } from "./hook_steps.ts";
 import type { Step } from "../context.ts";
@@ -8,6 +8,8 @@ import { GatewayError, MESSAGES } from "../errors.ts";
 import type { ApiDefinition } from "../../config/api_definition.ts";
 import { type Logger, logger } from "../../log.ts";
 import { collectPlugins, type HookEntry } from "./plugin_loader.ts";
+import { createVirtualEndpointStep } from "./virtual_endpoint.ts";
+import { collectVirtualEndpoints } from "./virtual_sources.ts";
 import { createSandboxPool, type HostCallHandler, type LoadIssue } from "../../jsvm/host/sandbox_pool.ts";
 
 export type { HostCallHandler, LoadIssue } from "../../jsvm/host/sandbox_pool.ts";
@@ -32,6 +34,12 @@ export interface ApiJsOptions {
   load?: SharedArrayBuffer;
   /** `ignore_canonical_mime_header_key`. @default false */
   ignoreCanonicalHeaders?: boolean;
+  /** `disable_virtual_path_blobs`: virtual endpoints may not come from base64 blobs. @default false */
+  disableVirtualPathBlobs?: boolean;
+  /** `http_server_options.enable_path_prefix_matching`, for virtual endpoint paths. @default false */
+  prefixMatching?: boolean;
+  /** `http_server_options.enable_path_suffix_matching`, for virtual endpoint paths. @default false */
+  suffixMatching?: boolean;
   /** Where load problems and hook failures are logged. @default logger("jsvm") */
   log?: Logger;
 }
@@ -44,6 +52,8 @@ export interface ApiJs {
   authCheck: Step | null;
   postKeyAuth: Step | null;
   post: Step | null;
+  /** Answers requests to the API's virtual endpoints (before the post hooks). */
+  virtual: Step | null;
   /** Files that failed to load (already logged with the api_id), for reload reporting. */
   issues: LoadIssue[];
   /** Drains and terminates this API's sandboxes; idempotent. */
@@ -59,8 +69,8 @@ function disabledStep(entries: HookEntry[] | HookEntry | null): Step | null {
 }
 
 /**
- * Builds an API's JS hook steps (jsvm spec §4, §10, §13); `null` when the API has no JS hooks, so no
- * worker is ever created for it.
+ * Builds an API's JS steps; `null` when the API has no JS hooks and no
+ * virtual endpoints, so no worker is ever created for it.
  * @example
  * const js = await createApiJs(def, { enableJsvm: true, timeoutMs: 5000, poolSize: 2, middlewarePath, baseDir });
  * const steps = [js?.pre, js?.authCheck, js?.postKeyAuth, js?.post];
@@ -72,10 +82,21 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
     baseDir: options.baseDir,
     log,
   });
+  const virtual = await collectVirtualEndpoints(def, {
+    baseDir: options.baseDir,
+    disableBlobs: options.disableVirtualPathBlobs ?? false,
+    log,
+  });
   const count = hooks.pre.length + hooks.postKeyAuth.length + hooks.post.length + (hooks.authCheck ? 1 : 0);
-  if (count === 0) return null;
+  if (count === 0 && virtual.endpoints.length === 0) return null;
 
   if (!options.enableJsvm) {
+    if (virtual.endpoints.length > 0) {
+      log.warn(`API "${def.api_id}" has virtual endpoints but enable_jsvm is false: they are proxied`, {
+        api_id: def.api_id,
+      });
+    }
+    if (count === 0) return null;
     log.warn(`API "${def.api_id}" has JS plugins but enable_jsvm is false: its hooks answer 500`, {
       api_id: def.api_id,
     });
@@ -85,17 +106,21 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
       authCheck: disabledStep(hooks.authCheck),
       postKeyAuth: disabledStep(hooks.postKeyAuth),
       post: disabledStep(hooks.post),
+      virtual: null,
       issues: [],
       close: () => Promise.resolve(),
     };
   }
 
+  issues.unshift(...virtual.issues);
   const pool = createSandboxPool({
     apiId: def.api_id,
     orgId: def.org_id,
-    driver,
+    // Virtual endpoints need no driver: without hooks they run on otto unless the API asks for javascript
+    driver: count > 0 ? driver : def.custom_middleware.driver === "javascript" ? "javascript" : "otto",
     userLibrary: options.userLibrary,
-    sources,
+    // otto's load order: the user library, virtual endpoint sources, then middleware files
+    sources: [...virtual.sources, ...sources],
     timeoutMs: options.timeoutMs,
     size: options.poolSize,
     hostCalls: options.hostCalls,
@@ -140,6 +165,11 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
       : null,
     postKeyAuth: createJsHookStep("post_key_auth", hooks.postKeyAuth, pool, api, log),
     post: createJsHookStep("post", hooks.post, pool, api, log),
+    virtual: createVirtualEndpointStep(def, virtual.endpoints, pool, api, {
+      log,
+      prefixMatching: options.prefixMatching,
+      suffixMatching: options.suffixMatching,
+    }),
     issues,
     close: () => pool.close(),
   };

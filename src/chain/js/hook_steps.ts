@@ -7,11 +7,12 @@ import { forcedResponse } from "./forced_response.ts";
 import type { HookEntry } from "./plugin_loader.ts";
 import { applyHookEdits, type HookDecision, parseHookEdits } from "./hook_edits.ts";
 import { hookRequest } from "./hook_request.ts";
+import { writeBackMeta } from "./session_meta.ts";
 import type { HookEdits } from "../../jsvm/protocol.ts";
 import { handlerAlias, JsvmError, type SandboxPool } from "../../jsvm/host/sandbox_pool.ts";
 import { emptySession, parseSession, serializeSession, type Session } from "../../keys/session.ts";
 import type { LogFields, Logger } from "../../log.ts";
-import { readBody, type RequestCtx, type Step, type StepResult } from "../context.ts";
+import { Forced, readBody, type RequestCtx, type Step, type StepResult } from "../context.ts";
 import { GatewayError, MESSAGES } from "../errors.ts";
 
 /** Which request hook list a step runs. */
@@ -140,24 +141,6 @@ async function runHook(
   return { edits, decision, session };
 }
 
-function sameMeta(current: Record<string, unknown> | undefined, next: Record<string, string>): boolean {
-  const keys = Object.keys(next);
-  if (Object.keys(current ?? {}).length !== keys.length) return false;
-  return keys.every((key) => current![key] === next[key]);
-}
-
-/**
- * Writes `SessionMeta` back (jsvm spec §4.2 step 5): replaces `meta_data` entirely when it differs and
- * marks the session modified; the handler persists it once the chain is done.
- */
-function writeBackMeta(ctx: RequestCtx, meta: Record<string, string> | null): void {
-  const next = { ...meta };
-  if (sameMeta(ctx.session!.meta_data, next)) return;
-  // a copy: the key store may hand the same session object to other requests
-  ctx.session = { ...ctx.session!, meta_data: next };
-  ctx.sessionModified = true;
-}
-
 /** Turns a ReturnOverrides decision into the step's answer; `undefined` to go on. */
 function answer(decision: HookDecision, hook: HookContext, entry: HookEntry, ctx: RequestCtx): StepResult {
   switch (decision.kind) {
@@ -177,10 +160,12 @@ function answer(decision: HookDecision, hook: HookContext, entry: HookEntry, ctx
       return new GatewayError(decision.status, decision.message, { headers: decision.headers });
     case "respond":
       try {
-        return forcedResponse(decision.status, decision.body, decision.headers, {
+        const response = forcedResponse(decision.status, decision.body, decision.headers, {
           log: hook.log,
           logFields: fieldsOf(hook, entry, ctx),
         });
+        // Tyk runs the response chain on a post or post_key_auth hook's answer, not on a pre or auth hook's
+        return hook.kind === "post" || hook.kind === "post_key_auth" ? new Forced(response) : response;
       } catch (err) {
         hook.log.error((err as Error).message, fieldsOf(hook, entry, ctx));
         return INTERNAL;

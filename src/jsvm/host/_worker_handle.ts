@@ -67,7 +67,7 @@ export type HostCallHandler = (
 /** A call as a worker runs it; `settle` is called exactly once, unless the worker hands it back unstarted. */
 export interface WorkerJob {
   id: number;
-  /** `INBOX.CALL`, or `INBOX.HOOK` for a request hook. */
+  /** One of `INBOX`: what the sandbox builds the arguments from and answers with. */
   kind: number;
   /** Target, method and JSON arguments joined by `PART_SEPARATOR`. */
   payload: string;

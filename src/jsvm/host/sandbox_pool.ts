@@ -77,6 +77,13 @@ export interface SandboxPool {
    */
   callHook(target: string, request: string, session: string, spec: string): Promise<string>;
   /**
+   * Calls a virtual endpoint's function, `target(request, session, spec)`: the sandbox builds the function's
+   * request object from `request` (a `HookRequest` as JSON) and resolves with the `VirtualResult` JSON the
+   * returned text decodes to.
+   * @throws {JsvmError} as `call()` does, and kind "decode" when Go's JSON decoder would refuse the result
+   */
+  callVirtual(target: string, request: string, session: string, spec: string): Promise<string>;
+  /**
    * Wakes the worker the next call would go to, if it sleeps: a request that will reach this API's hooks
    * has arrived, and a sleeping thread takes longer to wake than the gateway takes to reach the first hook.
    */
@@ -180,6 +187,10 @@ class Pool implements SandboxPool {
 
   callHook(target: string, request: string, session: string, spec: string): Promise<string> {
     return this.#enqueue(INBOX.HOOK, target, "DoProcessRequest", [request, session, spec]);
+  }
+
+  callVirtual(target: string, request: string, session: string, spec: string): Promise<string> {
+    return this.#enqueue(INBOX.VIRTUAL, target, null, [request, session, spec]);
   }
 
   #enqueue(kind: number, target: string, method: string | null, args: string[]): Promise<string> {

@@ -27,16 +27,20 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
 }
 
 /** `name → values` as an object whose keys are in Go's (byte-wise) sorted order. */
-function sortedRecord(entries: Iterable<[string, string[]]>): Record<string, string[]> {
+export function sortedRecord(entries: Iterable<[string, string[]]>): Record<string, string[]> {
   const list = [...entries].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const out: Record<string, string[]> = {};
   for (const [name, values] of list) setOwn(out, name, values);
   return out;
 }
 
-function headersRecord(request: HookRequest): Record<string, string[]> {
+/**
+ * Go's `http.Header` as JSON: canonical names, sorted, one value per line.
+ * @param raw name, value, name, value… (lower-case names), as a `HookRequest` carries them
+ * @param host the `Host` entry Tyk adds for request hooks; none when absent
+ */
+export function headersRecord(raw: string[], host?: string): Record<string, string[]> {
   const headers = new Map<string, string[]>();
-  const raw = request.headers;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     if (raw[i] === "host") continue;
     const key = canonicalHeaderKey(raw[i]);
@@ -45,7 +49,7 @@ function headersRecord(request: HookRequest): Record<string, string[]> {
     if (values) values.push(value);
     else headers.set(key, [value]);
   }
-  if (request.host) headers.set("Host", [request.host]);
+  if (host) headers.set("Host", [host]);
   return sortedRecord(headers);
 }
 
@@ -56,7 +60,7 @@ function headersRecord(request: HookRequest): Record<string, string[]> {
  */
 export function requestObject(request: HookRequest): Record<string, unknown> {
   return {
-    Headers: headersRecord(request),
+    Headers: headersRecord(request.headers, request.host),
     SetHeaders: {},
     DeleteHeaders: [],
     Body: request.body,

@@ -43,6 +43,7 @@ import { RAW_BYTES, UTF8 } from "./tyk_base64.ts";
 import { GoJsonError } from "../go/json.ts";
 import { hardenGlobal } from "./harden.ts";
 import { requestHookEdits, requestObject } from "./request_hook.ts";
+import { virtualRequestObject, virtualResult } from "./virtual_endpoint.ts";
 import { TICK } from "./loop_guard.ts";
 import { errorText, type LoadedSources, loadSources } from "./source_loader.ts";
 import { RESET_ROOTS, resetTracked } from "./reset_scope.ts";
@@ -210,8 +211,9 @@ function fail(
 }
 
 /**
- * Runs the call in the inbox and writes its outcome. For a `HOOK` the first argument is a `HookRequest`,
- * turned into Tyk's request object here, and the value is answered as the `HookEdits` it asks for.
+ * Runs the call in the inbox and writes its outcome. For a `HOOK` or a `VIRTUAL` call the first argument
+ * is a `HookRequest`, turned into Tyk's request object here, and the value is answered as the `HookEdits`
+ * or the `VirtualResult` it asks for.
  */
 function runCall(k: number): void {
   const kind = AtomicsLoad(control, inboxSlot(k, INBOX_LANE.KIND));
@@ -232,9 +234,9 @@ function runCall(k: number): void {
   let hook: HookRequest | null = null;
   try {
     let first = 2;
-    if (kind === INBOX.HOOK) {
+    if (kind === INBOX.HOOK || kind === INBOX.VIRTUAL) {
       hook = JSONParse(parts[2]) as HookRequest;
-      append(args, requestObject(hook));
+      append(args, kind === INBOX.HOOK ? requestObject(hook) : virtualRequestObject(hook));
       first = 3;
     }
     for (let i = first; i < parts.length; i++) append(args, JSONParse(parts[i]));
@@ -266,7 +268,9 @@ function runCall(k: number): void {
   }
   let edits: string;
   try {
-    edits = JSONStringify(requestHookEdits(value, hook, tykJS.isStringified(value)));
+    edits = kind === INBOX.VIRTUAL
+      ? JSONStringify(virtualResult(value))
+      : JSONStringify(requestHookEdits(value, hook, tykJS.isStringified(value)));
   } catch (error) {
     fail(id, "decode", error instanceof GoJsonError ? error.message : errorText(error), {});
     return;
