@@ -81,6 +81,8 @@ const httpServerOptionsSchema = obj({
   skip_url_cleaning: bool(),
   skip_target_path_escaping: bool(),
   max_request_body_size: int(0, 0),
+  /** Ours, not Tyk's: client connections open at once, across listeners; 0 means 10,000. */
+  max_connections: intOr(10_000),
   xff_depth: int(0, 0),
   use_ssl: bool(),
   certificates: list(entry({ domain_name: str(), cert_file: str(), key_file: str() })),

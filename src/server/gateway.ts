@@ -9,8 +9,10 @@ import { KeyStore } from "../keys/key_store.ts";
 import { logger } from "../log.ts";
 import { openStore } from "../store/open_store.ts";
 import { publishNotification, subscribeCluster } from "./cluster.ts";
+import { ConnectionGuard } from "./connection_guard.ts";
 import { createControlApi } from "./control_api.ts";
 import { createApiHandler, splitTarget } from "./handler.ts";
+import { serveHttp } from "./http_server.ts";
 import { LOAD_GAUGE } from "./load_gauge.ts";
 import { ApiReloader } from "./reload.ts";
 import { loadErrorTemplates } from "./templates.ts";
@@ -126,7 +128,6 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
   ]);
   const isControlPath = (path: string) => path === "/tyk" || path.startsWith("/tyk/") || health.has(path);
   const separateControl = config.control_api_port > 0 && config.control_api_port !== config.listen_port;
-  const tls = tlsOptions(config);
 
   const serveApi = (
     request: Request,
@@ -143,37 +144,39 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     return renderError(new GatewayError(500, MESSAGES.internal), null);
   };
 
-  const abort = new AbortController();
-  const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
-  const listening = Promise.withResolvers<number>();
-  servers.push(Deno.serve({
-    hostname: config.listen_address || "0.0.0.0",
-    port: config.listen_port,
-    signal: abort.signal,
-    onError,
-    ...tls,
-    onListen: (addr) => {
-      log.announce(`Gateway listening on ${addr.hostname}:${addr.port}`, { store: store.kind });
-      listening.resolve(addr.port);
-    },
-  }, serveApi));
+  const options = config.http_server_options;
+  const guard = new ConnectionGuard({
+    readTimeoutMs: options.read_timeout * 1000,
+    writeTimeoutMs: options.write_timeout * 1000,
+    maxConnections: options.max_connections,
+    log: logger("server"),
+  });
+  const hostname = config.listen_address || "0.0.0.0";
+  const tls = tlsOptions(config);
+  const servers = [
+    serveHttp({ hostname, port: config.listen_port, tls, guard, handler: serveApi, onError, log }),
+  ];
+  log.announce(`Gateway listening on ${servers[0].addr.hostname}:${servers[0].addr.port}`, {
+    store: store.kind,
+    max_connections: guard.maxConnections,
+  });
   if (separateControl) {
-    servers.push(Deno.serve(
-      {
-        hostname: config.listen_address || "0.0.0.0",
-        port: config.control_api_port,
-        signal: abort.signal,
-        onError,
-        ...tls,
-        onListen: (addr) => log.announce(`Control API listening on ${addr.hostname}:${addr.port}`),
-      },
-      (request) =>
+    const controlServer = serveHttp({
+      hostname,
+      port: config.control_api_port,
+      tls,
+      guard,
+      handler: (request) =>
         isControlPath(splitTarget(request.url).path)
           ? control.fetch(request)
           : new Response("Not Found", { status: 404 }),
-    ));
+      onError,
+      log,
+    });
+    servers.push(controlServer);
+    log.announce(`Control API listening on ${controlServer.addr.hostname}:${controlServer.addr.port}`);
   }
-  const port = await listening.promise;
+  const port = servers[0].addr.port;
 
   return {
     port,
@@ -181,7 +184,8 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     async stop() {
       shuttingDown = true;
       watcher.close();
-      abort.abort();
+      for (const server of servers) server.close();
+      guard.closeAll();
       await Promise.all(servers.map((s) => s.finished));
       await subscription?.close();
       await reloader.close();
@@ -192,8 +196,8 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
   };
 }
 
-function tlsOptions(config: GatewayConfig): { cert?: string; key?: string } {
+function tlsOptions(config: GatewayConfig): { cert: string; key: string } | undefined {
   const first = config.http_server_options.certificates[0];
-  if (!config.http_server_options.use_ssl || !first) return {};
+  if (!config.http_server_options.use_ssl || !first) return undefined;
   return { cert: Deno.readTextFileSync(first.cert_file), key: Deno.readTextFileSync(first.key_file) };
 }

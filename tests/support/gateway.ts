@@ -31,6 +31,8 @@ export interface GatewaySetup {
   /** Use this folder (restart tests), which the caller removes; otherwise a temporary one goes on `stop()`. */
   dir?: string;
   env?: Record<string, string>;
+  /** Start under these open-file limits (through util-linux `prlimit`, Linux only). */
+  nofile?: { soft: number; hard: number };
 }
 
 /** A running gateway process. */
@@ -93,7 +95,7 @@ async function writeSetup(dir: string, setup: GatewaySetup): Promise<TestGateway
     await Deno.mkdir(join(dir, path, ".."), { recursive: true });
     await Deno.writeTextFile(join(dir, path), text);
   }
-  return await spawnGateway(dir, String(conf.secret ?? ""), setup.env);
+  return await spawnGateway(dir, String(conf.secret ?? ""), setup.env, setup.nofile);
 }
 
 /** Starts the gateway on an existing folder. */
@@ -101,9 +103,12 @@ export async function spawnGateway(
   dir: string,
   secret = SECRET,
   env: Record<string, string> = {},
+  nofile?: GatewaySetup["nofile"],
 ): Promise<TestGateway> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [...RUN_ARGS, join(dir, "tyk.conf")],
+  const args = [...RUN_ARGS, join(dir, "tyk.conf")];
+  // prlimit sets the limits and then execs Deno, so the child's pid stays the gateway's
+  const child = new Deno.Command(nofile ? "prlimit" : Deno.execPath(), {
+    args: nofile ? [`--nofile=${nofile.soft}:${nofile.hard}`, Deno.execPath(), ...args] : args,
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
