@@ -30,13 +30,13 @@ Deno.test("sweep() closes a connection that sent no request head within read_tim
 });
 
 Deno.test("sweep() holds a request in flight to write_timeout, then an idle connection to read_timeout", () => {
-  const { guard, clock, closed, add } = guardAt({ read: 1000, write: 5000 });
+  const { guard, clock, closed, add } = guardAt({ read: 500, write: 5000 });
   const busy = add("busy");
   busy.requestStarted();
   clock.now += 4000; // past read_timeout, within write_timeout
   assert.equal(guard.sweep(), 0);
-  busy.requestEnded();
-  clock.now += 1000 + guard.sweepEveryMs - 1;
+  busy.requestEnded(); // from here the connection is idle: read_timeout, well before the write deadline
+  clock.now += 500 + guard.sweepEveryMs - 1;
   assert.equal(guard.sweep(), 0, "the idle period starts when the response was sent");
   clock.now += 1;
   assert.equal(guard.sweep(), 1);
