@@ -67,6 +67,11 @@ export interface RedisClient {
   destroy(): void;
   on(event: "error", listener: (err: unknown) => void): unknown;
   once(event: "terminated", listener: (cause: unknown) => void): unknown;
+  /**
+   * Resolves once a connected client can serve keys; a cluster whose nodes answer but that has not yet agreed
+   * that every slot is served rejects, so the store does not call Redis back before it really is.
+   */
+  ready(): Promise<void>;
   /** Sends a raw command (EVALSHA, EVAL) to the node that owns `key`. */
   sendKeyed(key: string, args: string[]): Promise<unknown>;
   /** Batches of key names matching `match`, from every primary in cluster mode. */
@@ -147,6 +152,7 @@ function single(settings: RedisSettings): RedisClient {
     destroy: () => destroyQuietly(() => client.destroy()),
     on: (event, listener) => client.on(event, listener),
     once: (event, listener) => client.once(event, listener),
+    ready: () => Promise.resolve(),
     sendKeyed: (_key, args) => client.sendCommand(args),
     scan: (match) => client.scanIterator({ MATCH: match, COUNT: 1000 }),
   };
@@ -178,6 +184,12 @@ function cluster(settings: RedisSettings, role: ClientRole): RedisClient {
     destroy: () => destroyQuietly(() => client.destroy()),
     on: (event, listener) => client.on(event, listener),
     once: (event, listener) => client.once(event, listener),
+    async ready() {
+      const info = String(await client.sendCommand(undefined, true, ["CLUSTER", "INFO"]));
+      if (!info.includes("cluster_state:ok")) {
+        throw new Error("CLUSTERDOWN the cluster does not serve every slot yet");
+      }
+    },
     sendKeyed: (key, args) => client.sendCommand(key, false, args),
     async *scan(match) {
       // node-redis walks the primaries one after another behind one cursor
@@ -215,6 +227,7 @@ function sentinel(settings: RedisSettings): RedisClient {
     destroy: () => destroyQuietly(() => client.destroy()),
     on: (event, listener) => client.on(event, listener),
     once: (event, listener) => client.once(event, listener),
+    ready: () => Promise.resolve(),
     sendKeyed: (_key, args) => client.sendCommand(false, args),
     scan: (match) => client.scanIterator({ MATCH: match, COUNT: 1000 }),
   };

@@ -128,7 +128,12 @@ class RedisStore implements Store {
     this.#name = name;
     this.#timeoutMs = timeoutMs;
     this.#make = make;
-    this.#main = new RedisLink({ name, make: () => make("commands"), attemptTimeoutMs: timeoutMs });
+    this.#main = new RedisLink({
+      name,
+      make: () => make("commands"),
+      onReady: (client) => client.ready(),
+      attemptTimeoutMs: timeoutMs,
+    });
   }
 
   connect(): Promise<void> {

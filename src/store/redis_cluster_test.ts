@@ -1,11 +1,12 @@
 /**
  * The Redis store on a real 3-primary Redis Cluster with one replica each, started once for this file: the
- * store contract, keys spread over every primary, pub/sub across nodes, a slot moving under traffic, and a
- * primary killed under traffic.
+ * store contract, keys spread over every primary, pub/sub across nodes, a slot moving under traffic, a primary
+ * killed under traffic, and the whole cluster down and back.
  */
 import assert from "node:assert/strict";
 import { startRedisCluster, type TestRedisCluster } from "../../tests/support/redis_cluster.ts";
-import { hasRedisServer } from "../../tests/support/redis_server.ts";
+import { capturingLog } from "../../tests/support/console_log.ts";
+import { hasRedisServer, waitUntil } from "../../tests/support/redis_server.ts";
 import { openStore } from "./open_store.ts";
 import { stepStoreContract } from "./store_contract.ts";
 import type { Store } from "./store.ts";
@@ -122,6 +123,41 @@ Deno.test("redis cluster: the Redis store on a 3-primary cluster", { ignore }, a
         assert.deepEqual(await store.getMany(names), names);
         assert.equal((await store.keys("apikey-kept-")).length, names.length);
         assert.equal(await store.ping(), true);
+      },
+    );
+    await t.step(
+      "the whole cluster down: calls fail, said once; back up: the store reconnects, said once",
+      async () => {
+        await capturingLog(async (lines) => {
+          await using store = await openStore({
+            type: "redis",
+            enable_cluster: true,
+            addrs: cluster.addrs,
+            timeout: 1,
+          });
+          await store.set("k", "v");
+          await Promise.all(cluster.nodes.map((node) => node.server.stop()));
+          await assert.rejects(store.get("k"));
+          const started = performance.now();
+          await assert.rejects(store.get("k"), /Redis unavailable at 127\.0\.0\.1:\d+,.* \(cluster\)/);
+          assert.ok(performance.now() - started < 500, "once given up, calls fail fast");
+          assert.equal(await store.ping(), false);
+          await Promise.all(cluster.nodes.map((node) => node.server.restart()));
+          // without persistence the nodes come back empty, but with their cluster configuration
+          await waitUntil(async () => (await store.get("k"), true), "the store answers again");
+          await store.set("k", "again");
+          assert.equal(await store.get("k"), "again");
+          assert.equal(
+            lines.filter((line) => line.includes("Redis unavailable")).length,
+            1,
+            lines.join("\n"),
+          );
+          assert.equal(
+            lines.filter((line) => line.includes("Redis connection restored")).length,
+            1,
+            lines.join("\n"),
+          );
+        });
       },
     );
   } finally {

@@ -3,6 +3,7 @@
  * password), started once for this file: the store contract, then a failover under traffic.
  */
 import assert from "node:assert/strict";
+import { capturingLog } from "../../tests/support/console_log.ts";
 import { hasRedisServer, redisCli } from "../../tests/support/redis_server.ts";
 import { startRedisSentinel, type TestRedisSentinel } from "../../tests/support/redis_sentinel.ts";
 import { openStore } from "./open_store.ts";
@@ -38,10 +39,7 @@ Deno.test("redis sentinel: the Redis store follows the primary the sentinels nam
     await flush();
 
     await t.step("a wrong sentinel_password is refused and said once", async () => {
-      const lines: string[] = [];
-      const original = console.error;
-      console.error = (...args: unknown[]) => lines.push(args.join(" "));
-      try {
+      await capturingLog(async (lines) => {
         await using store = await openStore({
           type: "redis",
           master_name: setup.masterName,
@@ -55,10 +53,8 @@ Deno.test("redis sentinel: the Redis store follows the primary the sentinels nam
           store.get("k"),
           /Redis unavailable at .*\(sentinel, primary "portcullis-primary"\)/,
         );
-      } finally {
-        console.error = original;
-      }
-      assert.equal(lines.filter((line) => line.includes("Redis unavailable")).length, 1, lines.join("\n"));
+        assert.equal(lines.filter((line) => line.includes("Redis unavailable")).length, 1, lines.join("\n"));
+      });
     });
 
     await t.step(

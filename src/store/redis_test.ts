@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { freePort, hasRedisServer, startRedis, type TestRedis } from "../../tests/support/redis_server.ts";
+import { capturingLog } from "../../tests/support/console_log.ts";
+import {
+  freePort,
+  hasRedisServer,
+  startRedis,
+  type TestRedis,
+  waitUntil,
+} from "../../tests/support/redis_server.ts";
 import { openStore } from "./open_store.ts";
 import { runStoreContract } from "./store_contract.ts";
 import type { Store } from "./store.ts";
@@ -25,27 +32,6 @@ runStoreContract("redis", async () => {
   const redis = await startRedis();
   return stoppingWith(await openStore({ type: "redis", host: "127.0.0.1", port: redis.port }), redis);
 }, { ignore });
-
-/** Polls `check` until it holds: reconnection runs on its own back-off timer, there is no event to await. */
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-/** Runs `fn` with console.error captured (the gateway log goes there). */
-async function capturingLog<T>(fn: (lines: string[]) => Promise<T>): Promise<T> {
-  const lines: string[] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => lines.push(args.join(" "));
-  try {
-    return await fn(lines);
-  } finally {
-    console.error = original;
-  }
-}
 
 Deno.test("openRedisStore() stores Tyk's key names verbatim", { ignore }, async () => {
   const redis = await startRedis();
@@ -106,19 +92,19 @@ Deno.test(
       await store.set("k", "before");
 
       await redis.stop();
-      await eventually(async () => !(await store.ping()), "the store notices Redis is gone");
+      await waitUntil(async () => !(await store.ping()), "the store notices Redis is gone");
       const started = performance.now();
       await assert.rejects(store.get("k"), /Redis unavailable/);
       assert.ok(performance.now() - started < 1000, "calls must fail fast while Redis is down");
 
       await redis.restart();
-      await eventually(() => store.ping(), "the store reconnects");
+      await waitUntil(() => store.ping(), "the store reconnects");
       assert.equal(await store.get("k"), null, "the restarted Redis is empty");
       await store.set("k", "after");
       assert.equal(await store.get("k"), "after");
 
       // The subscriber connection comes back and re-subscribes on its own.
-      await eventually(async () => {
+      await waitUntil(async () => {
         const delivered = new Promise<void>((resolve) => notify = resolve);
         await store.publish("tyk.cluster.notifications", "hello again");
         let timer: ReturnType<typeof setTimeout> | undefined;
@@ -163,7 +149,7 @@ Deno.test(
       } finally {
         redis.resume();
       }
-      await eventually(() => store.ping(), "the store reconnects");
+      await waitUntil(() => store.ping(), "the store reconnects");
       assert.equal(await store.get("k"), "v");
       assert.equal(lines.filter((line) => line.includes("Redis unavailable")).length, 1, lines.join("\n"));
       assert.equal(

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { capturingLog } from "../../tests/support/console_log.ts";
 import { hasRedisServer, onPath } from "../../tests/support/redis_server.ts";
 import {
   makeTestCertificates,
@@ -17,18 +18,6 @@ import { stepStoreContract } from "./store_contract.ts";
 
 const ignore = !hasRedisServer() || !onPath("openssl");
 if (ignore) console.warn("redis_tls_test.ts: skipped, redis-server or openssl is not installed");
-
-/** Runs `fn` with console.error captured (the gateway log goes there). */
-async function capturingLog<T>(fn: (lines: string[]) => Promise<T>): Promise<T> {
-  const lines: string[] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => lines.push(args.join(" "));
-  try {
-    return await fn(lines);
-  } finally {
-    console.error = original;
-  }
-}
 
 Deno.test(
   "redis tls: the Redis store over TLS with a client certificate and an ACL user",
