@@ -33,6 +33,8 @@ export interface GatewaySetup {
   env?: Record<string, string>;
   /** Start under these open-file limits (through util-linux `prlimit`, Linux only). */
   nofile?: { soft: number; hard: number };
+  /** Extra `deno run` flags, e.g. `--cpu-prof` for a benchmark. */
+  denoFlags?: string[];
 }
 
 /** A running gateway process. */
@@ -95,7 +97,10 @@ async function writeSetup(dir: string, setup: GatewaySetup): Promise<TestGateway
     await Deno.mkdir(join(dir, path, ".."), { recursive: true });
     await Deno.writeTextFile(join(dir, path), text);
   }
-  return await spawnGateway(dir, String(conf.secret ?? ""), setup.env, setup.nofile);
+  return await spawnGateway(dir, String(conf.secret ?? ""), setup.env, {
+    nofile: setup.nofile,
+    denoFlags: setup.denoFlags,
+  });
 }
 
 /** Starts the gateway on an existing folder. */
@@ -103,9 +108,10 @@ export async function spawnGateway(
   dir: string,
   secret = SECRET,
   env: Record<string, string> = {},
-  nofile?: GatewaySetup["nofile"],
+  options: Pick<GatewaySetup, "nofile" | "denoFlags"> = {},
 ): Promise<TestGateway> {
-  const args = [...RUN_ARGS, join(dir, "tyk.conf")];
+  const { nofile, denoFlags = [] } = options;
+  const args = [RUN_ARGS[0], ...denoFlags, ...RUN_ARGS.slice(1), join(dir, "tyk.conf")];
   // prlimit sets the limits and then execs Deno, so the child's pid stays the gateway's
   const child = new Deno.Command(nofile ? "prlimit" : Deno.execPath(), {
     args: nofile ? [`--nofile=${nofile.soft}:${nofile.hard}`, Deno.execPath(), ...args] : args,
