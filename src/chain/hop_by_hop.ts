@@ -40,12 +40,17 @@ export function requestHopByHop(headers: Headers): ReadonlySet<string> {
   return HOP_BY_HOP_BUT_TE;
 }
 
+/** Lengths of the hop-by-hop names: most header names are ruled out without lower-casing them. */
+const LENGTHS = new Set(NAMES.map((name) => name.length));
+
 /** The response header lines to pass on: hop-by-hop ones and those `Connection` lists are left out. */
 export function endToEndLines(lines: [string, string][]): [string, string][] {
   let listed: Set<string> | null = null;
   let drop = false;
   for (let i = 0; i < lines.length; i++) {
-    const lower = lines[i][0].toLowerCase();
+    const name = lines[i][0];
+    if (!LENGTHS.has(name.length)) continue;
+    const lower = name.toLowerCase();
     if (!HOP_BY_HOP.has(lower)) continue;
     drop = true;
     if (lower === "connection") {
@@ -53,8 +58,10 @@ export function endToEndLines(lines: [string, string][]): [string, string][] {
     }
   }
   if (!drop) return lines;
-  return lines.filter(([name]) => {
-    const lower = name.toLowerCase();
-    return !HOP_BY_HOP.has(lower) && !listed?.has(lower);
-  });
+  const kept: [string, string][] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const lower = lines[i][0].toLowerCase();
+    if (!HOP_BY_HOP.has(lower) && !listed?.has(lower)) kept.push(lines[i]);
+  }
+  return kept;
 }

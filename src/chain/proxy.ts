@@ -82,14 +82,11 @@ export function createProxy(options: ProxyOptions, client: UpstreamClient) {
         body: ctx.body,
         host: preserveHost ? headers.get("host") ?? undefined : undefined,
         deadline,
-        signal: ctx.request.signal,
+        signal: () => ctx.request.signal,
         insecure,
       });
-      return new Response(res.body, {
-        status: res.status,
-        statusText: res.statusText,
-        headers: endToEndLines(res.headers),
-      });
+      // no statusText: Go's server writes the standard reason phrase, not the upstream's
+      return new Response(res.body, { status: res.status, headers: endToEndLines(res.headers) });
     } catch (err) {
       return upstreamFailure(err);
     }

@@ -49,13 +49,26 @@ export function stripListenPath(path: string, listenPath: string): string {
   return rest.startsWith("/") ? rest : `/${rest}`;
 }
 
+/** `path` without its trailing slashes (a loop: this runs on every proxied request). */
+function trimTrailingSlashes(path: string): string {
+  let end = path.length;
+  while (end > 0 && path.charCodeAt(end - 1) === 0x2f) end--;
+  return end === path.length ? path : path.slice(0, end);
+}
+
+/** `path` without its leading slashes. */
+function trimLeadingSlashes(path: string): string {
+  let start = 0;
+  while (start < path.length && path.charCodeAt(start) === 0x2f) start++;
+  return start === 0 ? path : path.slice(start);
+}
+
 function joinPaths(targetPath: string, requestPath: string, disableStripSlash: boolean): string {
   if (requestPath === "" || requestPath === "/") {
     if (disableStripSlash) return targetPath || "/";
-    const trimmed = targetPath.replace(/\/+$/, "");
-    return trimmed || "/";
+    return trimTrailingSlashes(targetPath) || "/";
   }
-  return `${targetPath.replace(/\/+$/, "")}/${requestPath.replace(/^\/+/, "")}`;
+  return `${trimTrailingSlashes(targetPath)}/${trimLeadingSlashes(requestPath)}`;
 }
 
 /**

@@ -242,6 +242,35 @@ Deno.test("UpstreamClient.send() fails with timeout when no head arrives by the 
   }
 });
 
+Deno.test("UpstreamClient.send() reads a lazy signal only for an answer that takes longer than WATCH_CLIENT_AFTER_MS", async () => {
+  const never = Promise.withResolvers<RawResponse>();
+  const server = await startRawHttpServer({
+    respond: (req) => req.target === "/slow" ? never.promise : { body: "ok" },
+  });
+  const client = new UpstreamClient();
+  try {
+    const origin = parseOrigin(server.url);
+    const abort = new AbortController();
+    const watched = Promise.withResolvers<void>();
+    let reads = 0;
+    const signal = () => {
+      reads++;
+      watched.resolve();
+      return abort.signal;
+    };
+    for (let i = 0; i < 20; i++) await text(await client.send(origin, { ...get("/fast"), signal }));
+    assert.equal(reads, 0, "quick answers never read the signal");
+    const pending = client.send(origin, { ...get("/slow"), signal }).catch((err) => err);
+    await watched.promise;
+    abort.abort();
+    assert.equal((await pending).kind, "aborted");
+  } finally {
+    never.resolve({ body: "late" });
+    client.close();
+    await server.close();
+  }
+});
+
 Deno.test("UpstreamClient.send() reports a refused connection and an unknown host by kind", async () => {
   const client = new UpstreamClient();
   const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -86,14 +86,19 @@ export class Connection {
       this.#start = 0;
       this.#end = pending;
     }
-    return this.#socket.read(this.#buf.subarray(this.#end)).catch(() => null);
+    return this.#socket.read(this.#buf.subarray(this.#end));
   }
 
   /** Reads more bytes into the buffer; false at end of stream. */
   async #fill(): Promise<boolean> {
     const reading = this.#reading ?? this.#read();
     this.#reading = null;
-    const n = await reading;
+    let n: number | null;
+    try {
+      n = await reading;
+    } catch {
+      n = null; // reset by the peer, or closed by us (timeout, cancel): the end of this connection either way
+    }
     if (n === null) return false;
     this.#end += n;
     return true;
@@ -106,12 +111,13 @@ export class Connection {
   park(onIdleEnd: (conn: Connection) => void): void {
     this.#onIdleEnd = onIdleEnd;
     const reading = this.#reading = this.#read();
-    reading.then(() => {
+    const ended = () => {
       const onEnd = this.#onIdleEnd;
       if (onEnd === null || this.#reading !== reading) return;
       this.close();
       onEnd(this);
-    });
+    };
+    reading.then(ended, ended);
   }
 
   /** Takes a parked connection for a request. */

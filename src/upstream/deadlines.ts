@@ -6,27 +6,40 @@
  * queue is empty, so a busy queue arms about one timer per deadline length.
  */
 
-/** One request's deadline; `cancel()` once the request no longer needs it. */
-export interface Deadline {
-  cancel(): void;
+/** What a deadline calls when it passes: an object, so a request needs no closure per deadline. */
+export interface Expiring {
+  /** The deadline this object was given by `queue` passed. */
+  onDeadline(queue: DeadlineQueue): void;
 }
 
-interface Entry extends Deadline {
-  at: number;
-  onExpire: (() => void) | null;
+/** One request's deadline; `cancel()` once the request no longer needs it. */
+export class Deadline {
+  /** Null once cancelled or expired. */
+  owner: Expiring | null;
+
+  constructor(readonly queue: DeadlineQueue, readonly at: number, owner: Expiring) {
+    this.owner = owner;
+  }
+
+  /** The deadline will not pass for its owner any more. */
+  cancel(): void {
+    this.owner = null;
+    this.queue.settled();
+  }
 }
 
 /** Deadlines `ms` after each `start()`, expiring in order. */
 export class DeadlineQueue {
   #ms: number;
   #now: () => number;
-  #entries: Entry[] = [];
+  #entries: Deadline[] = [];
   #head = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
 
   /**
    * @param ms the length of every deadline, in milliseconds
    * @param now the clock, injectable for tests @default performance.now
+   * @throws RangeError when `ms` is negative or not a number
    */
   constructor(ms: number, now: () => number = () => performance.now()) {
     if (!(ms >= 0)) throw new RangeError(`Cannot make deadlines of ${ms} ms: must be 0 or more`);
@@ -34,16 +47,9 @@ export class DeadlineQueue {
     this.#now = now;
   }
 
-  /** Calls `onExpire` in `ms` milliseconds unless cancelled first. */
-  start(onExpire: () => void): Deadline {
-    const entry: Entry = {
-      at: this.#now() + this.#ms,
-      onExpire,
-      cancel: () => {
-        entry.onExpire = null;
-        this.#dropSettled();
-      },
-    };
+  /** Calls `owner.onDeadline(this)` in `ms` milliseconds unless cancelled first. */
+  start(owner: Expiring): Deadline {
+    const entry = new Deadline(this, this.#now() + this.#ms, owner);
     this.#entries.push(entry);
     if (this.#timer === null) this.#arm(this.#ms);
     return entry;
@@ -54,10 +60,13 @@ export class DeadlineQueue {
     return this.#entries.length - this.#head;
   }
 
-  /** Forgets settled entries at the front, so the queue holds about as many entries as requests in flight. */
-  #dropSettled(): void {
+  /**
+   * Forgets settled entries at the front, so the queue holds about as many entries as requests in flight
+   * (called by {@link Deadline.cancel}).
+   */
+  settled(): void {
     const entries = this.#entries;
-    while (this.#head < entries.length && entries[this.#head].onExpire === null) this.#head++;
+    while (this.#head < entries.length && entries[this.#head].owner === null) this.#head++;
     if (this.#head === entries.length) {
       entries.length = 0;
       this.#head = 0;
@@ -73,11 +82,11 @@ export class DeadlineQueue {
     const entries = this.#entries;
     while (this.#head < entries.length && entries[this.#head].at <= now) {
       const entry = entries[this.#head++];
-      const onExpire = entry.onExpire;
-      entry.onExpire = null;
-      onExpire?.();
+      const owner = entry.owner;
+      entry.owner = null;
+      owner?.onDeadline(this);
     }
-    this.#dropSettled();
+    this.settled();
     if (this.#head < this.#entries.length) this.#arm(Math.max(0, this.#entries[this.#head].at - now));
   };
 
@@ -91,7 +100,7 @@ export class DeadlineQueue {
   clear(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    for (let i = this.#head; i < this.#entries.length; i++) this.#entries[i].onExpire = null;
+    for (let i = this.#head; i < this.#entries.length; i++) this.#entries[i].owner = null;
     this.#entries = [];
     this.#head = 0;
   }

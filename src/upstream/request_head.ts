@@ -28,7 +28,6 @@ export interface RequestHead {
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const NOT_TARGET = /[^\x21-\x7e]/;
-const NOT_ASCII = /[\u0080-\uffff]/;
 const SKIPPED = new Set(["host", "content-length", "transfer-encoding"]);
 const ENCODER = new TextEncoder();
 
@@ -61,10 +60,11 @@ function safeTarget(target: string): string {
 
 /** The head as bytes; header values are byte strings, so a character above 0x7f is one byte. */
 function latin1(text: string): Uint8Array {
-  if (!NOT_ASCII.test(text)) return ENCODER.encode(text);
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
+  const bytes = ENCODER.encode(text);
+  // UTF-8 only grows a string that holds a character above 0x7f: then write each one as its own byte
+  if (bytes.length === text.length) return bytes;
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes.subarray(0, text.length);
 }
 
 /**

@@ -36,8 +36,7 @@ const DECODER = new TextDecoder();
  * arrived yet.
  */
 export function headEnd(buf: Uint8Array, from: number, to: number): number {
-  for (let i = from; i < to; i++) {
-    if (buf[i] !== 0x0a) continue;
+  for (let i = buf.indexOf(0x0a, from); i >= 0 && i < to; i = buf.indexOf(0x0a, i + 1)) {
     if (i + 1 < to && buf[i + 1] === 0x0a) return i + 2;
     if (i + 2 < to && buf[i + 1] === 0x0d && buf[i + 2] === 0x0a) return i + 3;
   }
