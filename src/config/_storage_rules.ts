@@ -1,7 +1,8 @@
 /**
  * The `storage` settings that cannot work together. Each one stops start-up with the fields named, because
  * a Redis option silently dropped (a TLS file without `use_ssl`, a database in cluster mode) would connect
- * differently from what the operator wrote.
+ * differently from what the operator wrote. Tyk drops them (docs/differences.md, "`storage` settings that
+ * cannot all apply", "TLS 1.0 and 1.1 to Redis").
  */
 
 /** The `storage` fields these rules read. */

@@ -34,7 +34,8 @@ export interface StorageOptions {
   sentinel_password?: string;
   /**
    * Tyk's pool sizes. node-redis sends every command over one connection per node (plus one that listens for
-   * cluster notifications), so any limit of 1 or more is kept; 0 means no limit, as in Tyk.
+   * cluster notifications), which stays within any limit; 0 is Tyk's default (docs/differences.md,
+   * "Redis pool sizes").
    * @default 0
    */
   optimisation_max_idle?: number;
