@@ -7,13 +7,16 @@ import { tokenAuthConfig } from "../config/api_definition.ts";
 import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
 import { createApiJs, type HostCallHandler } from "./js/api_js.ts";
 import { hasDirectoryPlugins } from "./js/plugin_loader.ts";
+import { hashKey } from "../keys/hash.ts";
 import type { KeyStore } from "../keys/key_store.ts";
-import type { Store } from "../store/store.ts";
 import { createResponseCache } from "./cache/response_cache.ts";
 import type { Logger } from "../log.ts";
+import type { RateLimiterKind, Store } from "../store/store.ts";
 import { createKeyChecks } from "./auth/key_checks.ts";
 import { createTokenAuth } from "./auth/token_auth.ts";
 import type { ResponseStep, Step } from "./context.ts";
+import { createApiRateLimit } from "./limits/api_rate_limit.ts";
+import { createKeyLimits } from "./limits/key_limits.ts";
 import { createProxy } from "./proxy.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import type { Chain } from "./run_chain.ts";
@@ -28,8 +31,8 @@ export interface GatewayServices {
   keyStore: KeyStore;
   /** The connection pools every API proxies through. */
   upstream: UpstreamClient;
-  /** Where the response cache keeps its entries; without it `cache_options` is ignored. */
-  store?: Store;
+  /** Where rate limits, quotas and cached responses are kept. */
+  store: Store;
   log: Logger;
   /** The `tyk_js_path` library, read once per reload. */
   userLibrary?: { file: string; code: string };
@@ -91,6 +94,16 @@ function drainBeforeClose(release: () => Promise<void>) {
 }
 
 /**
+ * The limiter tyk.conf selects, in Tyk's precedence: fixed window, then sentinel and Redis rolling (both kept
+ * as the exact sliding log), then Tyk's default, which counts a fixed window per key.
+ */
+export function limiterKind(config: GatewayConfig): RateLimiterKind {
+  if (config.enable_fixed_window_rate_limiter) return "window";
+  if (config.enable_sentinel_rate_limiter || config.enable_redis_rolling_limiter) return "sliding";
+  return "window";
+}
+
+/**
  * Builds an API's handle.
  * @throws TypeError when target_url cannot be parsed (the loader reports it with the file name).
  */
@@ -119,6 +132,7 @@ export async function compileApi(
     suffixMatching: config.http_server_options.enable_path_suffix_matching,
   });
 
+  const limiter = limiterKind(config);
   const steps: (Step | null | undefined)[] = [
     js?.wake,
     createVersionCheck(def, {
@@ -142,16 +156,39 @@ export async function compileApi(
         : null,
       js?.postKeyAuth,
       createKeyChecks({ notVersioned: def.version_data.not_versioned }),
+      createKeyLimits({
+        store: services.store,
+        keyId: (keyName) => services.keyStore.storageId(keyName),
+        limiter,
+        disableRateLimit: def.disable_rate_limit,
+        disableQuota: def.disable_quota,
+        headers: config.rate_limit_response_headers,
+        onStoreError: (ctx, err) =>
+          log.error("Cannot check rate limit and quota: store unavailable", {
+            api_id: ctx.apiId,
+            error: String(err),
+          }),
+      }),
     );
   }
-  const cache = services.store
-    ? createResponseCache(def, {
+  steps.push(
+    createApiRateLimit(def, {
       store: services.store,
-      log,
-      prefixMatching: config.http_server_options.enable_path_prefix_matching,
-      suffixMatching: config.http_server_options.enable_path_suffix_matching,
-    })
-    : null;
+      limiter,
+      hashKey: (name) => hashKey(name, config.hash_keys),
+      onStoreError: (ctx, err) =>
+        log.error("Cannot check the API rate limit: store unavailable; letting requests through", {
+          api_id: ctx.apiId,
+          error: String(err),
+        }),
+    }),
+  );
+  const cache = createResponseCache(def, {
+    store: services.store,
+    log,
+    prefixMatching: config.http_server_options.enable_path_prefix_matching,
+    suffixMatching: config.http_server_options.enable_path_suffix_matching,
+  });
   // Tyk: the cache lookup, then the virtual endpoint; post hooks run only when neither answered
   steps.push(cache?.lookup, js?.virtual, js?.post);
   const response: (ResponseStep | null | undefined)[] = [cache?.write];

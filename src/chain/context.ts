@@ -4,6 +4,7 @@
  */
 import type { GatewayError } from "./errors.ts";
 import type { Session } from "../keys/session.ts";
+import type { LimitHeaderValues } from "./limits/limit_headers.ts";
 
 /**
  * A response a step made itself that still goes through the API's response chain (JS response hooks, the
@@ -67,6 +68,8 @@ export interface RequestCtx {
   ignored: boolean;
   /** The API version this request resolved to. */
   versionName: string;
+  /** The rate limiter's figures for `X-RateLimit-*`, when `rate_limit_response_headers` asks for them. */
+  limitHeaders?: LimitHeaderValues;
 }
 
 const NO_BODY = new Uint8Array(0);

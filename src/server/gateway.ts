@@ -112,6 +112,7 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     log: logger("proxy"),
     scheme,
     globalSessionLifetime: config.global_session_lifetime,
+    limitHeaders: config.rate_limit_response_headers,
   });
 
   await reloader.reload();

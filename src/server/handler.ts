@@ -6,6 +6,7 @@
 import type { ApiHandle } from "../chain/compile_api.ts";
 import type { RequestCtx } from "../chain/context.ts";
 import { type ErrorRenderer, GatewayError } from "../chain/errors.ts";
+import { setLimitHeaders } from "../chain/limits/limit_headers.ts";
 import { runChain } from "../chain/run_chain.ts";
 import type { KeyStore } from "../keys/key_store.ts";
 import { requestEnded, requestStarted } from "./load_gauge.ts";
@@ -22,6 +23,8 @@ export interface HandlerOptions {
   scheme: "http" | "https";
   /** global_session_lifetime, used when the API sets none. */
   globalSessionLifetime: number;
+  /** `rate_limit_response_headers`: what `X-RateLimit-*` show. @default "quotas" */
+  limitHeaders?: "quotas" | "rate_limits";
 }
 
 /** Splits a request URL into path and raw query without building a URL object. */
@@ -47,6 +50,7 @@ function copyHeaders(headers: Headers): Headers {
 /** Builds the handler for API traffic; a path no API listens on gets Tyk's plain 404. */
 export function createApiHandler(options: HandlerOptions) {
   const { log, renderError } = options;
+  const limitHeaders = options.limitHeaders ?? "quotas";
   return async function handleApiRequest(request: Request, clientIp: string): Promise<Response> {
     const { path, query } = splitTarget(request.url);
     const match = options.current().router.match(path);
@@ -88,6 +92,7 @@ export function createApiHandler(options: HandlerOptions) {
       }
       return renderError(out, request.headers.get("content-type"));
     }
+    setLimitHeaders(out, ctx, limitHeaders);
     return out;
   };
 

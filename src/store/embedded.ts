@@ -1,11 +1,21 @@
 /**
  * The embedded store: one Deno KV file for a single gateway, no set-up. Writes are committed before they
  * resolve; expiry is exact at read time (each value carries its expiry, KV's `expireIn` only collects
- * garbage); the rate limiter's sliding logs and pub/sub live in memory, as only this process uses them.
+ * garbage); the rate limiters and pub/sub live in memory, as only this process uses them. Quota counters
+ * (`quota-…`) are counted in memory and reach the file in the background (see `_counter_cache.ts`).
  */
 import { logger } from "../log.ts";
+import { CounterCache, type StoredValue } from "./_counter_cache.ts";
+import { MemoryFixedWindows } from "./_fixed_window.ts";
 import { MemorySlidingLog } from "./_sliding_log.ts";
-import type { SlidingLogResult, Store, Subscription } from "./store.ts";
+import type {
+  LimitsResult,
+  QuotaCheck,
+  RateLimitCheck,
+  SlidingLogResult,
+  Store,
+  Subscription,
+} from "./store.ts";
 
 const log = logger("store");
 
@@ -21,6 +31,10 @@ const KV_CHECKS = 100;
 /** KV may collect an expired value this long after its expiry; reads never see it anyway. */
 const GC_SLACK_MS = 1000;
 const INTEGER = /^-?\d+$/;
+/** Keys kept in the write-behind cache: Tyk's quota counters. */
+const COUNTER_PREFIX = "quota-";
+/** How often the quota counters reach the file: the most a crash can lose. */
+export const COUNTER_FLUSH_MS = 1000;
 
 /** A stored value and its expiry in epoch ms (0: none). */
 interface Entry {
@@ -55,18 +69,54 @@ export async function openEmbeddedStore(dir: string): Promise<Store> {
   return new EmbeddedStore(await Deno.openKv(`${dir}/${EMBEDDED_FILE}`));
 }
 
+function isCounter(key: string): boolean {
+  return key.startsWith(COUNTER_PREFIX);
+}
+
 class EmbeddedStore implements Store {
   readonly kind = "embedded";
   #kv: Deno.Kv;
   #closed = false;
   #bus = new EventTarget();
   #logs = new MemorySlidingLog();
+  #windows = new MemoryFixedWindows();
+  #counters: CounterCache;
   /** Increments waiting for the next commit of their key, and the keys with a commit in flight. */
   #increments = new Map<string, PendingIncrement[]>();
   #incrementing = new Set<string>();
 
   constructor(kv: Deno.Kv) {
     this.#kv = kv;
+    this.#counters = new CounterCache({
+      load: async (key) => {
+        const entry = live((await this.#read(key)).value, Date.now());
+        return entry === null ? null : { value: entry.v, expiresAt: entry.e };
+      },
+      save: (values) => this.#saveCounters(values),
+    }, {
+      flushMs: COUNTER_FLUSH_MS,
+      onError: (err) => log.error(`Cannot write quota counters: ${(err as Error)?.message ?? err}; retrying`),
+    });
+  }
+
+  async #saveCounters(values: { key: string; stored: StoredValue | null }[]): Promise<void> {
+    const now = Date.now();
+    for (let i = 0; i < values.length; i += KV_CHECKS) {
+      const op = this.#kv.atomic();
+      for (const { key, stored } of values.slice(i, i + KV_CHECKS)) {
+        if (stored === null) op.delete([NS, key]);
+        else {
+          const entry: Entry = { v: stored.value, e: stored.expiresAt };
+          op.set([NS, key], entry, setOptions(entry.e, now));
+        }
+      }
+      await op.commit();
+    }
+  }
+
+  async #counter(key: string): Promise<Entry | null> {
+    const stored = await this.#counters.read(key, Date.now());
+    return stored === null ? null : { v: stored.value, e: stored.expiresAt };
   }
 
   #open(): Deno.Kv {
@@ -79,10 +129,13 @@ class EmbeddedStore implements Store {
   }
 
   async get(key: string): Promise<string | null> {
+    this.#open();
+    if (isCounter(key)) return (await this.#counter(key))?.v ?? null;
     return live((await this.#read(key)).value, Date.now())?.v ?? null;
   }
 
   async getMany(keys: string[]): Promise<(string | null)[]> {
+    if (keys.some(isCounter)) return await Promise.all(keys.map((key) => this.get(key)));
     const kv = this.#open();
     const batches: Promise<Deno.KvEntryMaybe<Entry>[]>[] = [];
     for (let i = 0; i < keys.length; i += KV_GET_MANY) {
@@ -95,6 +148,11 @@ class EmbeddedStore implements Store {
   async set(key: string, value: string, ttlSeconds = 0): Promise<void> {
     const now = Date.now();
     const e = expiryFor(ttlSeconds, now);
+    this.#open();
+    if (isCounter(key)) {
+      await this.#counters.write(key, { value, expiresAt: e }, now);
+      return;
+    }
     await this.#open().set([NS, key], { v: value, e } satisfies Entry, setOptions(e, now));
   }
 
@@ -107,6 +165,12 @@ class EmbeddedStore implements Store {
   }
 
   async #writeIf(key: string, value: string, ttlSeconds: number, mustExist: boolean): Promise<boolean> {
+    this.#open();
+    if (isCounter(key)) {
+      const now = Date.now();
+      const stored = { value, expiresAt: expiryFor(ttlSeconds, now) };
+      return (await this.#counters.write(key, stored, now, mustExist ? "exists" : "absent")).written;
+    }
     while (true) {
       const current = await this.#read(key);
       const now = Date.now();
@@ -119,7 +183,12 @@ class EmbeddedStore implements Store {
   }
 
   async delete(...keys: string[]): Promise<number> {
+    this.#open();
     let deleted = 0;
+    for (const key of keys.filter(isCounter)) {
+      if ((await this.#counters.write(key, null, Date.now())).existed) deleted++;
+    }
+    keys = keys.filter((key) => !isCounter(key));
     for (let i = 0; i < keys.length; i += KV_CHECKS) {
       deleted += await this.#deleteBatch(keys.slice(i, i + KV_CHECKS));
     }
@@ -149,12 +218,15 @@ class EmbeddedStore implements Store {
       if (!name.startsWith(prefix)) break;
       if (live(entry.value, now) !== null) names.push(name);
     }
-    return names;
+    const counters = this.#counters.list(prefix, now);
+    const absent = new Set(counters.absent);
+    return [...new Set([...names.filter((name) => !absent.has(name)), ...counters.live])];
   }
 
   async ttl(key: string): Promise<number> {
+    this.#open();
+    const entry = isCounter(key) ? await this.#counter(key) : live((await this.#read(key)).value, Date.now());
     const now = Date.now();
-    const entry = live((await this.#read(key)).value, now);
     if (entry === null) return -2;
     if (entry.e === 0) return -1;
     return Math.floor((entry.e - now + 500) / 1000); // Redis rounds to the nearest second
@@ -166,6 +238,7 @@ class EmbeddedStore implements Store {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (isCounter(key)) return this.#counters.incr(key, ttlSeconds > 0 ? ttlSeconds * 1000 : 0, Date.now());
     return new Promise((resolve, reject) => {
       let waiting = this.#increments.get(key);
       if (waiting === undefined) this.#increments.set(key, waiting = []);
@@ -228,6 +301,26 @@ class EmbeddedStore implements Store {
     return this.#inMemory(() => this.#logs.step(key, rate, perSeconds, nowMs));
   }
 
+  async checkLimits(
+    rate: RateLimitCheck | null,
+    quota: QuotaCheck | null,
+    nowMs: number,
+  ): Promise<LimitsResult> {
+    this.#open();
+    let rateResult: SlidingLogResult | null = null;
+    if (rate !== null) {
+      const limiter = rate.kind === "sliding" ? this.#logs : this.#windows;
+      rateResult = limiter.step(rate.key, rate.rate, rate.per, nowMs);
+      if (rateResult.blocked) return { rate: rateResult, quota: null };
+    }
+    if (quota === null) return { rate: rateResult, quota: null };
+    if (!isCounter(quota.key)) {
+      throw new RangeError(`Cannot count quota "${quota.key}": quota keys start with "${COUNTER_PREFIX}"`);
+    }
+    const renewalMs = quota.renewalSeconds > 0 ? quota.renewalSeconds * 1000 : 0;
+    return { rate: rateResult, quota: await this.#counters.count(quota.key, renewalMs, nowMs) };
+  }
+
   publish(channel: string, message: string): Promise<void> {
     return this.#inMemory(() => {
       // Delivered after the publisher continues, as a Redis round trip would.
@@ -264,12 +357,15 @@ class EmbeddedStore implements Store {
     }
   }
 
-  close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#kv.close();
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#counters.close();
+    } catch (err) {
+      log.error(`Cannot write quota counters before closing: ${(err as Error)?.message ?? err}`);
     }
-    return Promise.resolve();
+    this.#kv.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { openEmbeddedStore } from "./embedded.ts";
+import { runLimitsContract } from "./limits_contract.ts";
 import { runStoreContract } from "./store_contract.ts";
 
 const root = await Deno.makeTempDir({ prefix: "portcullis-embedded-" });
@@ -29,4 +30,18 @@ Deno.test("openEmbeddedStore() kind is embedded and the file lives in the folder
   await using store = await openEmbeddedStore(dir);
   assert.equal(store.kind, "embedded");
   assert.ok((await Deno.stat(`${dir}/portcullis.kv`)).isFile);
+});
+
+runLimitsContract("embedded", () => openEmbeddedStore(`${root}/${++opened}`));
+
+Deno.test("openEmbeddedStore() keeps quota counters across close and reopen", async () => {
+  const dir = `${root}/quota-reopen`;
+  const quota = { key: "quota-k", renewalSeconds: 100 };
+  {
+    await using store = await openEmbeddedStore(dir);
+    for (let i = 0; i < 3; i++) await store.checkLimits(null, quota, Date.now());
+  }
+  await using store = await openEmbeddedStore(dir);
+  assert.equal((await store.checkLimits(null, quota, Date.now())).quota!.used, 4);
+  assert.ok([99, 100].includes(await store.ttl("quota-k")));
 });

@@ -17,8 +17,16 @@ import {
   type RedisSettings,
 } from "./_redis_clients.ts";
 import { reasonOf, RedisLink } from "./_redis_link.ts";
+import { LIMITS_LUA, limitsCall, limitsResult } from "./_limits_script.ts";
 import { slidingLogResult } from "./_sliding_log.ts";
-import type { SlidingLogResult, Store, Subscription } from "./store.ts";
+import type {
+  LimitsResult,
+  QuotaCheck,
+  RateLimitCheck,
+  SlidingLogResult,
+  Store,
+  Subscription,
+} from "./store.ts";
 
 export type { RedisSettings } from "./_redis_clients.ts";
 
@@ -61,6 +69,7 @@ function script(source: string): Script {
 
 const SLIDING_LOG = script(SLIDING_LOG_LUA);
 const INCR = script(INCR_LUA);
+const LIMITS = script(LIMITS_LUA);
 
 function ttlMs(ttlSeconds: number): number {
   return Math.max(1, Math.round(ttlSeconds * 1000));
@@ -89,6 +98,7 @@ export async function openRedisStore(settings: RedisSettings): Promise<Store> {
     describe(settings),
     settings.timeoutMs,
     (role) => createRedisClient(settings, role),
+    settings.mode === "cluster",
   );
   await store.connect();
   return store;
@@ -122,9 +132,12 @@ class RedisStore implements Store {
   #dispatchers = new Map<string, (message: string | Uint8Array) => void>();
   /** Sub-microsecond digits of sliding-log members, so two requests in one microsecond stay two entries. */
   #member = Math.floor(Math.random() * 1000);
+  /** A cluster refuses one script over keys of different slots, so limits take a call per key there. */
+  #cluster: boolean;
   #closed = false;
 
-  constructor(name: string, timeoutMs: number, make: (role: ClientRole) => RedisClient) {
+  constructor(name: string, timeoutMs: number, make: (role: ClientRole) => RedisClient, cluster = false) {
+    this.#cluster = cluster;
     this.#name = name;
     this.#timeoutMs = timeoutMs;
     this.#make = make;
@@ -240,8 +253,7 @@ class RedisStore implements Store {
 
   async slidingLog(key: string, rate: number, perSeconds: number, nowMs: number): Promise<SlidingLogResult> {
     rate = Math.trunc(rate);
-    this.#member = (this.#member + 1) % 1000;
-    const ns = (BigInt(Math.floor(nowMs * 1000)) * 1000n + BigInt(this.#member)).toString();
+    const ns = this.#nanos(nowMs);
     const reply = await this.#eval(SLIDING_LOG, [key], [
       String(rate),
       String(Math.trunc(perSeconds)),
@@ -250,6 +262,32 @@ class RedisStore implements Store {
     ]);
     const [count, resetMs] = reply as [number, number];
     return slidingLogResult(Number(count), rate, Number(resetMs));
+  }
+
+  /** A sliding-log score and member for a request at `nowMs`: nanoseconds, unique within this process. */
+  #nanos(nowMs: number): string {
+    this.#member = (this.#member + 1) % 1000;
+    // microseconds, then three digits of the member: the same number as µs × 1000 + member, without BigInt
+    return `${Math.floor(nowMs * 1000)}${String(this.#member).padStart(3, "0")}`;
+  }
+
+  async checkLimits(
+    rate: RateLimitCheck | null,
+    quota: QuotaCheck | null,
+    nowMs: number,
+  ): Promise<LimitsResult> {
+    const ns = rate?.kind === "sliding" ? this.#nanos(nowMs) : "0";
+    if (this.#cluster && rate !== null && quota !== null) {
+      // Tyk's two keys carry no hash tag, so on a cluster they usually live on different nodes
+      const first = limitsCall(rate, null, ns, ns);
+      const limited = limitsResult(await this.#eval(LIMITS, first.keys, first.args), rate, null);
+      if (limited.rate!.blocked) return limited;
+      const second = limitsCall(null, quota, ns, ns);
+      const counted = limitsResult(await this.#eval(LIMITS, second.keys, second.args), null, quota);
+      return { rate: limited.rate, quota: counted.quota };
+    }
+    const call = limitsCall(rate, quota, ns, ns);
+    return limitsResult(await this.#eval(LIMITS, call.keys, call.args), rate, quota);
   }
 
   async publish(channel: string, message: string): Promise<void> {

@@ -8,6 +8,7 @@ import {
   waitUntil,
 } from "../../tests/support/redis_server.ts";
 import { openStore } from "./open_store.ts";
+import { runLimitsContract } from "./limits_contract.ts";
 import { runStoreContract } from "./store_contract.ts";
 import type { Store } from "./store.ts";
 
@@ -29,6 +30,11 @@ function stoppingWith(store: Store, redis: TestRedis): Store {
 }
 
 runStoreContract("redis", async () => {
+  const redis = await startRedis();
+  return stoppingWith(await openStore({ type: "redis", host: "127.0.0.1", port: redis.port }), redis);
+}, { ignore });
+
+runLimitsContract("redis", async () => {
   const redis = await startRedis();
   return stoppingWith(await openStore({ type: "redis", host: "127.0.0.1", port: redis.port }), redis);
 }, { ignore });

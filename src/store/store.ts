@@ -15,6 +15,48 @@ export interface SlidingLogResult {
   resetMs: number;
 }
 
+/**
+ * Which rate limiter a check uses: `"sliding"` is Tyk's Redis rolling limiter (a log of request times);
+ * `"window"` is a fixed window that opens at the first request and closes `per` seconds later, the way Tyk's
+ * default in-memory limiter counts on one node.
+ */
+export type RateLimiterKind = "sliding" | "window";
+
+/** The rate limit of one request. */
+export interface RateLimitCheck {
+  kind: RateLimiterKind;
+  /** The limiter's key (`rate-limit-…`). */
+  key: string;
+  /** Requests allowed per window; truncated to an integer. */
+  rate: number;
+  /** The window in seconds; truncated to an integer. */
+  per: number;
+}
+
+/** The quota of one request. */
+export interface QuotaCheck {
+  /** The counter's key (`quota-…`). */
+  key: string;
+  /** Seconds until the counter starts again; 0 or less: it never does. */
+  renewalSeconds: number;
+}
+
+/** What a quota counter says after one request was counted. */
+export interface QuotaResult {
+  /** Requests counted in this window, this one included (blocked ones count too, as in Tyk). */
+  used: number;
+  /** Milliseconds until the window ends; -1 when the counter never renews. */
+  resetMs: number;
+}
+
+/** The outcome of {@link Store.checkLimits}. */
+export interface LimitsResult {
+  /** `null` when no rate limit was checked. */
+  rate: SlidingLogResult | null;
+  /** `null` when no quota was checked, or when the rate limit blocked the request (nothing is counted then). */
+  quota: QuotaResult | null;
+}
+
 /** A handle to a subscription; closing it stops delivery. */
 export interface Subscription {
   close(): Promise<void>;
@@ -51,6 +93,13 @@ export interface Store extends AsyncDisposable {
   incr(key: string, ttlSeconds?: number): Promise<number>;
   /** One sliding-log rate-limit step (Tyk's Redis rolling limiter): counts, adds now, trims the window. */
   slidingLog(key: string, rate: number, perSeconds: number, nowMs: number): Promise<SlidingLogResult>;
+
+  /**
+   * Checks a request's rate limit, then (unless it blocked) counts it against its quota, in one step: one
+   * Redis round trip, or memory only on the embedded store (its quota counters reach the file in the
+   * background).
+   */
+  checkLimits(rate: RateLimitCheck | null, quota: QuotaCheck | null, nowMs: number): Promise<LimitsResult>;
 
   /** Publishes a message on a channel (Tyk's `tyk.cluster.notifications`). */
   publish(channel: string, message: string): Promise<void>;

@@ -1,0 +1,34 @@
+/**
+ * Which limits apply to a key on one API (Tyk's `GetAccessDefinitionByAPIIDOrSession`): the API's own `limit`
+ * in `access_rights` when it is set, with its `allowance_scope`; otherwise the session's top-level fields.
+ */
+import type { ApiLimit, Session } from "../../keys/session.ts";
+
+/** The fields of a limit, wherever they came from. */
+export type LimitFields = Pick<
+  ApiLimit,
+  "rate" | "per" | "quota_max" | "quota_remaining" | "quota_renews" | "quota_renewal_rate"
+>;
+
+/** The limit in force and the scope its counters are kept under (`""`: none). */
+export interface EffectiveLimit {
+  limit: LimitFields;
+  scope: string;
+}
+
+/** Tyk's `APILimit.IsEmpty()`: every field at its zero value. */
+export function isEmptyLimit(limit: ApiLimit | null | undefined): boolean {
+  if (!limit) return true;
+  return !(limit.rate || limit.per || limit.throttle_interval || limit.throttle_retry_limit ||
+    limit.max_query_depth || limit.quota_max || limit.quota_renews || limit.quota_remaining ||
+    limit.quota_renewal_rate || limit.smoothing?.enabled);
+}
+
+/** The limit that applies to `session` on API `apiId`. */
+export function effectiveLimit(session: Session, apiId: string): EffectiveLimit {
+  const access = session.access_rights?.[apiId];
+  if (access && !isEmptyLimit(access.limit)) {
+    return { limit: access.limit, scope: access.allowance_scope ?? "" };
+  }
+  return { limit: session, scope: "" };
+}
