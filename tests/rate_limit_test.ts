@@ -1,36 +1,9 @@
 /** End to end: key rate limits and the API-wide global_rate_limit through the real gateway. */
 import assert from "node:assert/strict";
-import { keylessApi, startGateway, type TestGateway, tokenApi } from "./support/gateway.ts";
+import { keylessApi, startGateway, tokenApi } from "./support/gateway.ts";
+import { createKey, hit, keySession } from "./support/keys.ts";
 import { hasRedisServer, startRedis } from "./support/redis_server.ts";
 import { startUpstream } from "./support/upstream.ts";
-
-/** A key session for `apis` with the given limits. */
-function keySession(apis: string[], extra: Record<string, unknown> = {}) {
-  return {
-    org_id: "default",
-    quota_max: -1,
-    access_rights: Object.fromEntries(
-      apis.map((id) => [id, { api_id: id, api_name: id, versions: ["Default"] }]),
-    ),
-    ...extra,
-  };
-}
-
-async function createKey(gw: TestGateway, session: unknown): Promise<string> {
-  const res = await gw.admin("/tyk/keys/create", { method: "POST", body: JSON.stringify(session) });
-  assert.equal(res.status, 200);
-  return (await res.json()).key;
-}
-
-/** Sends `n` requests one after another; returns status and body of each. */
-async function hit(url: string, n: number, key?: string): Promise<[number, string][]> {
-  const out: [number, string][] = [];
-  for (let i = 0; i < n; i++) {
-    const res = await fetch(url, { headers: key ? { authorization: key } : {} });
-    out.push([res.status, await res.text()]);
-  }
-  return out;
-}
 
 const RATE_LIMITED = '{\n    "error": "Rate Limit Exceeded"\n}';
 
@@ -66,11 +39,9 @@ Deno.test("key rate limit: per-API limit wins, rate 0 or -1 after a PUT is unlim
     },
   });
   try {
-    const session = keySession(["tok", "unl"], { rate: 100, per: 60 });
-    session.access_rights.tok = {
-      ...session.access_rights.tok,
-      limit: { rate: 2, per: 60, quota_max: -1 },
-    } as never;
+    const session = keySession(["tok", "unl"], { rate: 100, per: 60 }, {
+      tok: { rate: 2, per: 60, quota_max: -1 },
+    });
     const key = await createKey(gw, session);
     assert.deepEqual((await hit(`${gw.url}/tok/`, 3, key)).map(([s]) => s), [200, 200, 429]);
     assert.deepEqual((await hit(`${gw.url}/unl/`, 5, key)).map(([s]) => s), [200, 200, 200, 200, 200]);

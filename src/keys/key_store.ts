@@ -300,7 +300,10 @@ export class KeyStore {
     return existed > 0;
   }
 
-  /** Quota and sentinel keys of a stored id; scoped quotas come from the session's `allowance_scope`s. */
+  /**
+   * Quota and sentinel keys of a stored id. Scoped quotas may be named after an `allowance_scope`, an API
+   * (a key's own per-API limit) or a policy (a per-API policy without limits of its own), so all are listed.
+   */
   #counterKeys(id: string, stored: Session | string | null): string[] {
     const keys = [QUOTA_PREFIX + id, RATE_LIMIT_PREFIX + id + BLOCKED_SUFFIX];
     let session: Session | null = null;
@@ -309,9 +312,11 @@ export class KeyStore {
     } catch {
       // an unreadable record has no scopes to offer; the unscoped counters still go
     }
-    for (const access of Object.values(session?.access_rights ?? {})) {
-      if (access.allowance_scope) keys.push(`${QUOTA_PREFIX}${access.allowance_scope}-${id}`);
+    const scopes = [...session?.apply_policies ?? [], session?.apply_policy_id ?? ""];
+    for (const [apiId, access] of Object.entries(session?.access_rights ?? {})) {
+      scopes.push(apiId, access.allowance_scope ?? "");
     }
+    for (const scope of scopes) if (scope) keys.push(`${QUOTA_PREFIX}${scope}-${id}`);
     return [...new Set(keys)];
   }
 

@@ -190,3 +190,11 @@ export function serializeSession(session: Session): string {
   out.access_rights = rights;
   return JSON.stringify(out);
 }
+
+/** Tyk's `APILimit.IsEmpty()`: every field at its zero value (`set_by` is the policy merge's own marker). */
+export function isEmptyLimit(limit: (ApiLimit & { set_by?: string }) | null | undefined): boolean {
+  if (!limit) return true;
+  return !(limit.rate || limit.per || limit.throttle_interval || limit.throttle_retry_limit ||
+    limit.max_query_depth || limit.quota_max || limit.quota_renews || limit.quota_remaining ||
+    limit.quota_renewal_rate || limit.set_by || limit.smoothing?.enabled);
+}

@@ -5,6 +5,8 @@
 import type { ApiDefinition } from "../../config/api_definition.ts";
 import type { KeyStore } from "../../keys/key_store.ts";
 import type { Logger } from "../../log.ts";
+import { applyPolicies } from "../../policies/apply_policies.ts";
+import type { PolicyMap } from "../../config/policy.ts";
 import type { RequestCtx, Step } from "../context.ts";
 import { GatewayError, MESSAGES } from "../errors.ts";
 
@@ -22,6 +24,8 @@ export interface TokenAuthOptions {
    * key is still checked, but another auth method (a JS auth_check) provides the identity. @default true
    */
   installSession?: boolean;
+  /** The policies loaded now, merged into each key's session (`apply_policies`). @default none */
+  policies?: () => PolicyMap;
   /** Raised on the API's event bus when a presented key is not found. */
   onAuthFailure?: (ctx: RequestCtx, key: string) => void;
 }
@@ -66,6 +70,8 @@ export function createTokenAuth(orgId: string, auth: TokenAuthConfig, options: T
   const notFound = overridden("auth.key_not_found", 403, MESSAGES.keyNotFound, options);
   const unavailable = new GatewayError(503, MESSAGES.keyStoreUnavailable);
   const installSession = options.installSession ?? true;
+  const noPolicies: PolicyMap = new Map();
+  const policies = options.policies ?? (() => noPolicies);
   return async function tokenAuth(ctx) {
     if (ctx.ignored) return undefined;
     const token = extractToken(ctx, auth);
@@ -79,6 +85,13 @@ export function createTokenAuth(orgId: string, auth: TokenAuthConfig, options: T
     }
     if (!found) {
       options.onAuthFailure?.(ctx, token);
+      return notFound;
+    }
+    try {
+      applyPolicies(found.session, policies(), orgId);
+    } catch (err) {
+      // Tyk treats a key whose policies cannot be applied as not found
+      options.log.error(`Cannot apply policies to key: ${(err as Error).message}`, { api_id: ctx.apiId });
       return notFound;
     }
     if (installSession) {

@@ -2,7 +2,7 @@
  * Which limits apply to a key on one API (Tyk's `GetAccessDefinitionByAPIIDOrSession`): the API's own `limit`
  * in `access_rights` when it is set, with its `allowance_scope`; otherwise the session's top-level fields.
  */
-import type { ApiLimit, Session } from "../../keys/session.ts";
+import { type ApiLimit, isEmptyLimit, type Session } from "../../keys/session.ts";
 
 /** The fields of a limit, wherever they came from. */
 export type LimitFields = Pick<
@@ -14,14 +14,6 @@ export type LimitFields = Pick<
 export interface EffectiveLimit {
   limit: LimitFields;
   scope: string;
-}
-
-/** Tyk's `APILimit.IsEmpty()`: every field at its zero value. */
-export function isEmptyLimit(limit: ApiLimit | null | undefined): boolean {
-  if (!limit) return true;
-  return !(limit.rate || limit.per || limit.throttle_interval || limit.throttle_retry_limit ||
-    limit.max_query_depth || limit.quota_max || limit.quota_renews || limit.quota_remaining ||
-    limit.quota_renewal_rate || limit.smoothing?.enabled);
 }
 
 /** The limit that applies to `session` on API `apiId`. */

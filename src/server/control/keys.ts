@@ -4,9 +4,13 @@
 import { Hono } from "hono";
 import type { GatewayConfig } from "../../config/gateway_config.ts";
 import type { KeyStore } from "../../keys/key_store.ts";
+import { showLiveQuota } from "../../keys/live_quota.ts";
 import { parseSession, type Session } from "../../keys/session.ts";
 import { generateToken, newKeyId } from "../../keys/token.ts";
 import { hashKey } from "../../keys/hash.ts";
+import { applyPolicies } from "../../policies/apply_policies.ts";
+import type { PolicyMap } from "../../config/policy.ts";
+import type { Store } from "../../store/store.ts";
 import type { ApiSet } from "../api_set.ts";
 import { apiError, json, methodNotSupported, modified } from "./respond.ts";
 
@@ -14,6 +18,10 @@ import { apiError, json, methodNotSupported, modified } from "./respond.ts";
 export interface KeysRouteOptions {
   config: GatewayConfig;
   keyStore: KeyStore;
+  /** Where quota counters live, for the live `quota_remaining`. */
+  store: Pick<Store, "getMany" | "ttl">;
+  /** The policies loaded now. @default none */
+  policies?: () => PolicyMap;
   current: () => ApiSet;
   now?: () => number;
 }
@@ -42,6 +50,16 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
     session.last_updated = String(seconds);
     if (session.quota_renewal_rate > 0) session.quota_renews = seconds + session.quota_renewal_rate;
     session.quota_remaining = session.quota_max;
+  }
+
+  /** Merges the key's policies into it before it is stored, as Tyk does; the error answer when they cannot be. */
+  function applyKeyPolicies(session: Session): Response | null {
+    try {
+      applyPolicies(session, options.policies?.() ?? new Map());
+      return null;
+    } catch (err) {
+      return apiError(500, `Failed to create key - ${(err as Error).message}`);
+    }
   }
 
   async function parseBody(request: Request): Promise<Session | undefined> {
@@ -92,6 +110,8 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
   ): Promise<Response> {
     const session = await parseBody(request);
     if (!session) return apiError(...malformed);
+    const refused = applyKeyPolicies(session);
+    if (refused) return refused;
     if (Object.keys(session.access_rights ?? {}).length === 0 && !config.allow_master_keys) {
       return apiError(...master);
     }
@@ -127,6 +147,12 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
     const found = await keyStore.find(c.req.param("key"), { hashed, orgId: orgFor(query) });
     if (!found) return apiError(404, "Key not found");
     const session = found.session;
+    try {
+      applyPolicies(session, options.policies?.() ?? new Map());
+    } catch {
+      // shown as stored; requests with this key are refused and logged where they arrive
+    }
+    await showLiveQuota(options.store, found.hashed ? found.keyName : keyStore.storageId(found.keyName), session);
     if (session.basic_auth_data) session.basic_auth_data.password = "";
     return json(session);
   });
@@ -148,6 +174,8 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
     const found = await keyStore.find(c.req.param("key"), { hashed: isHashed(query), orgId });
     if (!found) return apiError(404, "Key is not found");
     const stored = found.session;
+    const refused = applyKeyPolicies(session);
+    if (refused) return refused;
     session.date_created = stored.date_created;
     if (session.expires > 0 && session.expires * 1000 < now()) session.expires = stored.expires;
     const suppressReset = c.req.query("suppress_reset") === "1";
