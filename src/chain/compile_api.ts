@@ -5,6 +5,7 @@
 import type { ApiDefinition } from "../config/api_definition.ts";
 import { tokenAuthConfig } from "../config/api_definition.ts";
 import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
+import type { PolicyMap } from "../config/policy.ts";
 import { createApiJs, type HostCallHandler } from "./js/api_js.ts";
 import { hasDirectoryPlugins } from "./js/plugin_loader.ts";
 import { hashKey } from "../keys/hash.ts";
@@ -17,6 +18,7 @@ import { createTokenAuth } from "./auth/token_auth.ts";
 import type { ResponseStep, Step } from "./context.ts";
 import { createApiRateLimit } from "./limits/api_rate_limit.ts";
 import { createKeyLimits } from "./limits/key_limits.ts";
+import { createRateLimitsEndpoint } from "./limits/rate_limits_endpoint.ts";
 import { createProxy } from "./proxy.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import type { Chain } from "./run_chain.ts";
@@ -33,6 +35,8 @@ export interface GatewayServices {
   upstream: UpstreamClient;
   /** Where rate limits, quotas and cached responses are kept. */
   store: Store;
+  /** The policies loaded now (the reloader sets this). */
+  policies?: () => PolicyMap;
   log: Logger;
   /** The `tyk_js_path` library, read once per reload. */
   userLibrary?: { file: string; code: string };
@@ -150,12 +154,17 @@ export async function compileApi(
           keyStore: services.keyStore,
           log,
           overrides: config.override_messages,
+          policies: services.policies,
           installSession: def.base_identity_provided_by === "" ||
             def.base_identity_provided_by === "auth_token",
         })
         : null,
       js?.postKeyAuth,
       createKeyChecks({ notVersioned: def.version_data.not_versioned }),
+      createRateLimitsEndpoint(def.proxy.listen_path, {
+        store: services.store,
+        keyId: (keyName) => services.keyStore.storageId(keyName),
+      }),
       createKeyLimits({
         store: services.store,
         keyId: (keyName) => services.keyStore.storageId(keyName),

@@ -6,11 +6,13 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import type { GatewayConfig } from "../config/gateway_config.ts";
+import type { PolicyMap } from "../config/policy.ts";
 import type { KeyStore } from "../keys/key_store.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
 import { apisRoutes } from "./control/apis.ts";
 import { keysRoutes } from "./control/keys.ts";
+import { policiesRoutes } from "./control/policies.ts";
 import { apiError, json, methodNotSupported } from "./control/respond.ts";
 import type { ApiSet } from "./api_set.ts";
 
@@ -23,6 +25,8 @@ export interface ControlApiOptions {
   store: Store;
   keyStore: KeyStore;
   current: () => ApiSet;
+  /** The policies loaded by the last reload. */
+  policies: () => PolicyMap;
   /** Queues a reload; resolves when it finished. */
   reload: () => Promise<unknown>;
   /** Publishes a group reload to every gateway sharing the store. */
@@ -105,6 +109,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
   });
   app.all("/tyk/reload/group", methodNotSupported);
   app.route("/tyk/keys", keysRoutes(options));
+  app.route("/tyk/policies", policiesRoutes({ settings: config.policies, current: options.policies }));
   app.route("/tyk/apis", apisRoutes({ appPath: config.app_path, current: options.current }));
   app.notFound(() =>
     new Response("404 page not found\n", {

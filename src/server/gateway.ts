@@ -91,6 +91,7 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     store,
     keyStore,
     current: reloader.current,
+    policies: reloader.policies,
     reload,
     groupReload: () => publishNotification(store, "GroupReload", "", config.node_secret),
     isReady: () =>

@@ -5,6 +5,8 @@
  */
 import { type ApiHandle, canReuse, compileApi, type GatewayServices } from "../chain/compile_api.ts";
 import { loadApiDefinitions } from "../config/app_loader.ts";
+import type { PolicyMap } from "../config/policy.ts";
+import { loadPolicies } from "../config/policy_loader.ts";
 import type { ApiSet } from "./api_set.ts";
 import { assignListenPaths } from "./listen_paths.ts";
 import { Router } from "./router.ts";
@@ -25,12 +27,17 @@ export class ApiReloader {
   #running: Promise<ReloadReport> | null = null;
   #queued: Promise<ReloadReport> | null = null;
   #succeeded = false;
+  #policies: PolicyMap = new Map();
 
   constructor(services: GatewayServices) {
     this.#services = services;
     this.#strictRoutes = services.config.http_server_options.enable_strict_routes;
     this.#current = { router: new Router<ApiHandle>([]), byId: new Map() };
+    services.policies = this.policies;
   }
+
+  /** The policies loaded by the last reload; files written since are served after the next one. */
+  policies = (): PolicyMap => this.#policies;
 
   /** The set new requests are routed with. */
   current = (): ApiSet => this.#current;
@@ -74,6 +81,9 @@ export class ApiReloader {
     const { log, config } = this.#services;
     const previous = this.#current;
     const previousByFile = new Map(previous.router.apis.map((api) => [api.file, api]));
+    const loadedPolicies = await loadPolicies(config.policies);
+    for (const error of loadedPolicies.errors) log.error(error.message, { file: error.file });
+    this.#policies = loadedPolicies.policies;
     const { apis, errors } = await loadApiDefinitions(config.app_path, { secrets: config.secrets });
     this.#services.userLibrary = config.enable_jsvm ? await this.#readUserLibrary() : undefined;
 
@@ -119,7 +129,11 @@ export class ApiReloader {
     const byId = new Map(served.map((api) => [api.apiId, api]));
     this.#current = { router: new Router(served, { strictRoutes: this.#strictRoutes }), byId };
     this.#succeeded = true;
-    log.info("API reload complete", { apis: next.length, errors: errors.length });
+    log.info("API reload complete", {
+      apis: next.length,
+      policies: this.#policies.size,
+      errors: errors.length + loadedPolicies.errors.length,
+    });
     // Requests routed before the swap still hold the old handles; close() waits for their sandbox calls
     for (const api of previous.router.apis) if (!reused.has(api)) api.close();
     return { loaded: [...byId.keys()], errors };
