@@ -6,6 +6,10 @@ import type { ApiDefinition } from "../config/api_definition.ts";
 import { tokenAuthConfig } from "../config/api_definition.ts";
 import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
 import type { PolicyMap } from "../config/policy.ts";
+import { createEventBus, type EventBus } from "../events/bus.ts";
+import { EVENTS } from "../events/event.ts";
+import { HANDLER_FACTORIES, type HandlerContext } from "../events/handlers.ts";
+import { keyFailureMeta, keyFailureRaiser } from "../events/request_events.ts";
 import { createApiJs, type HostCallHandler } from "./js/api_js.ts";
 import { hasDirectoryPlugins } from "./js/plugin_loader.ts";
 import { hashKey } from "../keys/hash.ts";
@@ -16,6 +20,7 @@ import type { RateLimiterKind, Store } from "../store/store.ts";
 import { createKeyChecks } from "./auth/key_checks.ts";
 import { createTokenAuth } from "./auth/token_auth.ts";
 import type { ResponseStep, Step } from "./context.ts";
+import { GatewayError } from "./errors.ts";
 import { createApiRateLimit } from "./limits/api_rate_limit.ts";
 import { createKeyLimits } from "./limits/key_limits.ts";
 import { createRateLimitsEndpoint } from "./limits/rate_limits_endpoint.ts";
@@ -35,6 +40,8 @@ export interface GatewayServices {
   upstream: UpstreamClient;
   /** Where rate limits, quotas and cached responses are kept. */
   store: Store;
+  /** What event handlers use (store, HTTP client, template folder). */
+  eventContext: HandlerContext;
   /** The policies loaded now (the reloader sets this). */
   policies?: () => PolicyMap;
   log: Logger;
@@ -97,6 +104,22 @@ function drainBeforeClose(release: () => Promise<void>) {
   };
 }
 
+/** Raises VersionFailure (Reason: the 403 text) when the version check refuses a request. */
+function withVersionFailureEvent(check: Step | null, events: EventBus): Step | null {
+  if (check === null || !events.wants(EVENTS.versionFailure)) return check;
+  return async function versionCheckWithEvent(ctx) {
+    let out = check(ctx);
+    if (out instanceof Promise) out = await out;
+    if (out instanceof GatewayError) {
+      events.fire(EVENTS.versionFailure, {
+        ...keyFailureMeta(ctx, "Attempted access to disallowed version / path.", ""),
+        Reason: out.message,
+      });
+    }
+    return out;
+  };
+}
+
 /**
  * The limiter tyk.conf selects, in Tyk's precedence: fixed window, then sentinel and Redis rolling (both kept
  * as the exact sliding log), then Tyk's default, which counts a fixed window per key.
@@ -137,12 +160,21 @@ export async function compileApi(
   });
 
   const limiter = limiterKind(config);
+  const events = createEventBus(def.event_handlers.events, {
+    factories: HANDLER_FACTORIES,
+    context: services.eventContext,
+    log,
+    owner: def.api_id,
+  });
   const steps: (Step | null | undefined)[] = [
     js?.wake,
-    createVersionCheck(def, {
-      prefixMatching: config.http_server_options.enable_path_prefix_matching,
-      suffixMatching: config.http_server_options.enable_path_suffix_matching,
-    }),
+    withVersionFailureEvent(
+      createVersionCheck(def, {
+        prefixMatching: config.http_server_options.enable_path_prefix_matching,
+        suffixMatching: config.http_server_options.enable_path_suffix_matching,
+      }),
+      events,
+    ),
     js?.pre,
   ];
   if (!def.use_keyless) {
@@ -155,12 +187,18 @@ export async function compileApi(
           log,
           overrides: config.override_messages,
           policies: services.policies,
+          onAuthFailure: keyFailureRaiser(events, EVENTS.authFailure, "Auth Failure"),
           installSession: def.base_identity_provided_by === "" ||
             def.base_identity_provided_by === "auth_token",
         })
         : null,
       js?.postKeyAuth,
-      createKeyChecks({ notVersioned: def.version_data.not_versioned }),
+      createKeyChecks({
+        notVersioned: def.version_data.not_versioned,
+        onKeyExpired: events.wants(EVENTS.keyExpired)
+          ? (ctx, message) => events.fire(EVENTS.keyExpired, keyFailureMeta(ctx, message, ctx.sessionKey))
+          : undefined,
+      }),
       createRateLimitsEndpoint(def.proxy.listen_path, {
         store: services.store,
         keyId: (keyName) => services.keyStore.storageId(keyName),
@@ -172,6 +210,8 @@ export async function compileApi(
         disableRateLimit: def.disable_rate_limit,
         disableQuota: def.disable_quota,
         headers: config.rate_limit_response_headers,
+        onRateLimited: keyFailureRaiser(events, EVENTS.rateLimitExceeded, "Rate Limit Exceeded"),
+        onQuotaExceeded: keyFailureRaiser(events, EVENTS.quotaExceeded, "Key Quota Limit Exceeded"),
         onStoreError: (ctx, err) =>
           log.error("Cannot check rate limit and quota: store unavailable", {
             api_id: ctx.apiId,
@@ -185,6 +225,7 @@ export async function compileApi(
       store: services.store,
       limiter,
       hashKey: (name) => hashKey(name, config.hash_keys),
+      onRateLimited: keyFailureRaiser(events, EVENTS.rateLimitExceeded, "API Rate Limit Exceeded"),
       onStoreError: (ctx, err) =>
         log.error("Cannot check the API rate limit: store unavailable; letting requests through", {
           api_id: ctx.apiId,

@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import type { GatewayConfig } from "../config/gateway_config.ts";
 import type { PolicyMap } from "../config/policy.ts";
+import type { EventBus } from "../events/bus.ts";
 import type { KeyStore } from "../keys/key_store.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
@@ -25,6 +26,8 @@ export interface ControlApiOptions {
   store: Store;
   keyStore: KeyStore;
   current: () => ApiSet;
+  /** The gateway-level event handlers of tyk.conf (token events). */
+  events: EventBus;
   /** The policies loaded by the last reload. */
   policies: () => PolicyMap;
   /** Queues a reload; resolves when it finished. */

@@ -4,6 +4,8 @@
  */
 import { createErrorRenderer, GatewayError, MESSAGES } from "../chain/errors.ts";
 import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
+import { createEventBus } from "../events/bus.ts";
+import { HANDLER_FACTORIES, type HandlerContext } from "../events/handlers.ts";
 import { createHostCalls } from "../chain/js/host_calls.ts";
 import { KeyStore } from "../keys/key_store.ts";
 import { logger } from "../log.ts";
@@ -59,12 +61,27 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     sessionLifetime: config.global_session_lifetime,
     apiOrg: (apiId) => reloader.current().byId.get(apiId)?.orgId,
   });
+  const eventContext: HandlerContext = {
+    store,
+    upstream,
+    log: logger("webhooks"),
+    templatePath: config.template_path,
+    baseDir,
+    ignoreCanonical: config.ignore_canonical_mime_header_key,
+  };
+  const systemEvents = createEventBus(config.event_handlers.events, {
+    factories: HANDLER_FACTORIES,
+    context: eventContext,
+    log,
+    owner: "tyk.conf",
+  });
   const reloader = new ApiReloader({
     config,
     baseDir,
     keyStore,
     upstream,
     store,
+    eventContext,
     hostCalls,
     load: LOAD_GAUGE,
     log: logger("gateway"),
@@ -92,6 +109,7 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     keyStore,
     current: reloader.current,
     policies: reloader.policies,
+    events: systemEvents,
     reload,
     groupReload: () => publishNotification(store, "GroupReload", "", config.node_secret),
     isReady: () =>

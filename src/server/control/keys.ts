@@ -3,6 +3,8 @@
  */
 import { Hono } from "hono";
 import type { GatewayConfig } from "../../config/gateway_config.ts";
+import type { EventBus } from "../../events/bus.ts";
+import { EVENTS } from "../../events/event.ts";
 import type { KeyStore } from "../../keys/key_store.ts";
 import { showLiveQuota } from "../../keys/live_quota.ts";
 import { parseSession, type Session } from "../../keys/session.ts";
@@ -20,6 +22,8 @@ export interface KeysRouteOptions {
   keyStore: KeyStore;
   /** Where quota counters live, for the live `quota_remaining`. */
   store: Pick<Store, "getMany" | "ttl">;
+  /** The gateway-level event handlers (token events). @default none */
+  events?: EventBus;
   /** The policies loaded now. @default none */
   policies?: () => PolicyMap;
   current: () => ApiSet;
@@ -89,11 +93,17 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
     return config.hash_keys ? hashKey(key, true) : undefined;
   }
 
-  async function store(session: Session, key: string): Promise<Response> {
+  /** Raises a token event on the gateway's own handlers (tyk.conf `event_handlers`). */
+  function tokenEvent(name: string, message: string, org: string, key: string): void {
+    options.events?.fire(name, { Message: message, OriginatingRequest: "", Org: org, Key: key });
+  }
+
+  async function store(session: Session, key: string, message: string): Promise<Response> {
     session.date_created = new Date(now()).toISOString();
     resetQuotaFields(session);
     await keyStore.set(key, session, lifetime(session));
     await keyStore.resetQuota(key);
+    tokenEvent(EVENTS.tokenCreated, message, session.org_id, key);
     return modified(key, "added", keyHashOf(key));
   }
 
@@ -107,6 +117,7 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
     customId: string | null,
     malformed: [number, string],
     master: [number, string],
+    message = "Key modified.",
   ): Promise<Response> {
     const session = await parseBody(request);
     if (!session) return apiError(...malformed);
@@ -115,7 +126,8 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
     if (Object.keys(session.access_rights ?? {}).length === 0 && !config.allow_master_keys) {
       return apiError(...master);
     }
-    return store(session, generateToken(session.org_id, customId ?? newKeyId(), config.hash_key_function));
+    const key = generateToken(session.org_id, customId ?? newKeyId(), config.hash_key_function);
+    return store(session, key, message);
   }
 
   const SECURITY = [500, "Failed to create key, ensure security settings are correct."] as [number, string];
@@ -125,7 +137,7 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
     create(c.req.raw, null, [500, "Unmarshalling failed"], [
       400,
       "Failed to create key, keys must have at least one Access Rights record set.",
-    ]));
+    ], "Key generated."));
   app.all("/create", methodNotSupported);
 
   app.get("/", async (c) => {
@@ -189,6 +201,7 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
     const where = { hashed: found.hashed };
     await keyStore.set(found.keyName, session, lifetime(session), where);
     if (!suppressReset) await keyStore.resetQuota(found.keyName, { ...where, session });
+    tokenEvent(EVENTS.tokenUpdated, "Key modified.", session.org_id, found.keyName);
     return modified(found.keyName, "modified");
   });
   app.delete("/:key", async (c) => {
@@ -199,6 +212,7 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
       return apiError(404, "There is no such key found");
     }
     if (c.req.query("api_id") === "-1") return json(null);
+    if (!hashed) tokenEvent(EVENTS.tokenDeleted, "Key deleted.", "", found.keyName);
     return modified(found.keyName, "deleted");
   });
   app.all("/:key", methodNotSupported);

@@ -1,0 +1,220 @@
+/** End to end: Tyk's events at their raise points, delivered to log and webhook handlers by the real gateway. */
+import assert from "node:assert/strict";
+import { freePort } from "./support/redis_server.ts";
+import { startGateway, tokenApi } from "./support/gateway.ts";
+import { createKey, keySession, statuses } from "./support/keys.ts";
+import { startUpstream } from "./support/upstream.ts";
+
+interface Hook {
+  method: string;
+  path: string;
+  headers: Headers;
+  body: string;
+}
+
+/** A webhook target that records what it receives and lets a test wait for the n-th delivery. */
+function startSink() {
+  const hooks: Hook[] = [];
+  const waiting: { n: number; resolve: () => void }[] = [];
+  const abort = new AbortController();
+  const ready = Promise.withResolvers<string>();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: abort.signal,
+    onListen: (addr) => ready.resolve(`http://127.0.0.1:${addr.port}`),
+  }, async (req) => {
+    hooks.push({
+      method: req.method,
+      path: new URL(req.url).pathname,
+      headers: req.headers,
+      body: await req.text(),
+    });
+    for (const w of waiting.filter((w) => hooks.length >= w.n)) w.resolve();
+    return new Response("ok");
+  });
+  return {
+    hooks,
+    url: ready.promise,
+    /** Resolves once `n` webhooks arrived in total; bounded so a missing one fails the test. */
+    received(n: number, timeoutMs = 10_000): Promise<void> {
+      if (hooks.length >= n) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`only ${hooks.length} of ${n} webhooks arrived`)),
+          timeoutMs,
+        );
+        waiting.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
+      });
+    },
+    stop: async () => {
+      abort.abort();
+      await server.finished;
+    },
+  };
+}
+
+function defaultBody(event: string, message: string, path: string, key: string): string {
+  return `\n{\n    "event": "${event}",\n    "message": "${message}",\n    "path": "${path}",\n` +
+    `    "origin": "127.0.0.1",\n    "key": "${key}"\n}\n\n\n`;
+}
+
+const webhook = (target: string, extra: Record<string, unknown> = {}) => ({
+  handler_name: "eh_web_hook_handler",
+  handler_meta: { method: "POST", target_path: target, ...extra },
+});
+
+Deno.test("events: each key event reaches its webhook with Tyk's default body, and the log handler", async () => {
+  const sink = startSink();
+  const target = await sink.url;
+  const upstream = await startUpstream();
+  const events = {
+    AuthFailure: [
+      webhook(`${target}/auth`, { header_map: { "x-tenant": "blue" } }),
+      { handler_name: "eh_log_handler", handler_meta: { prefix: "audit" } },
+      { handler_name: "eh_log_handler", handler_meta: { prefix: "muted", disabled: true } },
+    ],
+    KeyExpired: [webhook(`${target}/expired`)],
+    RatelimitExceeded: [webhook(`${target}/rate`)],
+    QuotaExceeded: [webhook(`${target}/quota`)],
+    VersionFailure: [webhook(`${target}/version`)],
+  };
+  const blackList = {
+    not_versioned: true,
+    versions: {
+      Default: {
+        name: "Default",
+        use_extended_paths: true,
+        extended_paths: {
+          black_list: [{ path: "/secret", method_actions: { GET: { action: "no_action" } } }],
+        },
+      },
+    },
+  };
+  const gw = await startGateway({
+    apps: {
+      "t.json": tokenApi("tok", "/tok/", upstream.url, {
+        event_handlers: { events },
+        version_data: blackList,
+      }),
+    },
+  });
+  try {
+    assert.deepEqual(await statuses(`${gw.url}/tok/a`, 1, "unknown-key"), [403]);
+    const expired = await createKey(gw, keySession(["tok"], { expires: Math.floor(Date.now() / 1000) - 10 }));
+    assert.deepEqual(await statuses(`${gw.url}/tok/b`, 1, expired), [401]);
+    const limited = await createKey(gw, keySession(["tok"], { rate: 1, per: 60 }));
+    assert.deepEqual(await statuses(`${gw.url}/tok/c`, 2, limited), [200, 429]);
+    const quota = await createKey(gw, keySession(["tok"], { quota_max: 1, quota_renewal_rate: 60 }));
+    assert.deepEqual(await statuses(`${gw.url}/tok/d`, 2, quota), [200, 403]);
+    assert.deepEqual(await statuses(`${gw.url}/tok/secret`, 1, quota), [403]);
+    await sink.received(5);
+
+    const byPath = new Map(sink.hooks.map((hook) => [hook.path, hook]));
+    assert.equal(
+      byPath.get("/auth")!.body,
+      defaultBody("AuthFailure", "Auth Failure", "/tok/a", "unknown-key"),
+    );
+    assert.equal(
+      byPath.get("/expired")!.body,
+      defaultBody("KeyExpired", "Attempted access from expired key.", "/tok/b", expired),
+    );
+    assert.equal(
+      byPath.get("/rate")!.body,
+      defaultBody("RatelimitExceeded", "Rate Limit Exceeded", "/tok/c", limited),
+    );
+    assert.equal(
+      byPath.get("/quota")!.body,
+      defaultBody("QuotaExceeded", "Key Quota Limit Exceeded", "/tok/d", quota),
+    );
+    assert.equal(
+      byPath.get("/version")!.body,
+      defaultBody("VersionFailure", "Attempted access to disallowed version / path.", "/tok/secret", ""),
+    );
+    const auth = byPath.get("/auth")!;
+    assert.equal(auth.method, "POST");
+    assert.equal(auth.headers.get("user-agent"), "Tyk-Hookshot");
+    assert.equal(auth.headers.get("content-type"), "application/json");
+    assert.equal(auth.headers.get("x-tenant"), "blue");
+    await gw.waitForLog("audit:AuthFailure:unknown-key:127.0.0.1:/tok/a");
+    assert.ok(!gw.logs().includes("muted:"), "a disabled handler is skipped");
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+    await sink.stop();
+  }
+});
+
+Deno.test("events: event_timeout sends an identical webhook once; a down target is logged, requests unaffected", async () => {
+  const sink = startSink();
+  const target = await sink.url;
+  const upstream = await startUpstream();
+  const down = `http://127.0.0.1:${freePort()}/hook`;
+  const gw = await startGateway({
+    apps: {
+      "t.json": tokenApi("tok", "/tok/", upstream.url, {
+        event_handlers: { events: { AuthFailure: [webhook(`${target}/auth`, { event_timeout: 60 })] } },
+      }),
+      "d.json": tokenApi("down", "/down/", upstream.url, {
+        event_handlers: { events: { AuthFailure: [webhook(down)] } },
+      }),
+    },
+  });
+  try {
+    assert.deepEqual(await statuses(`${gw.url}/tok/x`, 3, "same-key"), [403, 403, 403]);
+    assert.deepEqual(await statuses(`${gw.url}/tok/x`, 1, "other-key"), [403]);
+    await sink.received(2);
+    assert.deepEqual(sink.hooks.map((hook) => JSON.parse(hook.body).key).sort(), ["other-key", "same-key"]);
+
+    assert.deepEqual(await statuses(`${gw.url}/down/x`, 3, "k-down"), [403, 403, 403]);
+    await gw.waitForLog(/level=error msg="Webhook request failed: .*ECONNREFUSED/);
+    const key = await createKey(gw, keySession(["down"]));
+    assert.deepEqual(await statuses(`${gw.url}/down/x`, 1, key), [200]);
+    // A later identical event that the window suppressed would have arrived by now, after the others.
+    assert.deepEqual(await statuses(`${gw.url}/tok/x`, 1, "third-key"), [403]);
+    await sink.received(3);
+    assert.equal(sink.hooks.length, 3);
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+    await sink.stop();
+  }
+});
+
+Deno.test("events: token events reach the gateway-wide handlers of tyk.conf, with a custom template", async () => {
+  const sink = startSink();
+  const target = await sink.url;
+  const upstream = await startUpstream();
+  const template =
+    '{"event":"{{.Type}}","message":"{{.Meta.Message}}","org":"{{.Meta.Org}}","key":"{{.Meta.Key}}"}';
+  const events = Object.fromEntries(
+    ["TokenCreated", "TokenUpdated", "TokenDeleted"].map((name) => [
+      name,
+      [webhook(`${target}/token`, { template_path: "token.json" })],
+    ]),
+  );
+  const gw = await startGateway({
+    conf: { event_handlers: { events } },
+    apps: { "t.json": tokenApi("tok", "/tok/", upstream.url) },
+    files: { "token.json": template },
+  });
+  try {
+    const key = await createKey(gw, keySession(["tok"], { org_id: "acme" }));
+    await sink.received(1);
+    const stored = await (await gw.admin(`/tyk/keys/${key}`)).json();
+    await gw.admin(`/tyk/keys/${key}`, { method: "PUT", body: JSON.stringify(stored) });
+    await sink.received(2);
+    await gw.admin(`/tyk/keys/${key}`, { method: "DELETE" });
+    await sink.received(3);
+    assert.deepEqual(sink.hooks.map((hook) => hook.body), [
+      `{"event":"TokenCreated","message":"Key generated.","org":"acme","key":"${key}"}`,
+      `{"event":"TokenUpdated","message":"Key modified.","org":"acme","key":"${key}"}`,
+      `{"event":"TokenDeleted","message":"Key deleted.","org":"","key":"${key}"}`,
+    ]);
+    assert.equal(sink.hooks[0].headers.get("content-type"), "application/json");
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+    await sink.stop();
+  }
+});
