@@ -16,14 +16,17 @@ function micros(value: string, unit: string): number {
   return unit === "us" ? n : unit === "ms" ? n * 1000 : n * 1_000_000;
 }
 
-/** Runs `wrk -t<threads> -c<connections> -d<seconds>s --latency url`. */
+/** Runs `wrk -t<threads> -c<connections> -d<seconds>s --latency [-H "name: value"]… url`. */
 export async function wrk(
   url: string,
-  options: { connections: number; seconds: number; threads?: number },
+  options: { connections: number; seconds: number; threads?: number; headers?: Record<string, string> },
 ): Promise<WrkResult> {
   const threads = Math.min(options.threads ?? 1, options.connections);
+  const headers = Object.entries(options.headers ?? {}).flatMap((
+    [name, value],
+  ) => ["-H", `${name}: ${value}`]);
   const out = await new Deno.Command("wrk", {
-    args: [`-t${threads}`, `-c${options.connections}`, `-d${options.seconds}s`, "--latency", url],
+    args: [`-t${threads}`, `-c${options.connections}`, `-d${options.seconds}s`, "--latency", ...headers, url],
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -18,8 +18,9 @@ export function slidingLogResult(count: number, rate: number, resetMs: number): 
 const SWEEP_EVERY = 4096;
 
 interface Log {
-  /** Request times in ms, ascending. */
+  /** Request times in ms, ascending, from `start` on; entries before `start` have left the window. */
   times: number[];
+  start: number;
   /** When the whole log expires (Redis `EXPIRE per`). */
   expiresAt: number;
 }
@@ -37,23 +38,28 @@ export class MemorySlidingLog {
 
     let log = this.#logs.get(key);
     if (log === undefined || log.expiresAt <= nowMs) {
-      log = { times: [], expiresAt: 0 };
+      log = { times: [], start: 0, expiresAt: 0 };
       this.#logs.set(key, log);
     }
     const { times } = log;
     const cutoff = nowMs - perMs;
-    let drop = 0;
-    while (drop < times.length && times[drop] <= cutoff) drop++;
-    if (drop > 0) times.splice(0, drop);
-    const count = times.length;
+    // Entries leave from the front by moving `start`; the array is compacted once half of it is dead, so
+    // a busy key costs O(1) per request instead of shifting the whole log.
+    while (log.start < times.length && times[log.start] <= cutoff) log.start++;
+    if (log.start > 1024 && log.start * 2 > times.length) {
+      times.splice(0, log.start);
+      log.start = 0;
+    }
+    const count = times.length - log.start;
 
     let at = times.length;
-    while (at > 0 && times[at - 1] > nowMs) at--;
-    times.splice(at, 0, nowMs);
+    while (at > log.start && times[at - 1] > nowMs) at--;
+    if (at === times.length) times.push(nowMs);
+    else times.splice(at, 0, nowMs);
     log.expiresAt = nowMs + perMs;
     if (perMs <= 0) this.#logs.delete(key); // EXPIRE 0 deletes the key
 
-    const oldest = rate >= 1 ? times[times.length - rate] : undefined;
+    const oldest = rate >= 1 && times.length - rate >= log.start ? times[times.length - rate] : undefined;
     return slidingLogResult(count, rate, oldest === undefined ? 0 : oldest + perMs - nowMs);
   }
 

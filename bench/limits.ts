@@ -1,0 +1,100 @@
+/**
+ * What rate limits and quotas cost on the request path, end to end with wrk: an auth-token API whose key has a
+ * rate limit (a billion a second) and a quota (a billion an hour), never reached,, against the same upstream behind a keyless API, in the same
+ * gateway and run, rounds interleaved. Once on the embedded store and once on a real redis-server (when one is
+ * installed), each with Tyk's default limiter and with the Redis rolling limiter.
+ *
+ *   deno run -A bench/limits.ts [--seconds 5] [--rounds 3]
+ *
+ * Reports requests per second of each and the ratio keyed / keyless (targets: ≥ 0.9 embedded, ≥ 0.8 Redis).
+ */
+import { keylessApi, startGateway, tokenApi } from "../tests/support/gateway.ts";
+import { createKey, keySession } from "../tests/support/keys.ts";
+import { hasRedisServer, startRedis } from "../tests/support/redis_server.ts";
+import { startOkUpstream } from "./_upstream.ts";
+import { machineLine, median, wrk } from "./_wrk.ts";
+
+const args = Deno.args;
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const SECONDS = option("seconds", 5);
+const ROUNDS = option("rounds", 3);
+const CONNECTIONS = 32;
+
+const upstream = await startOkUpstream();
+
+/** Measures one gateway set-up; returns median rps of both APIs and their ratio. */
+async function measure(name: string, conf: Record<string, unknown>) {
+  const gw = await startGateway({
+    conf: { log_level: "warn", ...conf },
+    apps: {
+      "open.json": keylessApi("open", "/open/", upstream.url),
+      "keyed.json": tokenApi("keyed", "/keyed/", upstream.url),
+    },
+  });
+  try {
+    const key = await createKey(
+      gw,
+      keySession(["keyed"], {
+        rate: 1_000_000_000,
+        per: 1,
+        quota_max: 1_000_000_000,
+        quota_renewal_rate: 3600,
+      }),
+    );
+    const check = await fetch(`${gw.url}/keyed/`, { headers: { authorization: key } });
+    await check.body?.cancel();
+    if (check.status !== 200 || check.headers.get("x-ratelimit-limit") !== "1000000000") {
+      throw new Error(`the keyed API is not limited as intended: ${check.status}`);
+    }
+    // warm both paths up
+    await wrk(`${gw.url}/open/`, { connections: CONNECTIONS, seconds: 1 });
+    await wrk(`${gw.url}/keyed/`, { connections: CONNECTIONS, seconds: 1, headers: { Authorization: key } });
+    const open: number[] = [];
+    const keyed: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const a = await wrk(`${gw.url}/open/`, { connections: CONNECTIONS, seconds: SECONDS });
+      const b = await wrk(`${gw.url}/keyed/`, {
+        connections: CONNECTIONS,
+        seconds: SECONDS,
+        headers: { Authorization: key },
+      });
+      if (a.errors || b.errors) {
+        throw new Error(`errors during the run: keyless ${a.errors}, keyed ${b.errors}`);
+      }
+      open.push(a.rps);
+      keyed.push(b.rps);
+    }
+    const ratio = median(keyed) / median(open);
+    console.log(
+      `${name.padEnd(34)} keyless ${median(open).toFixed(0).padStart(6)} rps  keyed ${
+        median(keyed).toFixed(0).padStart(6)
+      } rps  ratio ${ratio.toFixed(2)}  (rounds: ${open.map((v, i) => (keyed[i] / v).toFixed(2)).join(" ")})`,
+    );
+  } finally {
+    await gw.stop();
+  }
+}
+
+console.log(`# bench/limits.ts — ${await machineLine()}`);
+console.log(`# wrk ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} rounds interleaved`);
+try {
+  await measure("embedded, default limiter", {});
+  await measure("embedded, rolling limiter", { enable_redis_rolling_limiter: true });
+  if (hasRedisServer()) {
+    const redis = await startRedis();
+    try {
+      const storage = { type: "redis", host: "127.0.0.1", port: redis.port };
+      await measure("redis, default limiter", { storage });
+      await measure("redis, rolling limiter", { storage, enable_redis_rolling_limiter: true });
+    } finally {
+      await redis.stop();
+    }
+  } else {
+    console.log("redis-server not installed: Redis runs skipped");
+  }
+} finally {
+  await upstream.stop();
+}
