@@ -8,6 +8,7 @@
  * - `sliding`: Tyk's rolling limiter. Drop entries at or before now − per, count the rest, add now (blocked
  *   requests are logged too), expire the log after per; blocked when the count before adding reached rate.
  * - `window`: a fixed window opened by the first request and expiring after per; blocked past rate.
+ * The time until a slot frees costs one more lookup, made only when ARGV[8] is `1`.
  * Quota part (the next key when ARGV[6] is `1`), run only when the rate part did not block: Tyk's quota step —
  * a counter that is absent, or has no expiry while the quota renews, restarts at 0 for the renewal period,
  * then INCR; blocked requests count too.
@@ -24,6 +25,7 @@ if kind ~= '' then
   nextKey = 2
   local rate = tonumber(ARGV[2])
   local per = tonumber(ARGV[3])
+  local wantReset = ARGV[8] == '1'
   if kind == 'sliding' then
     local per_ns = per * 1000000000
     local now = tonumber(ARGV[4])
@@ -33,28 +35,31 @@ if kind ~= '' then
     redis.call('EXPIRE', key, per)
     if count >= rate then blocked = 1 end
     remaining = math.max(rate - count - 1, 0)
-    if rate >= 1 then
+    if wantReset and rate >= 1 then
       local oldest = redis.call('ZRANGE', key, -rate, -rate, 'WITHSCORES')
       if oldest[2] then reset = math.floor((tonumber(oldest[2]) + per_ns - now) / 1000000 + 0.5) end
     end
   else
     local n = redis.call('INCR', key)
-    local ttl = redis.call('PTTL', key)
-    if n == 1 or ttl < 0 then
+    if n == 1 then
       redis.call('PEXPIRE', key, per * 1000)
-      ttl = per * 1000
+      reset = per * 1000
+    elseif wantReset then
+      reset = redis.call('PTTL', key)
     end
     if n > rate then blocked = 1 end
     remaining = math.max(rate - n, 0)
-    reset = ttl
   end
 end
 if ARGV[6] ~= '1' or blocked == 1 then return {blocked, remaining, reset, -1, 0} end
 local quota = KEYS[nextKey]
 local renewal = tonumber(ARGV[7])
-if renewal > 0 and redis.call('PTTL', quota) < 0 then redis.call('SET', quota, 0, 'PX', renewal) end
-local used = redis.call('INCR', quota)
-return {blocked, remaining, reset, used, redis.call('PTTL', quota)}`;
+local ttl = redis.call('PTTL', quota)
+if renewal > 0 and ttl < 0 then
+  redis.call('SET', quota, 0, 'PX', renewal)
+  ttl = renewal
+end
+return {blocked, remaining, reset, redis.call('INCR', quota), ttl}`;
 
 /** The keys and arguments of one call of {@link LIMITS_LUA}. */
 export interface LimitsCall {
@@ -74,10 +79,11 @@ export function limitsCall(
   member: string,
 ): LimitsCall {
   const keys: string[] = [];
-  const args = ["", "0", "0", "0", "", "0", "0"];
+  const args = ["", "0", "0", "0", "", "0", "0", "0"];
   if (rate !== null) {
     keys.push(rate.key);
     args.splice(0, 5, rate.kind, String(Math.trunc(rate.rate)), String(Math.trunc(rate.per)), nowNs, member);
+    args[7] = rate.reset === false ? "0" : "1";
   }
   if (quota !== null) {
     keys.push(quota.key);

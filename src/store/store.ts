@@ -31,6 +31,8 @@ export interface RateLimitCheck {
   rate: number;
   /** The window in seconds; truncated to an integer. */
   per: number;
+  /** Work out `resetMs` (one more lookup on Redis); with `false` a store may leave it 0. @default true */
+  reset?: boolean;
 }
 
 /** The quota of one request. */

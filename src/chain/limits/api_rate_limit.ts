@@ -44,6 +44,7 @@ export function createApiRateLimit(def: ApiLimitDefinition, options: ApiRateLimi
     key: `rate-limit-${options.hashKey(eventKey)}`,
     rate,
     per,
+    reset: false,
   };
   if (options.limiter === "window") check.key += ":";
   const blocked = new GatewayError(429, MESSAGES.apiRateLimited);

@@ -68,6 +68,7 @@ export function createKeyLimits(options: KeyLimitsOptions): Step | null {
             key: limiter === "window" ? `${rateKey}:${session.last_updated}` : rateKey,
             rate: limit.rate,
             per: limit.per,
+            reset: rateHeaders,
           }
           : null,
         checkQuota ? { key: `quota-${id}`, renewalSeconds: limit.quota_renewal_rate } : null,
