@@ -35,14 +35,6 @@ const TIMEOUT_MS = 30_000;
 export const DEDUP_PREFIX = "webhook.cache.";
 const ENCODER = new TextEncoder();
 
-/** Go's `CanonicalMIMEHeaderKey` for token names. */
-function canonical(name: string): string {
-  return name.toLowerCase().replace(
-    /(^|-)([a-z])/g,
-    (_m, dash: string, letter: string) => dash + letter.toUpperCase(),
-  );
-}
-
 function field(meta: Record<string, unknown>, name: string): string {
   if (!(name in meta)) throw new TemplateError(`can't evaluate field ${name}`);
   const value = meta[name];
