@@ -1,56 +1,21 @@
 /** End to end: Tyk's events at their raise points, delivered to log and webhook handlers by the real gateway. */
 import assert from "node:assert/strict";
+import { startRawHttpServer } from "./support/raw_http_server.ts";
 import { freePort } from "./support/redis_server.ts";
 import { startGateway, tokenApi } from "./support/gateway.ts";
 import { createKey, keySession, statuses } from "./support/keys.ts";
 import { startUpstream } from "./support/upstream.ts";
 
-interface Hook {
-  method: string;
-  path: string;
-  headers: Headers;
-  body: string;
-}
-
-/** A webhook target that records what it receives and lets a test wait for the n-th delivery. */
-function startSink() {
-  const hooks: Hook[] = [];
-  const waiting: { n: number; resolve: () => void }[] = [];
-  const abort = new AbortController();
-  const ready = Promise.withResolvers<string>();
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    signal: abort.signal,
-    onListen: (addr) => ready.resolve(`http://127.0.0.1:${addr.port}`),
-  }, async (req) => {
-    hooks.push({
-      method: req.method,
-      path: new URL(req.url).pathname,
-      headers: req.headers,
-      body: await req.text(),
-    });
-    for (const w of waiting.filter((w) => hooks.length >= w.n)) w.resolve();
-    return new Response("ok");
-  });
+/** A webhook target: a strict HTTP/1.1 server that records the bytes of every request it receives. */
+async function startSink() {
+  const server = await startRawHttpServer();
   return {
-    hooks,
-    url: ready.promise,
+    hooks: server.requests,
+    server,
+    url: server.url,
     /** Resolves once `n` webhooks arrived in total; bounded so a missing one fails the test. */
-    received(n: number, timeoutMs = 10_000): Promise<void> {
-      if (hooks.length >= n) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`only ${hooks.length} of ${n} webhooks arrived`)),
-          timeoutMs,
-        );
-        waiting.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
-      });
-    },
-    stop: async () => {
-      abort.abort();
-      await server.finished;
-    },
+    received: (n: number) => server.waitUntil(() => server.requests.length >= n),
+    stop: () => server.close(),
   };
 }
 
@@ -65,8 +30,8 @@ const webhook = (target: string, extra: Record<string, unknown> = {}) => ({
 });
 
 Deno.test("events: each key event reaches its webhook with Tyk's default body, and the log handler", async () => {
-  const sink = startSink();
-  const target = await sink.url;
+  const sink = await startSink();
+  const target = sink.url;
   const upstream = await startUpstream();
   const events = {
     AuthFailure: [
@@ -110,7 +75,7 @@ Deno.test("events: each key event reaches its webhook with Tyk's default body, a
     assert.deepEqual(await statuses(`${gw.url}/tok/secret`, 1, quota), [403]);
     await sink.received(5);
 
-    const byPath = new Map(sink.hooks.map((hook) => [hook.path, hook]));
+    const byPath = new Map(sink.hooks.map((hook) => [hook.target, { ...hook, body: hook.text() }]));
     assert.equal(
       byPath.get("/auth")!.body,
       defaultBody("AuthFailure", "Auth Failure", "/tok/a", "unknown-key"),
@@ -133,9 +98,14 @@ Deno.test("events: each key event reaches its webhook with Tyk's default body, a
     );
     const auth = byPath.get("/auth")!;
     assert.equal(auth.method, "POST");
-    assert.equal(auth.headers.get("user-agent"), "Tyk-Hookshot");
-    assert.equal(auth.headers.get("content-type"), "application/json");
-    assert.equal(auth.headers.get("x-tenant"), "blue");
+    assert.deepEqual(sink.server.errors, [], "every webhook is framed correctly");
+    assert.equal(auth.framing, "content-length");
+    assert.equal(auth.header("Content-Length"), String(auth.body.length));
+    assert.equal(auth.header("User-Agent"), "Tyk-Hookshot");
+    assert.equal(auth.header("Content-Type"), "application/json");
+    const names = auth.headers.map(([name]) => name);
+    assert.ok(names.includes("X-Tenant"), `header_map names are sent canonical: ${names}`);
+    assert.equal(auth.header("X-Tenant"), "blue");
     await gw.waitForLog("audit:AuthFailure:unknown-key:127.0.0.1:/tok/a");
     assert.ok(!gw.logs().includes("muted:"), "a disabled handler is skipped");
   } finally {
@@ -146,8 +116,8 @@ Deno.test("events: each key event reaches its webhook with Tyk's default body, a
 });
 
 Deno.test("events: event_timeout sends an identical webhook once; a down target is logged, requests unaffected", async () => {
-  const sink = startSink();
-  const target = await sink.url;
+  const sink = await startSink();
+  const target = sink.url;
   const upstream = await startUpstream();
   const down = `http://127.0.0.1:${freePort()}/hook`;
   const gw = await startGateway({
@@ -164,7 +134,7 @@ Deno.test("events: event_timeout sends an identical webhook once; a down target 
     assert.deepEqual(await statuses(`${gw.url}/tok/x`, 3, "same-key"), [403, 403, 403]);
     assert.deepEqual(await statuses(`${gw.url}/tok/x`, 1, "other-key"), [403]);
     await sink.received(2);
-    assert.deepEqual(sink.hooks.map((hook) => JSON.parse(hook.body).key).sort(), ["other-key", "same-key"]);
+    assert.deepEqual(sink.hooks.map((hook) => JSON.parse(hook.text()).key).sort(), ["other-key", "same-key"]);
 
     assert.deepEqual(await statuses(`${gw.url}/down/x`, 3, "k-down"), [403, 403, 403]);
     await gw.waitForLog(/level=error msg="Webhook request failed: Cannot connect to .*Connection refused/);
@@ -182,8 +152,8 @@ Deno.test("events: event_timeout sends an identical webhook once; a down target 
 });
 
 Deno.test("events: token events reach the gateway-wide handlers of tyk.conf, with a custom template", async () => {
-  const sink = startSink();
-  const target = await sink.url;
+  const sink = await startSink();
+  const target = sink.url;
   const upstream = await startUpstream();
   const template =
     '{"event":"{{.Type}}","message":"{{.Meta.Message}}","org":"{{.Meta.Org}}","key":"{{.Meta.Key}}"}';
@@ -206,12 +176,45 @@ Deno.test("events: token events reach the gateway-wide handlers of tyk.conf, wit
     await sink.received(2);
     await gw.admin(`/tyk/keys/${key}`, { method: "DELETE" });
     await sink.received(3);
-    assert.deepEqual(sink.hooks.map((hook) => hook.body), [
+    assert.deepEqual(sink.hooks.map((hook) => hook.text()), [
       `{"event":"TokenCreated","message":"Key generated.","org":"acme","key":"${key}"}`,
       `{"event":"TokenUpdated","message":"Key modified.","org":"acme","key":"${key}"}`,
       `{"event":"TokenDeleted","message":"Key deleted.","org":"","key":"${key}"}`,
     ]);
-    assert.equal(sink.hooks[0].headers.get("content-type"), "application/json");
+    assert.equal(sink.hooks[0].header("content-type"), "application/json");
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+    await sink.stop();
+  }
+});
+
+Deno.test("events: a GET webhook carries its body with a matching Content-Length, as Go's client sends it", async () => {
+  const sink = await startSink();
+  const upstream = await startUpstream();
+  const gw = await startGateway({
+    apps: {
+      "t.json": tokenApi("tok", "/tok/", upstream.url, {
+        event_handlers: { events: { AuthFailure: [webhook(`${sink.url}/get?x=1`, { method: "get" })] } },
+      }),
+    },
+  });
+  try {
+    assert.deepEqual(await statuses(`${gw.url}/tok/p`, 1, "wrong-key"), [403]);
+    await sink.received(1);
+    const [hook] = sink.hooks;
+    const body = defaultBody("AuthFailure", "Auth Failure", "/tok/p", "wrong-key");
+    assert.deepEqual([hook.method, hook.target, hook.version, hook.framing], [
+      "GET",
+      "/get?x=1",
+      "HTTP/1.1",
+      "content-length",
+    ]);
+    assert.equal(hook.text(), body);
+    assert.equal(hook.header("content-length"), String(new TextEncoder().encode(body).length));
+    const raw = new TextDecoder().decode(hook.raw);
+    assert.ok(raw.endsWith(`\r\n\r\n${body}`), "the body follows the blank line and nothing else");
+    assert.deepEqual(sink.server.errors, []);
   } finally {
     await gw.stop();
     await upstream.stop();
