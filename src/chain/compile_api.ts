@@ -9,7 +9,7 @@ import type { PolicyMap } from "../config/policy.ts";
 import { createEventBus, type EventBus } from "../events/bus.ts";
 import { EVENTS } from "../events/event.ts";
 import { HANDLER_FACTORIES, type HandlerContext } from "../events/handlers.ts";
-import { keyFailureMeta, keyFailureRaiser } from "../events/request_events.ts";
+import { keyFailureMeta, keyFailureRaiser } from "./events/key_failure.ts";
 import { createApiJs, type HostCallHandler } from "./js/api_js.ts";
 import { hasDirectoryPlugins } from "./js/plugin_loader.ts";
 import { hashKey } from "../keys/hash.ts";

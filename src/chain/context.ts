@@ -4,7 +4,9 @@
  */
 import type { GatewayError } from "./errors.ts";
 import type { Session } from "../keys/session.ts";
-import type { LimitHeaderValues } from "./limits/limit_headers.ts";
+
+/** `X-RateLimit-Limit`, `-Remaining` and `-Reset` (unix seconds), as header values. */
+export type LimitHeaderValues = readonly [limit: string, remaining: string, reset: string];
 
 /**
  * A response a step made itself that still goes through the API's response chain (JS response hooks, the

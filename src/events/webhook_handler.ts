@@ -6,8 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
-import { sendOutbound } from "../chain/js/outbound_http.ts";
-import type { UpstreamClient } from "../upstream/client.ts";
+import { parseOrigin, readAll, type UpstreamClient } from "../upstream/client.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
 import type { EventHandler } from "./bus.ts";
@@ -18,7 +17,7 @@ import { executeTemplate, htmlEscape, parseTemplate, TemplateError } from "./go_
 export interface WebhookContext {
   /** Where de-duplication marks live. */
   store: Pick<Store, "setIfAbsent">;
-  /** The gateway's HTTP client: webhooks go out as Go's default client sends them for Tyk. */
+  /** The gateway's HTTP client. */
   upstream: UpstreamClient;
   log: Logger;
   /** tyk.conf `template_path`: a `default_webhook.json` there replaces the built-in default body. */
@@ -83,6 +82,8 @@ export function createWebhookHandler(
     );
   }
   const target = new URL(targetPath);
+  const origin = parseOrigin(target);
+  const requestTarget = (target.pathname || "/") + target.search;
   let method = String(meta.method ?? "").toUpperCase();
   if (!METHODS.has(method)) {
     log.warn("Method must be one of GET, PUT, POST, DELETE or PATCH, defaulting to GET", {
@@ -111,7 +112,8 @@ export function createWebhookHandler(
     render = fallback === null ? defaultWebhookBody : (event) => executeTemplate(fallback, event);
   }
 
-  const headers = new Headers({ "User-Agent": "Tyk-Hookshot" });
+  // What Go's default client sends for Tyk: its gzip offer, then the handler's headers.
+  const headers = new Headers({ "User-Agent": "Tyk-Hookshot", "Accept-Encoding": "gzip" });
   // header_map names go out in Go's canonical form, or as written with ignore_canonical_mime_header_key
   const headerCase = context.ignoreCanonical ? new Map<string, string>() : undefined;
   for (const [name, value] of Object.entries(headerMap as Record<string, string>)) {
@@ -133,19 +135,24 @@ export function createWebhookHandler(
         const mark = DEDUP_PREFIX + checksum(method, target, body);
         if (!(await context.store.setIfAbsent(mark, "1", timeoutSeconds))) return;
       }
+      const timeout = AbortSignal.timeout(TIMEOUT_MS);
       try {
-        const response = await sendOutbound(context.upstream, target.href, {
+        const response = await context.upstream.send(origin, {
           method,
+          target: requestTarget,
           headers,
           headerCase,
-          body,
-          signal: AbortSignal.timeout(TIMEOUT_MS),
+          body: body.length > 0 ? body : null,
+          signal: timeout,
+          close: true,
         });
+        await readAll(response.body);
         if (response.status < 200 || response.status >= 300) {
           log.error("Request to webhook failed", { target: targetPath, responseCode: response.status });
         }
       } catch (err) {
-        log.error(`Webhook request failed: ${(err as Error).message}`, { target: targetPath });
+        const reason = timeout.aborted ? `no answer within ${TIMEOUT_MS / 1000} s` : (err as Error).message;
+        log.error(`Webhook request failed: ${reason}`, { target: targetPath });
       }
     },
   };

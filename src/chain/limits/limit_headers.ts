@@ -5,11 +5,8 @@
  * records the limiter's figures on the request and those are shown instead. Headers the upstream sent under
  * these names are replaced, so each appears once.
  */
-import type { RequestCtx } from "../context.ts";
+import type { LimitHeaderValues, RequestCtx } from "../context.ts";
 import { effectiveLimit } from "./effective_limit.ts";
-
-/** Limit, remaining and reset (unix seconds), as header values. */
-export type LimitHeaderValues = readonly [limit: string, remaining: string, reset: string];
 
 const NAMES = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"] as const;
 const ZEROS: LimitHeaderValues = ["0", "0", "0"];

@@ -2,9 +2,9 @@
  * Raising Tyk's key-failure events from the request path: the metadata (`EventKeyFailureMeta`) is built only
  * when the API has a handler for the event, so an API without handlers pays nothing.
  */
-import type { RequestCtx } from "../chain/context.ts";
-import type { EventBus } from "./bus.ts";
-import type { KeyFailureMeta } from "./event.ts";
+import type { RequestCtx } from "../context.ts";
+import type { EventBus } from "../../events/bus.ts";
+import type { KeyFailureMeta } from "../../events/event.ts";
 import { originatingRequest } from "./wire_request.ts";
 
 /** Tyk's `request.RealIP`: `X-Real-IP`, else the first `X-Forwarded-For` entry, else the peer's address. */

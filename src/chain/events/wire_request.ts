@@ -4,7 +4,7 @@
  * body, the other headers sorted by canonical name, a blank line and the body. The body is included when a
  * step already buffered it; a body still streaming is not read for an event.
  */
-import type { RequestCtx } from "../chain/context.ts";
+import type { RequestCtx } from "../context.ts";
 
 const SKIPPED = new Set(["host", "user-agent", "content-length", "transfer-encoding", "trailer"]);
 const ENCODER = new TextEncoder();
