@@ -164,7 +164,11 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
     } catch {
       // shown as stored; requests with this key are refused and logged where they arrive
     }
-    await showLiveQuota(options.store, found.hashed ? found.keyName : keyStore.storageId(found.keyName), session);
+    await showLiveQuota(
+      options.store,
+      found.hashed ? found.keyName : keyStore.storageId(found.keyName),
+      session,
+    );
     if (session.basic_auth_data) session.basic_auth_data.password = "";
     return json(session);
   });
