@@ -122,7 +122,8 @@ function withVersionFailureEvent(check: Step | null, events: EventBus): Step | n
 
 /**
  * The limiter tyk.conf selects, in Tyk's precedence: fixed window, then sentinel and Redis rolling (both kept
- * as the exact sliding log), then Tyk's default, which counts a fixed window per key.
+ * as the exact sliding log: docs/differences.md, "sentinel limiter"), then Tyk's default, which counts a fixed
+ * window per key.
  */
 export function limiterKind(config: GatewayConfig): RateLimiterKind {
   if (config.enable_fixed_window_rate_limiter) return "window";

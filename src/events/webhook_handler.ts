@@ -131,6 +131,7 @@ export function createWebhookHandler(
         log.error(`Webhook template rendering error: ${(err as Error).message}`, { target: targetPath });
         return;
       }
+      // Without a positive event_timeout every event is sent (docs/differences.md, "`event_timeout` 0")
       if (timeoutSeconds > 0) {
         const mark = DEDUP_PREFIX + checksum(method, target, body);
         if (!(await context.store.setIfAbsent(mark, "1", timeoutSeconds))) return;

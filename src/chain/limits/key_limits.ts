@@ -90,7 +90,8 @@ export function createKeyLimits(options: KeyLimitsOptions): Step | null {
     }
     const quota = result.quota;
     if (quota === null) return undefined;
-    // The session is the request's own copy: what the headers and /tyk/keys show, never written back per request.
+    // The session is the request's own copy, for the headers; it is not written back per request: the counter
+    // is what /tyk/keys reads (docs/differences.md, "quota in the session record").
     limit.quota_remaining = Math.max(limit.quota_max - quota.used, 0);
     if (quota.resetMs >= 0) limit.quota_renews = Math.floor((at + quota.resetMs) / 1000);
     if (limit !== session) {
