@@ -242,7 +242,8 @@ export async function compileApi(
   });
   // Tyk: the cache lookup, then the virtual endpoint; post hooks run only when neither answered
   steps.push(cache?.lookup, js?.virtual, js?.post);
-  const response: (ResponseStep | null | undefined)[] = [cache?.write];
+  // Tyk's response chain: JS response hooks, then the cache writer
+  const response: (ResponseStep | null | undefined)[] = [js?.response, cache?.write];
 
   const auth = tokenAuthConfig(def);
   const proxy = createProxy({

@@ -169,6 +169,30 @@ export interface VirtualResult {
   sessionMeta: Record<string, unknown> | null;
 }
 
+/** What a response hook call sends about the response (`INBOX.RESPONSE`): the gateway's view, raw. */
+export interface HookResponse {
+  status: number;
+  /** Name, value, name, value…: the headers (lower-case names), one pair per header line. */
+  headers: string[];
+  /** The body as text (bytes that are not UTF-8 read as U+FFFD). */
+  body: string;
+}
+
+/**
+ * What a response hook's result asks of the response, decoded as Go decodes Tyk's
+ * `VMResponseReturnObject`: the answer to an `INBOX.RESPONSE` call, as JSON. The gateway deletes headers,
+ * then sets them, then replaces the body and, when `status` is not 0, the status.
+ */
+export interface ResponseEdits {
+  /** `Response.StatusCode`; 0 keeps the status. */
+  status: number;
+  /** `Response.Body`; `null` when it is the text the hook was given, so the original bytes are kept. */
+  body: string | null;
+  deleteHeaders: string[];
+  /** Names (canonical unless `ignoreCanonical`) and values to set, in order. */
+  setHeaders: [string, string][];
+}
+
 /** A failed call, as the JSON text of an `OUTCOME.FAILED` outbox entry. */
 export interface CallFailure {
   kind: SandboxFailure;
@@ -281,9 +305,11 @@ export const CONTROL_SLOTS = OUTBOXES_AT + PIPELINE_DEPTH * OUTBOX_LANE_SLOTS;
 /**
  * Inbox contents. A `HOOK` is a call whose first argument is a `HookRequest` and whose value is answered
  * as `HookEdits` JSON. A `VIRTUAL` call's first argument is a `HookRequest` too, from which the sandbox
- * builds a virtual endpoint's request object; its value is answered as `VirtualResult` JSON.
+ * builds a virtual endpoint's request object; its value is answered as `VirtualResult` JSON. A `RESPONSE`
+ * call's first two arguments are a `HookResponse` and a `HookRequest`; its value is answered as
+ * `ResponseEdits` JSON.
  */
-export const INBOX = { CALL: 1, HOOK: 2, VIRTUAL: 3 } as const;
+export const INBOX = { CALL: 1, HOOK: 2, VIRTUAL: 3, RESPONSE: 4 } as const;
 
 /** Outbox contents: the call's value as text, or a `CallFailure` as JSON. */
 export const OUTCOME = { VALUE: 1, FAILED: 2 } as const;

@@ -3,11 +3,12 @@
  * sandbox pool and returns one chain step per hook stage, plus the virtual endpoint step.
  */
 import { createJsAuthCheckStep, createJsHookStep, type JsHookApi } from "./hook_steps.ts";
-import type { Step } from "../context.ts";
+import type { ResponseStep, Step } from "../context.ts";
 import { GatewayError, MESSAGES } from "../errors.ts";
 import type { ApiDefinition } from "../../config/api_definition.ts";
 import { type Logger, logger } from "../../log.ts";
 import { collectPlugins, type HookEntry } from "./plugin_loader.ts";
+import { createJsResponseStep, disabledResponseStep } from "./response_hooks.ts";
 import { createVirtualEndpointStep } from "./virtual_endpoint.ts";
 import { collectVirtualEndpoints } from "./virtual_sources.ts";
 import { createSandboxPool, type HostCallHandler, type LoadIssue } from "../../jsvm/host/sandbox_pool.ts";
@@ -54,6 +55,8 @@ export interface ApiJs {
   post: Step | null;
   /** Answers requests to the API's virtual endpoints (before the post hooks). */
   virtual: Step | null;
+  /** Runs the response hooks on the proxied response and on virtual endpoint and post hook answers. */
+  response: ResponseStep | null;
   /** Files that failed to load (already logged with the api_id), for reload reporting. */
   issues: LoadIssue[];
   /** Drains and terminates this API's sandboxes; idempotent. */
@@ -87,7 +90,8 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
     disableBlobs: options.disableVirtualPathBlobs ?? false,
     log,
   });
-  const count = hooks.pre.length + hooks.postKeyAuth.length + hooks.post.length + (hooks.authCheck ? 1 : 0);
+  const count = hooks.pre.length + hooks.postKeyAuth.length + hooks.post.length + hooks.response.length +
+    (hooks.authCheck ? 1 : 0);
   if (count === 0 && virtual.endpoints.length === 0) return null;
 
   if (!options.enableJsvm) {
@@ -107,6 +111,7 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
       postKeyAuth: disabledStep(hooks.postKeyAuth),
       post: disabledStep(hooks.post),
       virtual: null,
+      response: disabledResponseStep(hooks.response),
       issues: [],
       close: () => Promise.resolve(),
     };
@@ -169,6 +174,10 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
       log,
       prefixMatching: options.prefixMatching,
       suffixMatching: options.suffixMatching,
+    }),
+    response: createJsResponseStep(hooks.response, pool, api, {
+      log,
+      stripListenPath: def.proxy.strip_listen_path,
     }),
     issues,
     close: () => pool.close(),

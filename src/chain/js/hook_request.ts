@@ -22,15 +22,21 @@ function bodyBase64(body: Uint8Array): string {
 /**
  * The JSON text of the `HookRequest` for the request as it stands.
  * @param body the buffered request body (see `readBody()`)
+ * @param url the URL the plugin sees. @default the current path and query
  */
-export function hookRequest(ctx: RequestCtx, body: Uint8Array, ignoreCanonical: boolean): string {
+export function hookRequest(
+  ctx: RequestCtx,
+  body: Uint8Array,
+  ignoreCanonical: boolean,
+  url = currentUrl(ctx),
+): string {
   const headers: string[] = [];
   // Go's request header map holds one value per line the client sent, not the joined value
   forEachHeaderLine(ctx.headers, ctx.request.headers, (name, value) => headers.push(name, value));
   const request: HookRequest = {
     method: ctx.method,
     requestURI: ctx.requestURI,
-    url: currentUrl(ctx),
+    url,
     scheme: ctx.scheme,
     host: ctx.request.headers.get("host") ?? new URL(ctx.request.url).host,
     query: ctx.query,

@@ -24,6 +24,8 @@ export interface PluginHooks {
   authCheck: HookEntry | null;
   postKeyAuth: HookEntry[];
   post: HookEntry[];
+  /** `custom_middleware.response`: run on the response (the directory loader has no folder for them). */
+  response: HookEntry[];
 }
 
 /** What {@link collectPlugins} found. */
@@ -46,7 +48,7 @@ export interface CollectPluginsOptions {
 }
 
 type MiddlewareEntry = ApiDefinition["custom_middleware"]["pre"][number];
-type HookKind = "pre" | "auth_check" | "post_key_auth" | "post";
+type HookKind = "pre" | "auth_check" | "post_key_auth" | "post" | "response";
 
 /** A hook before its file is read: where it came from and where its code is. */
 interface PendingHook {
@@ -204,6 +206,7 @@ export async function collectPlugins(
   const pre = fromDefinition("pre", cm.pre);
   const postKeyAuth = fromDefinition("post_key_auth", cm.post_key_auth);
   const post = fromDefinition("post", cm.post);
+  const response = fromDefinition("response", cm.response);
   const authEnabled = def.custom_plugin_auth_enabled || def.enable_coprocess_auth || def.use_go_plugin_auth;
   const auth = cm.auth_check;
   let authCheck = authEnabled && !auth.disabled && (auth.name !== "" || auth.path !== "" || auth.code !== "")
@@ -218,10 +221,16 @@ export async function collectPlugins(
     postKeyAuth: [...ofKind("post_key_auth"), ...postKeyAuth],
     post: [...post, ...ofKind("post")],
   };
-  const all = [...hooks.pre, ...(authCheck ? [authCheck] : []), ...hooks.postKeyAuth, ...hooks.post];
+  const all = [
+    ...hooks.pre,
+    ...(authCheck ? [authCheck] : []),
+    ...hooks.postKeyAuth,
+    ...hooks.post,
+    ...response,
+  ];
   const none: CollectedPlugins = {
     driver: "otto",
-    hooks: { pre: [], authCheck: null, postKeyAuth: [], post: [] },
+    hooks: { pre: [], authCheck: null, postKeyAuth: [], post: [], response: [] },
     sources: [],
     issues: [],
   };
@@ -247,13 +256,14 @@ export async function collectPlugins(
     return none;
   }
 
-  // otto's load order: auth_check, pre, post, directory files, post_key_auth (jsvm spec §13.6)
+  // otto's load order: auth_check, pre, post, directory files, post_key_auth, response
   const loadOrder = [
     ...(authCheck && authCheck.field !== "" ? [authCheck] : []),
     ...pre,
     ...post,
     ...dir.filter((found) => found.hook !== "auth_check" || found === authCheck),
     ...postKeyAuth,
+    ...response,
   ];
   const sources = await readSources(loadOrder, driver, issues);
   return {
@@ -263,6 +273,7 @@ export async function collectPlugins(
       authCheck: authCheck ? toEntry(authCheck) : null,
       postKeyAuth: hooks.postKeyAuth.map(toEntry),
       post: hooks.post.map(toEntry),
+      response: response.map(toEntry),
     },
     sources,
     issues,

@@ -28,7 +28,7 @@ Deno.test("collectPlugins() returns no hooks and no warning for an API without J
       baseDir: dir,
       log,
     });
-    assert.deepEqual(found.hooks, { pre: [], authCheck: null, postKeyAuth: [], post: [] });
+    assert.deepEqual(found.hooks, { pre: [], authCheck: null, postKeyAuth: [], post: [], response: [] });
     assert.deepEqual(found.sources, []);
     assert.deepEqual(log.lines, []);
   });

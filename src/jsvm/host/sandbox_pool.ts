@@ -84,6 +84,19 @@ export interface SandboxPool {
    */
   callVirtual(target: string, request: string, session: string, spec: string): Promise<string>;
   /**
+   * Calls a response hook, `target.DoProcessResponse(response, request, session, spec)`: the sandbox builds
+   * Tyk's objects from `response` (a `HookResponse` as JSON) and `request` (a `HookRequest` as JSON) and
+   * resolves with the `ResponseEdits` JSON the result asks for.
+   * @throws {JsvmError} as `call()` does, and kind "decode" when Go's JSON decoder would refuse the result
+   */
+  callResponse(
+    target: string,
+    response: string,
+    request: string,
+    session: string,
+    spec: string,
+  ): Promise<string>;
+  /**
    * Wakes the worker the next call would go to, if it sleeps: a request that will reach this API's hooks
    * has arrived, and a sleeping thread takes longer to wake than the gateway takes to reach the first hook.
    */
@@ -191,6 +204,16 @@ class Pool implements SandboxPool {
 
   callVirtual(target: string, request: string, session: string, spec: string): Promise<string> {
     return this.#enqueue(INBOX.VIRTUAL, target, null, [request, session, spec]);
+  }
+
+  callResponse(
+    target: string,
+    response: string,
+    request: string,
+    session: string,
+    spec: string,
+  ): Promise<string> {
+    return this.#enqueue(INBOX.RESPONSE, target, "DoProcessResponse", [response, request, session, spec]);
   }
 
   #enqueue(kind: number, target: string, method: string | null, args: string[]): Promise<string> {

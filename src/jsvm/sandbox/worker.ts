@@ -15,6 +15,7 @@ import {
   DATA_MAX_BYTES,
   grownSize,
   type HookRequest,
+  type HookResponse,
   type HostCallOp,
   IDLE_POLL,
   INBOX,
@@ -44,6 +45,7 @@ import { GoJsonError } from "../go/json.ts";
 import { hardenGlobal } from "./harden.ts";
 import { requestHookEdits, requestObject } from "./request_hook.ts";
 import { virtualRequestObject, virtualResult } from "./virtual_endpoint.ts";
+import { responseHookEdits, responseObject, responseRequestObject } from "./response_hook.ts";
 import { TICK } from "./loop_guard.ts";
 import { errorText, type LoadedSources, loadSources } from "./source_loader.ts";
 import { RESET_ROOTS, resetTracked } from "./reset_scope.ts";
@@ -211,9 +213,9 @@ function fail(
 }
 
 /**
- * Runs the call in the inbox and writes its outcome. For a `HOOK` or a `VIRTUAL` call the first argument
- * is a `HookRequest`, turned into Tyk's request object here, and the value is answered as the `HookEdits`
- * or the `VirtualResult` it asks for.
+ * Runs the call in the inbox and writes its outcome. For a `HOOK`, `VIRTUAL` or `RESPONSE` call the
+ * gateway's raw views (`HookRequest`, `HookResponse`) become Tyk's objects here, and the value is
+ * answered as the `HookEdits`, `VirtualResult` or `ResponseEdits` it asks for.
  */
 function runCall(k: number): void {
   const kind = AtomicsLoad(control, inboxSlot(k, INBOX_LANE.KIND));
@@ -232,12 +234,19 @@ function runCall(k: number): void {
   const name = method === null ? target : `${target}.${method}`;
   const args: unknown[] = [];
   let hook: HookRequest | null = null;
+  let response: HookResponse | null = null;
   try {
     let first = 2;
     if (kind === INBOX.HOOK || kind === INBOX.VIRTUAL) {
       hook = JSONParse(parts[2]) as HookRequest;
       append(args, kind === INBOX.HOOK ? requestObject(hook) : virtualRequestObject(hook));
       first = 3;
+    } else if (kind === INBOX.RESPONSE) {
+      response = JSONParse(parts[2]) as HookResponse;
+      hook = JSONParse(parts[3]) as HookRequest;
+      append(args, responseObject(response));
+      append(args, responseRequestObject(hook));
+      first = 4;
     }
     for (let i = first; i < parts.length; i++) append(args, JSONParse(parts[i]));
   } catch (error) {
@@ -270,6 +279,8 @@ function runCall(k: number): void {
   try {
     edits = kind === INBOX.VIRTUAL
       ? JSONStringify(virtualResult(value))
+      : response !== null
+      ? JSONStringify(responseHookEdits(value, response, hook.ignoreCanonical))
       : JSONStringify(requestHookEdits(value, hook, tykJS.isStringified(value)));
   } catch (error) {
     fail(id, "decode", error instanceof GoJsonError ? error.message : errorText(error), {});
