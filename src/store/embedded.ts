@@ -3,6 +3,8 @@
  * resolve; expiry is exact at read time (each value carries its expiry, KV's `expireIn` only collects
  * garbage); the rate limiters and pub/sub live in memory, as only this process uses them. Quota counters
  * (`quota-…`) are counted in memory and reach the file in the background (see `_counter_cache.ts`).
+ * Deno KV refuses values over 64 KiB, so a longer value (a session with many access rights) is stored in
+ * parts that its entry names; Redis has no such limit and keeps Tyk's one value per key.
  */
 import { logger } from "../log.ts";
 import { CounterCache, type StoredValue } from "./_counter_cache.ts";
@@ -25,6 +27,12 @@ export const EMBEDDED_FILE = "portcullis.kv";
 /** Key namespace of values; `END` sorts after every key in it. */
 const NS = "v";
 const END = ["w"];
+/** Key namespace of the parts of long values: `[PARTS, key, version, index]`. */
+const PARTS = "p";
+/** Longest value kept in its entry, in UTF-16 code units: at most 2 bytes each, well inside 64 KiB. */
+const PART_UNITS = 30_000;
+/** Parts written per commit, well inside a commit's 800 KB. */
+const PARTS_PER_COMMIT = 10;
 /** Deno KV's limits: keys per `getMany`, checks per atomic operation. */
 const KV_GET_MANY = 10;
 const KV_CHECKS = 100;
@@ -40,6 +48,8 @@ export const COUNTER_FLUSH_MS = 1000;
 interface Entry {
   v: string;
   e: number;
+  /** Set when the value is stored in parts rather than in `v`: their version and how many there are. */
+  p?: { id: string; n: number };
 }
 
 interface PendingIncrement {
@@ -66,7 +76,10 @@ function setOptions(expiresAt: number, now: number): { expireIn?: number } {
  */
 export async function openEmbeddedStore(dir: string): Promise<Store> {
   await Deno.mkdir(dir, { recursive: true });
-  return new EmbeddedStore(await Deno.openKv(`${dir}/${EMBEDDED_FILE}`));
+  const kv = await Deno.openKv(`${dir}/${EMBEDDED_FILE}`);
+  const parted = new Set<string>();
+  for await (const part of kv.list({ prefix: [PARTS] })) parted.add(part.key[1] as string);
+  return new EmbeddedStore(kv, parted);
 }
 
 function isCounter(key: string): boolean {
@@ -84,9 +97,16 @@ class EmbeddedStore implements Store {
   /** Increments waiting for the next commit of their key, and the keys with a commit in flight. */
   #increments = new Map<string, PendingIncrement[]>();
   #incrementing = new Set<string>();
+  /**
+   * Keys that have (or had) a value in parts. Only their writes read the entry first, to drop the parts it
+   * names; every other write is one plain set. Never shrinks while open: this process is the file's only
+   * writer, and a key wrongly listed only costs that read.
+   */
+  #parted: Set<string>;
 
-  constructor(kv: Deno.Kv) {
+  constructor(kv: Deno.Kv, parted: Set<string>) {
     this.#kv = kv;
+    this.#parted = parted;
     this.#counters = new CounterCache({
       load: async (key) => {
         const entry = live((await this.#read(key)).value, Date.now());
@@ -128,21 +148,76 @@ class EmbeddedStore implements Store {
     return await this.#open().get<Entry>([NS, key]);
   }
 
+  async #readMany<T>(keys: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<T>[]> {
+    const kv = this.#open();
+    const batches: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
+    for (let i = 0; i < keys.length; i += KV_GET_MANY) {
+      batches.push(kv.getMany<T[]>(keys.slice(i, i + KV_GET_MANY)));
+    }
+    return (await Promise.all(batches)).flat();
+  }
+
+  /**
+   * The entry to store for a value: the value itself, or an entry naming its parts, which are written
+   * first. Parts no entry names are never read, so they need not be written in the entry's commit.
+   */
+  async #entryFor(key: string, value: string, e: number, now: number): Promise<Entry> {
+    if (value.length <= PART_UNITS) return { v: value, e };
+    this.#parted.add(key); // before the parts exist, so no plain set() can replace an entry naming them
+    const id = crypto.randomUUID();
+    const n = Math.ceil(value.length / PART_UNITS);
+    for (let first = 0; first < n; first += PARTS_PER_COMMIT) {
+      const op = this.#open().atomic();
+      for (let i = first; i < Math.min(n, first + PARTS_PER_COMMIT); i++) {
+        op.set([PARTS, key, id, i], value.slice(i * PART_UNITS, (i + 1) * PART_UNITS), setOptions(e, now));
+      }
+      await op.commit();
+    }
+    return { v: "", e, p: { id, n } };
+  }
+
+  /** Deletes the parts an entry names, once no entry does any more (replaced, deleted, or never used). */
+  async #dropParts(key: string, entry: Entry | null): Promise<void> {
+    if (!entry?.p) return;
+    const { id, n } = entry.p;
+    for (let first = 0; first < n; first += KV_CHECKS) {
+      const op = this.#open().atomic();
+      for (let i = first; i < Math.min(n, first + KV_CHECKS); i++) op.delete([PARTS, key, id, i]);
+      await op.commit();
+    }
+  }
+
+  /** The value of a live entry, its parts joined; reads the entry again when a write replaced it meanwhile. */
+  async #valueOf(key: string, read: Deno.KvEntryMaybe<Entry>): Promise<string | null> {
+    for (;;) {
+      const entry = live(read.value, Date.now());
+      if (entry?.p === undefined) return entry?.v ?? null;
+      const { id, n } = entry.p;
+      const parts = await this.#readMany<string>(Array.from({ length: n }, (_, i) => [PARTS, key, id, i]));
+      if (parts.every((part) => part.value !== null)) return parts.map((part) => part.value).join("");
+      const again = await this.#read(key);
+      if (again.versionstamp === read.versionstamp) {
+        throw new Error(`Cannot read "${key}" from the embedded store: part of its value is missing`);
+      }
+      read = again;
+    }
+  }
+
   async get(key: string): Promise<string | null> {
     this.#open();
     if (isCounter(key)) return (await this.#counter(key))?.v ?? null;
-    return live((await this.#read(key)).value, Date.now())?.v ?? null;
+    return await this.#valueOf(key, await this.#read(key));
   }
 
   async getMany(keys: string[]): Promise<(string | null)[]> {
     if (keys.some(isCounter)) return await Promise.all(keys.map((key) => this.get(key)));
-    const kv = this.#open();
-    const batches: Promise<Deno.KvEntryMaybe<Entry>[]>[] = [];
-    for (let i = 0; i < keys.length; i += KV_GET_MANY) {
-      batches.push(kv.getMany<Entry[]>(keys.slice(i, i + KV_GET_MANY).map((key) => [NS, key])));
-    }
+    const entries = await this.#readMany<Entry>(keys.map((key) => [NS, key]));
     const now = Date.now();
-    return (await Promise.all(batches)).flat().map((entry) => live(entry.value, now)?.v ?? null);
+    return await Promise.all(entries.map((entry, i) => {
+      const value = live(entry.value, now);
+      // only a value stored in parts needs more reads
+      return value?.p === undefined ? value?.v ?? null : this.#valueOf(keys[i], entry);
+    }));
   }
 
   async set(key: string, value: string, ttlSeconds = 0): Promise<void> {
@@ -153,7 +228,18 @@ class EmbeddedStore implements Store {
       await this.#counters.write(key, { value, expiresAt: e }, now);
       return;
     }
-    await this.#open().set([NS, key], { v: value, e } satisfies Entry, setOptions(e, now));
+    if (value.length <= PART_UNITS && !this.#parted.has(key)) {
+      await this.#open().set([NS, key], { v: value, e } satisfies Entry, setOptions(e, now));
+      return;
+    }
+    const entry = await this.#entryFor(key, value, e, now);
+    while (true) {
+      // read first, so the parts of the value this one replaces can go
+      const current = await this.#read(key);
+      const result = await this.#open().atomic().check(current).set([NS, key], entry, setOptions(e, now))
+        .commit();
+      if (result.ok) return await this.#dropParts(key, current.value);
+    }
   }
 
   async setIfExists(key: string, value: string, ttlSeconds = 0): Promise<boolean> {
@@ -171,14 +257,22 @@ class EmbeddedStore implements Store {
       const stored = { value, expiresAt: expiryFor(ttlSeconds, now) };
       return (await this.#counters.write(key, stored, now, mustExist ? "exists" : "absent")).written;
     }
+    let entry: Entry | null = null;
     while (true) {
       const current = await this.#read(key);
       const now = Date.now();
-      if ((live(current.value, now) !== null) !== mustExist) return false;
+      if ((live(current.value, now) !== null) !== mustExist) {
+        await this.#dropParts(key, entry);
+        return false;
+      }
       const e = expiryFor(ttlSeconds, now);
-      const result = await this.#open().atomic().check(current)
-        .set([NS, key], { v: value, e } satisfies Entry, setOptions(e, now)).commit();
-      if (result.ok) return true;
+      entry ??= await this.#entryFor(key, value, e, now);
+      const result = await this.#open().atomic().check(current).set([NS, key], entry, setOptions(e, now))
+        .commit();
+      if (result.ok) {
+        await this.#dropParts(key, current.value);
+        return true;
+      }
     }
   }
 
@@ -205,7 +299,10 @@ class EmbeddedStore implements Store {
         op.check(entry).delete(entry.key);
         if (live(entry.value, now) !== null) existed++;
       }
-      if ((await op.commit()).ok) return existed;
+      if ((await op.commit()).ok) {
+        for (const entry of current) await this.#dropParts(entry.key[1] as string, entry.value);
+        return existed;
+      }
     }
   }
 

@@ -45,3 +45,33 @@ Deno.test("openEmbeddedStore() keeps quota counters across close and reopen", as
   assert.equal((await store.checkLimits(null, quota, Date.now())).quota!.used, 4);
   assert.ok([99, 100].includes(await store.ttl("quota-k")));
 });
+
+Deno.test("openEmbeddedStore() leaves no part of a long value behind once it is replaced or deleted", async () => {
+  const dir = `${root}/parts`;
+  {
+    await using store = await openEmbeddedStore(dir);
+    await store.set("a", "a".repeat(500_000));
+    await store.set("a", "b".repeat(100_000)); // parts of the first value go
+    await store.setIfExists("a", "short");
+    await store.set("b", "c".repeat(100_000));
+    await store.delete("b");
+    await store.set("c", "d".repeat(100_000));
+    assert.equal(await store.setIfAbsent("c", "e".repeat(100_000)), false); // parts written for nothing go too
+    await store.set("d", "f".repeat(100_000));
+    await store.set("d", "short"); // a short value replacing a long one
+    await store.set("e", "g".repeat(100_000));
+  }
+  {
+    await using store = await openEmbeddedStore(dir);
+    await store.set("e", "short"); // the same, after a reopen
+    assert.equal(await store.get("e"), "short");
+  }
+  const kv = await Deno.openKv(`${dir}/portcullis.kv`);
+  try {
+    const left = [];
+    for await (const entry of kv.list({ prefix: ["p"] })) left.push(entry.key.slice(1, 2));
+    assert.deepEqual(left, [["c"], ["c"], ["c"], ["c"]], "only the live value's four parts");
+  } finally {
+    kv.close();
+  }
+});

@@ -105,6 +105,29 @@ contractCase("delete() removes keys and counts those that existed", async (store
 });
 
 contractCase(
+  "values far over 64 KiB go through set(), getMany(), setIfExists(), setIfAbsent() and delete()",
+  async (store) => {
+    const big = `${"x".repeat(200_000)}é${"y".repeat(100_000)}`; // é makes it a two-byte string
+    const bigger = `${"z".repeat(900_000)}€`;
+    await store.set("big", big);
+    assert.equal(await store.get("big"), big);
+    assert.deepEqual(await store.getMany(["none", "big"]), [null, big]);
+    assert.equal(await store.setIfExists("absent", big), false);
+    assert.equal(await store.get("absent"), null);
+    assert.equal(await store.setIfExists("big", bigger, 100), true);
+    assert.equal(await store.get("big"), bigger);
+    assert.ok([99, 100].includes(await store.ttl("big")));
+    assert.equal(await store.setIfAbsent("big", big), false);
+    assert.equal(await store.setIfAbsent("big2", big), true);
+    await store.set("big2", "small now");
+    assert.equal(await store.get("big2"), "small now");
+    assert.deepEqual((await store.keys("big")).sort(), ["big", "big2"]);
+    assert.equal(await store.delete("big", "big2"), 2);
+    assert.deepEqual(await store.getMany(["big", "big2"]), [null, null]);
+  },
+);
+
+contractCase(
   "keys() lists names starting with the prefix, glob characters taken literally",
   async (store) => {
     await store.set("apikey-a", "1");
