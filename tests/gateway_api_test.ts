@@ -177,3 +177,71 @@ Deno.test("a key created with a custom id is read, updated and deleted by that i
     await upstream.stop();
   }
 });
+
+const COUNT_VISITS = `var countVisits = new TykJS.TykMiddleware.NewMiddleware({});
+countVisits.NewProcessRequest(function (request, session, spec) {
+  var meta = session.meta_data || {};
+  meta.visits = String(parseInt(meta.visits || "0", 10) + 1);
+  return countVisits.ReturnData(request, meta);
+});
+`;
+
+Deno.test("a session far over Deno KV's 64 KiB value limit is created, used, written back, updated and deleted", async () => {
+  const upstream = await startUpstream();
+  const gw = await startGateway({
+    conf: { enable_jsvm: true },
+    files: { "plugins/countVisits.js": COUNT_VISITS },
+    apps: {
+      "big.json": {
+        ...tokenApi("big", "/big/", upstream.url),
+        custom_middleware: {
+          driver: "otto",
+          post: [{ name: "countVisits", path: "plugins/countVisits.js", require_session: true }],
+        },
+      },
+    },
+  });
+  // 2000 APIs a key may call, as a large installation grants: about 400 KB of session JSON
+  const rights = Object.fromEntries(
+    Array.from({ length: 2000 }, (_, i) => [`api-${i}`, {
+      api_id: `api-${i}`,
+      api_name: `API number ${i} of a large installation`,
+      versions: ["Default"],
+      allowed_urls: [{ url: `/resource/${i}/.*`, methods: ["GET", "POST"] }],
+    }]),
+  );
+  const session = {
+    org_id: "default",
+    access_rights: { ...rights, big: { api_id: "big", versions: ["Default"] } },
+  };
+  try {
+    assert.ok(JSON.stringify(session).length > 5 * 65536);
+    const created = await gw.admin("/tyk/keys/create", { method: "POST", body: JSON.stringify(session) });
+    assert.equal(created.status, 200, await created.clone().text());
+    const { key } = await created.json();
+    for (const visits of ["1", "2"]) {
+      const res = await fetch(`${gw.url}/big/`, { headers: { authorization: key } });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      const stored = await (await gw.admin(`/tyk/keys/${key}`)).json();
+      assert.equal(stored.meta_data.visits, visits, "written back after the request");
+      assert.equal(Object.keys(stored.access_rights).length, 2001);
+    }
+    const updated = await gw.admin(`/tyk/keys/${key}`, {
+      method: "PUT",
+      body: JSON.stringify({ ...session, meta_data: { team: "big" } }),
+    });
+    assert.equal(updated.status, 200);
+    await updated.body?.cancel();
+    assert.deepEqual((await (await gw.admin(`/tyk/keys/${key}`)).json()).meta_data, { team: "big" });
+    const deleted = await gw.admin(`/tyk/keys/${key}`, { method: "DELETE" });
+    assert.equal(deleted.status, 200);
+    await deleted.body?.cancel();
+    const gone = await fetch(`${gw.url}/big/`, { headers: { authorization: key } });
+    assert.equal(gone.status, 403);
+    await gone.body?.cancel();
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+  }
+});
