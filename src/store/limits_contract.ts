@@ -4,21 +4,13 @@
  * pass the tests wait for the store to report it gone instead of moving a fake clock.
  */
 import assert from "node:assert/strict";
+import { waitUntil } from "../../tests/support/redis_server.ts";
 import type { RateLimitCheck, Store } from "./store.ts";
 
 /** Options of {@link runLimitsContract}. */
 export interface LimitsContractOptions {
   /** Skip the whole suite (e.g. no `redis-server` installed). @default false */
   ignore?: boolean;
-}
-
-/** Waits until `check` holds, polling; bounded, since a window that never closes is the failure. */
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** One case of the contract: a check run on a fresh, empty store. */
@@ -53,7 +45,7 @@ for (const kind of ["sliding", "window"] as const) {
         // The log goes by request times, so a later time is enough; polling would log more requests.
         assert.equal((await store.checkLimits(rate, null, t0 + 1003)).rate!.blocked, false);
       } else {
-        await until(
+        await waitUntil(
           async () => !(await store.checkLimits(rate, null, Date.now())).rate!.blocked,
           "the next window lets a request through",
         );
@@ -107,7 +99,7 @@ contractCase("checkLimits() renews the quota after its period; renewal 0 never r
     quota: { used: 1, resetMs: -1 },
   });
   assert.equal((await store.checkLimits(null, renewing, Date.now())).quota!.used, 2);
-  await until(async () => (await store.get("quota-renews")) === null, "the quota window ends");
+  await waitUntil(async () => (await store.get("quota-renews")) === null, "the quota window ends");
   assert.equal((await store.checkLimits(null, renewing, Date.now())).quota!.used, 1);
   assert.equal((await store.checkLimits(null, never, Date.now())).quota!.used, 2);
   assert.equal(await store.ttl("quota-never"), -1);
