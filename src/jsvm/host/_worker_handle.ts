@@ -9,50 +9,17 @@
 import type { Logger } from "../../log.ts";
 import {
   type CallFailure,
-  CONTROL,
-  CONTROL_SLOTS,
-  DATA_INITIAL_BYTES,
-  DATA_MAX_BYTES,
-  grownSize,
   type HostCallOp,
   IDLE_POLL,
-  INBOX_LANE,
-  inboxSlot,
   type InitMessage,
   type LoadIssue,
-  OUTBOX_LANE,
-  outboxSlot,
-  OUTCOME,
   PIPELINE_DEPTH,
   REPLY,
   type ToHost,
   unhandled,
 } from "../protocol.ts";
-
-/**
- * What went wrong with a call: `threw` (plugin exception), `missing` (no such function), `decode` (a hook
- * result Go's JSON decoder would refuse), `timeout`, `crashed` (the sandbox died), `closed` (the pool is
- * closed).
- */
-export type JsvmErrorKind = "timeout" | "threw" | "missing" | "decode" | "crashed" | "closed";
-
-/** A failed call: `kind` tells the caller what happened; message and file:line are for the log. */
-export class JsvmError extends Error {
-  override name = "JsvmError";
-  /** The plugin file the exception came from, when known. */
-  file?: string;
-  /** The line within `file`. */
-  line?: number;
-  constructor(
-    readonly kind: JsvmErrorKind,
-    message: string,
-    options?: { file?: string; line?: number; cause?: unknown },
-  ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    if (options?.file !== undefined) this.file = options.file;
-    if (options?.line !== undefined) this.line = options.line;
-  }
-}
+import { JsvmError } from "./jsvm_error.ts";
+import { SharedChannel } from "./_shared_channel.ts";
 
 /**
  * Serves one synchronous call made from plugin code; resolves to the string returned to JS, or undefined.
@@ -112,38 +79,13 @@ function startWorker(): Worker {
   });
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function growable(): SharedArrayBuffer {
-  return new SharedArrayBuffer(DATA_INITIAL_BYTES, { maxByteLength: DATA_MAX_BYTES });
-}
-
-function lanes(): SharedArrayBuffer[] {
-  return Array.from({ length: PIPELINE_DEPTH }, growable);
-}
-
-/**
- * Writes `text` into `buffer`, growing it first when it may not fit; the bytes written, or -1 when the
- * text cannot fit even at the largest size.
- */
-function writeText(buffer: SharedArrayBuffer, text: string): number {
-  const size = grownSize(buffer.byteLength, text.length);
-  if (size > 0) buffer.grow(size);
-  const { read, written } = encoder.encodeInto(text, new Uint8Array(buffer));
-  return read < text.length ? -1 : written;
-}
-
 /** A Worker running one API's sandbox. */
 export class WorkerHandle {
   #worker: Worker;
   #options: WorkerHandleOptions;
   #load: Int32Array;
   #state: "starting" | "idle" | "busy" | "dead" = "starting";
-  #control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
-  #inboxes = lanes();
-  #replyBuffer = growable();
-  #outboxes = lanes();
+  #channel = new SharedChannel();
   /** Posted calls not settled yet, in call order; `#jobs[i]` is the worker's call number `#first + i`. */
   #jobs: Posted[] = [];
   #first = 0;
@@ -177,10 +119,10 @@ export class WorkerHandle {
       ...options.init,
       type: "init",
       id: 0,
-      control: this.#control.buffer,
-      inboxes: this.#inboxes,
-      reply: this.#replyBuffer,
-      outboxes: this.#outboxes,
+      control: this.#channel.control.buffer as SharedArrayBuffer,
+      inboxes: this.#channel.inboxes,
+      reply: this.#channel.reply,
+      outboxes: this.#channel.outboxes,
       load: options.load,
     };
     this.#worker.postMessage(msg);
@@ -211,64 +153,37 @@ export class WorkerHandle {
   /** Posts a call; `canTake` must be true. It runs after the calls the worker already holds. */
   run(job: WorkerJob): void {
     if (!this.canTake) throw new Error(`Cannot run a JS call: the sandbox is ${this.#state} and full`);
-    const control = this.#control;
     const k = this.#first + this.#jobs.length;
-    const written = writeText(this.#inboxes[k % PIPELINE_DEPTH], job.payload);
-    if (written < 0) {
+    if (!this.#channel.post(k, job.kind, job.id, job.payload)) {
       job.settle(
         new JsvmError("threw", `Cannot call JS: ${job.payload.length} characters of arguments do not fit`),
         "",
       );
       return;
     }
-    Atomics.store(control, inboxSlot(k, INBOX_LANE.LENGTH), written);
-    Atomics.store(control, inboxSlot(k, INBOX_LANE.KIND), job.kind);
-    Atomics.store(control, inboxSlot(k, INBOX_LANE.ID), job.id);
-    Atomics.store(control, CONTROL.POSTED, k + 1);
-    this.#ring();
     this.#jobs.push({ job, logs: 0 });
     this.#state = "busy";
     if (this.#jobs.length > 1) return; // the pending waiter covers this call too
-    if (this.#load[0] <= IDLE_POLL.quietLoad && this.#pollOutcome(k)) {
+    // A quiet gateway's thread has nothing else to do meanwhile, and a hook answered within the poll skips
+    // the event loop's wake-up, which costs more than the hook.
+    if (this.#load[0] <= IDLE_POLL.quietLoad && this.#channel.pollDone(k)) {
       queueMicrotask(this.#onOutcome); // not inline: settling starts the next queued call, which would nest
       return;
     }
     this.#watch();
   }
 
-  /**
-   * Bumps the doorbell the sandbox waits on, and wakes it if it sleeps. No wake-up is lost: the sandbox
-   * sets `SLEEPING` before it waits for `SEQ` to move, and this reads `SLEEPING` after moving it, so
-   * either the wait sees the new `SEQ` or this sees `SLEEPING`.
-   */
-  #ring(): void {
-    const control = this.#control;
-    Atomics.add(control, CONTROL.SEQ, 1);
-    this.#notifySleeper();
-  }
-
-  /** Notifies a sandbox that sleeps and was not notified yet (see `CONTROL.SLEEPING`). */
-  #notifySleeper(): void {
-    if (Atomics.compareExchange(this.#control, CONTROL.SLEEPING, 1, 2) === 1) {
-      Atomics.notify(this.#control, CONTROL.SEQ);
-    }
-  }
-
   /** Waits asynchronously for the next outcome, unless a waiter is pending. */
   #watch(): void {
     if (this.#watching) return;
-    const done = Atomics.load(this.#control, CONTROL.DONE);
-    if (done > this.#first) {
-      queueMicrotask(this.#onOutcome);
-      return;
-    }
-    const wait = Atomics.waitAsync(this.#control, CONTROL.DONE, done);
-    if (!wait.async) {
+    const done = this.#channel.done();
+    const wait = done > this.#first ? null : this.#channel.waitDone(done);
+    if (wait === null) {
       queueMicrotask(this.#onOutcome);
       return;
     }
     this.#watching = true;
-    wait.value.then(this.#onWatched);
+    wait.then(this.#onWatched);
   }
 
   #onWatched = (): void => {
@@ -276,35 +191,21 @@ export class WorkerHandle {
     this.#onOutcome();
   };
 
-  /**
-   * Polls the outbox for up to `IDLE_POLL.hostMicros`; true when the outcome of call `k` came. A quiet
-   * gateway's thread has nothing else to do meanwhile, and a hook answered within the poll skips the event
-   * loop's wake-up, which costs more than the hook.
-   */
-  #pollOutcome(k: number): boolean {
-    const control = this.#control;
-    const until = performance.now() + IDLE_POLL.hostMicros / 1000;
-    for (let n = 1; Atomics.load(control, CONTROL.DONE) <= k; n++) {
-      if ((n & 63) === 0 && performance.now() >= until) return false;
-    }
-    return true;
-  }
-
   /** Outcomes came (or the host released its own waiter): settle the calls they belong to, in order. */
   #onOutcome = (): void => {
-    const control = this.#control;
+    const channel = this.#channel;
     const jobs = this.#jobs;
     let settled = false;
     this.#outcomeWaiting = false;
-    while (this.#state === "busy" && jobs.length > 0 && Atomics.load(control, CONTROL.DONE) > this.#first) {
+    while (this.#state === "busy" && jobs.length > 0 && channel.done() > this.#first) {
       const k = this.#first;
       const { job, logs } = jobs[0];
-      if (Atomics.load(control, outboxSlot(k, OUTBOX_LANE.ID)) !== job.id) {
+      if (channel.outcomeId(k) !== job.id) {
         this.#crash("JS sandbox answered for a call it was not running");
         return;
       }
       // The call's log messages travel by postMessage, slower than the outbox: settle once they are in.
-      this.#outcomeWaiting = logs < Atomics.load(control, outboxSlot(k, OUTBOX_LANE.LOGS));
+      this.#outcomeWaiting = logs < channel.outcomeLogs(k);
       if (this.#outcomeWaiting) break; // the log handler comes back here
       jobs.shift();
       this.#first++;
@@ -319,10 +220,8 @@ export class WorkerHandle {
 
   /** Settles `job` from the outcome of call `k`. */
   #settleFrom(k: number, job: WorkerJob): void {
-    const control = this.#control;
-    const length = Atomics.load(control, outboxSlot(k, OUTBOX_LANE.LENGTH));
-    const text = decoder.decode(new Uint8Array(this.#outboxes[k % PIPELINE_DEPTH], 0, length));
-    if (Atomics.load(control, outboxSlot(k, OUTBOX_LANE.KIND)) === OUTCOME.VALUE) {
+    const { failed, text } = this.#channel.outcome(k);
+    if (!failed) {
       job.settle(null, text);
       return;
     }
@@ -339,7 +238,7 @@ export class WorkerHandle {
 
   /** Wakes an idle worker that sleeps, so it polls for the call about to come. */
   wake(): void {
-    if (this.#state === "idle") this.#notifySleeper();
+    if (this.#state === "idle") this.#channel.notifySleeper();
   }
 
   /**
@@ -350,17 +249,9 @@ export class WorkerHandle {
     if (this.#state === "dead") return;
     const wasStarting = this.#state === "starting";
     this.#state = "dead";
-    const control = this.#control;
     // terminate() does not stop a Worker busy in JavaScript (denoland/deno#35657): the abort flag makes the
-    // plugin's loop and function ticks throw, and the sandbox closes itself; the ring wakes it if it waits.
-    Atomics.store(control, CONTROL.ABORT, 1);
-    this.#ring();
-    Atomics.notify(control, CONTROL.SEQ); // whatever it waits in
-    const done = Atomics.load(control, CONTROL.DONE);
-    const started = Atomics.load(control, CONTROL.TAKEN);
-    // a value no outcome will write: releases this side's waitAsync
-    Atomics.store(control, CONTROL.DONE, Math.max(done, this.#first + this.#jobs.length) + 1);
-    Atomics.notify(control, CONTROL.DONE);
+    // plugin's ticks throw, and the sandbox closes itself.
+    const { done, started } = this.#channel.abort(this.#first + this.#jobs.length);
     this.#worker.terminate();
     clearTimeout(this.#loadTimer);
     this.#abort?.abort(reason);
@@ -371,7 +262,7 @@ export class WorkerHandle {
     const unstarted: WorkerJob[] = [];
     for (let i = 0; i < jobs.length; i++) {
       const k = this.#first + i;
-      if (k < done && Atomics.load(control, outboxSlot(k, OUTBOX_LANE.ID)) === jobs[i].job.id) {
+      if (k < done && this.#channel.outcomeId(k) === jobs[i].job.id) {
         this.#settleFrom(k, jobs[i].job);
       } else if (k < started) jobs[i].job.settle(reason, "");
       else unstarted.push(jobs[i].job);
@@ -399,14 +290,7 @@ export class WorkerHandle {
 
   /** Writes a host-call reply and wakes the sandbox; false when the text cannot fit. */
   #reply(id: number, status: number, text: string): boolean {
-    const written = writeText(this.#replyBuffer, text);
-    if (written < 0) return false;
-    const control = this.#control;
-    Atomics.store(control, CONTROL.REPLY_LENGTH, written);
-    Atomics.store(control, CONTROL.REPLY_STATUS, status);
-    Atomics.store(control, CONTROL.REPLY_ID, id);
-    Atomics.add(control, CONTROL.REPLY_SEQ, 1);
-    this.#ring();
+    if (!this.#channel.writeReply(id, status, text)) return false;
     if (this.#inHostCall) {
       this.#inHostCall = false;
       this.#options.onFree(this);
@@ -480,7 +364,7 @@ export class WorkerHandle {
     this.#inHostCall = true;
     const behind = this.#jobs.splice(at + 1);
     if (behind.length === 0) return;
-    Atomics.store(this.#control, CONTROL.POSTED, this.#first + this.#jobs.length);
+    this.#channel.unpost(this.#first + this.#jobs.length);
     this.#options.onHandBack(behind.map((posted) => posted.job));
   }
 

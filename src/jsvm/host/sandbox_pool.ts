@@ -14,10 +14,12 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "../../log.ts";
 import { INBOX, type LoadIssue, PART_SEPARATOR, type SandboxSource } from "../protocol.ts";
-import { type HostCallHandler, JsvmError, WorkerHandle, type WorkerJob } from "./_worker_handle.ts";
+import { type HostCallHandler, WorkerHandle, type WorkerJob } from "./_worker_handle.ts";
+import { JsvmError } from "./jsvm_error.ts";
 
 export type { HostCallOp, LoadIssue } from "../protocol.ts";
-export { type HostCallHandler, JsvmError, type JsvmErrorKind } from "./_worker_handle.ts";
+export type { HostCallHandler } from "./_worker_handle.ts";
+export { JsvmError, type JsvmErrorKind } from "./jsvm_error.ts";
 
 /** One JS source evaluated in an API's sandbox. */
 export interface PluginSource {
