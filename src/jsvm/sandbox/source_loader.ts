@@ -120,21 +120,34 @@ function syntaxErrorLine(code: string, message: string): number | undefined {
   return lo;
 }
 
-/** Loads `sources` in order. Never throws for plugin errors. */
-export function loadSources(
-  sources: readonly SandboxSource[],
-  driver: "otto" | "javascript",
-  hooks: LoadHooks,
-): LoadedSources {
-  const issues: LoadIssue[] = [];
-  const files: string[] = [];
-  const wrapped: Wrapped[] = [];
-  const exports = new SafeMap<string, unknown>();
-  const byName = new SafeMap<string, string | null>(); // name → alias, null when two files export it
-  const lexicalNames: string[] = [];
-  const resolvers = new SafeMap<string, () => unknown>();
+/** The load issues of one sandbox, and where in the loaded files an exception came from. */
+class LoadReport {
+  readonly issues: LoadIssue[] = [];
+  /** The files evaluated so far, in order. */
+  readonly files: string[] = [];
 
-  const locate = (error: unknown): { file?: string; line?: number } => {
+  /** Records an issue with `file`. */
+  fail(file: string, message: string, line?: number, column?: number): void {
+    const issue: LoadIssue = { file, message };
+    if (line !== undefined) issue.line = line;
+    if (column !== undefined) issue.column = column;
+    append(this.issues, issue);
+  }
+
+  /** Records what `source` threw while loading, at its line when it can be found. */
+  failWith(source: SandboxSource, error: unknown): void {
+    const message = errorText(error);
+    if (error instanceof SafeSyntaxError) {
+      const raw = (error as Error).message;
+      this.fail(source.file, message, syntaxErrorLine(source.code, raw));
+      return;
+    }
+    const where = this.locate(error);
+    this.fail(source.file, message, where.file === source.file ? where.line : undefined);
+  }
+
+  /** The loaded file and line an exception was thrown from, when its stack shows one. */
+  locate(error: unknown): { file?: string; line?: number } {
     let stack: unknown;
     try {
       stack = (error as { stack?: unknown }).stack;
@@ -142,6 +155,7 @@ export function loadSources(
       return {};
     }
     if (typeof stack !== "string") return {};
+    const files = this.files;
     const frames = StringPrototypeSplit(stack, "\n");
     for (let i = 0; i < frames.length; i++) {
       for (let f = 0; f < files.length; f++) {
@@ -155,59 +169,27 @@ export function loadSources(
       }
     }
     return {};
-  };
-
-  const fail = (file: string, message: string, line?: number, column?: number) => {
-    const issue: LoadIssue = { file, message };
-    if (line !== undefined) issue.line = line;
-    if (column !== undefined) issue.column = column;
-    append(issues, issue);
-  };
-
-  const failWith = (source: SandboxSource, error: unknown) => {
-    const message = errorText(error);
-    if (error instanceof SafeSyntaxError) {
-      const raw = (error as Error).message;
-      fail(source.file, message, syntaxErrorLine(source.code, raw));
-      return;
-    }
-    const where = locate(error);
-    fail(source.file, message, where.file === source.file ? where.line : undefined);
-  };
-
-  for (let s = 0; s < sources.length && !hooks.stopped(); s++) {
-    const source = sources[s];
-    hooks.beforeSource(source.file);
-    append(files, source.file);
-    const forbidden = findImport(source.code);
-    const instrumented = forbidden === null ? instrumentLoops(source.code) : null;
-    if (forbidden !== null) {
-      fail(source.file, IMPORT_FORBIDDEN, forbidden.line, forbidden.column);
-    } else if (instrumented!.reserved !== null) {
-      const at = instrumented!.reserved;
-      fail(source.file, RESERVED_NAME, at.line, at.column);
-    } else if (driver === "javascript" && source.kind === "middleware") {
-      loadWrapped(source, instrumented!.code);
-    } else {
-      try {
-        evaluateScript(instrumented!.code, source.file);
-        const names = topLevelLexicalNames(source.code);
-        for (let i = 0; i < names.length; i++) append(lexicalNames, names[i]);
-      } catch (error) {
-        failWith(source, error);
-      }
-    }
-    if (source.kind === "library") hooks.afterLibrary();
   }
+}
+
+/**
+ * The `javascript` driver's middleware files: each runs inside a function, and the values of its manifest
+ * names are kept under their aliases.
+ */
+class WrappedFiles {
+  #wrapped: Wrapped[] = [];
+  #exports = new SafeMap<string, unknown>();
+  /** name → alias, null when two files export it. */
+  #byName = new SafeMap<string, string | null>();
 
   /** Evaluates a middleware file inside a function (its instrumented `code`), keeping its names' values. */
-  function loadWrapped(source: SandboxSource, code: string): void {
+  load(source: SandboxSource, code: string, report: LoadReport): void {
     const aliases: string[] = [];
     let tail = "\n;return [";
     for (let i = 0; i < source.exports.length; i++) {
       const { name, alias } = source.exports[i];
       if (!RegExpPrototypeTest(TARGET_RE, name)) {
-        fail(source.file, `Cannot export "${name}": not a JavaScript name`);
+        report.fail(source.file, `Cannot export "${name}": not a JavaScript name`);
         continue;
       }
       append(aliases, alias);
@@ -218,39 +200,65 @@ export function loadSources(
     try {
       factory = evaluateScript(WRAP_HEAD + code + tail, source.file) as () => unknown[];
     } catch (error) {
-      failWith(source, error);
+      report.failWith(source, error);
       return;
     }
     const entry: Wrapped = { factory, aliases };
-    if (!run(entry, source)) return;
-    append(wrapped, entry);
+    try {
+      this.#run(entry);
+    } catch (error) {
+      report.failWith(source, error);
+      return;
+    }
+    append(this.#wrapped, entry);
     for (let i = 0; i < source.exports.length; i++) {
       const { name, alias } = source.exports[i];
-      MapPrototypeSet(byName, name, MapPrototypeHas(byName, name) ? null : alias);
+      MapPrototypeSet(this.#byName, name, MapPrototypeHas(this.#byName, name) ? null : alias);
     }
   }
 
-  /** Runs a wrapped file's top level and keeps its exported values; false when it throws. */
-  function run(entry: Wrapped, source?: SandboxSource): boolean {
-    let values: unknown[];
-    try {
-      values = ReflectApply(entry.factory, undefined, []) as unknown[];
-    } catch (error) {
-      if (source !== undefined) failWith(source, error);
-      return false;
+  /** Runs every file's top level again; a file that throws keeps its previous values. */
+  replay(): void {
+    for (let i = 0; i < this.#wrapped.length; i++) {
+      try {
+        this.#run(this.#wrapped[i]);
+      } catch {
+        // its previous values stay
+      }
     }
-    for (let i = 0; i < entry.aliases.length; i++) MapPrototypeSet(exports, entry.aliases[i], values?.[i]);
-    return true;
   }
 
-  const resolveGlobal = (target: string): Resolved => {
-    let read = MapPrototypeGet(resolvers, target);
+  /** What `target` names among the files (an alias, or a name only one file exports); null when none. */
+  lookup(target: string): Resolved | null {
+    const exports = this.#exports;
+    const direct = MapPrototypeHas(exports, target) ? target : MapPrototypeGet(this.#byName, target);
+    if (typeof direct !== "string") return null;
+    const value = MapPrototypeGet(exports, direct);
+    return value === undefined || value === null
+      ? { found: false, reason: `"${target}" is not defined` }
+      : { found: true, value };
+  }
+
+  /** Runs a file's top level and keeps its exported values. @throws what the file throws */
+  #run(entry: Wrapped): void {
+    const values = ReflectApply(entry.factory, undefined, []) as unknown[];
+    for (let i = 0; i < entry.aliases.length; i++) {
+      MapPrototypeSet(this.#exports, entry.aliases[i], values?.[i]);
+    }
+  }
+}
+
+/** Finds a global name or dotted path; each target is compiled into a reader once. */
+function globalResolver(): (target: string) => Resolved {
+  const readers = new SafeMap<string, () => unknown>();
+  return (target) => {
+    let read = MapPrototypeGet(readers, target);
     if (read === undefined) {
       if (!RegExpPrototypeTest(TARGET_RE, target)) {
         return { found: false, reason: `"${target}" is not a name` };
       }
       read = evaluateScript(`(function(){ return ${target}; })`, DISPATCH_FILE) as () => unknown;
-      MapPrototypeSet(resolvers, target, read);
+      MapPrototypeSet(readers, target, read);
     }
     try {
       const value = read();
@@ -261,24 +269,50 @@ export function loadSources(
       return { found: false, reason: errorText(error) };
     }
   };
+}
 
-  return {
-    issues,
-    lexical: lexicalBindings(lexicalNames),
-    resolve(target) {
-      const direct = MapPrototypeHas(exports, target) ? target : MapPrototypeGet(byName, target);
-      if (typeof direct === "string") {
-        const value = MapPrototypeGet(exports, direct);
-        return value === undefined || value === null
-          ? { found: false, reason: `"${target}" is not defined` }
-          : { found: true, value };
+/** Loads `sources` in order. Never throws for plugin errors. */
+export function loadSources(
+  sources: readonly SandboxSource[],
+  driver: "otto" | "javascript",
+  hooks: LoadHooks,
+): LoadedSources {
+  const report = new LoadReport();
+  const wrapped = new WrappedFiles();
+  const lexicalNames: string[] = [];
+
+  for (let s = 0; s < sources.length && !hooks.stopped(); s++) {
+    const source = sources[s];
+    hooks.beforeSource(source.file);
+    append(report.files, source.file);
+    const forbidden = findImport(source.code);
+    const instrumented = forbidden === null ? instrumentLoops(source.code) : null;
+    if (forbidden !== null) {
+      report.fail(source.file, IMPORT_FORBIDDEN, forbidden.line, forbidden.column);
+    } else if (instrumented!.reserved !== null) {
+      const at = instrumented!.reserved;
+      report.fail(source.file, RESERVED_NAME, at.line, at.column);
+    } else if (driver === "javascript" && source.kind === "middleware") {
+      wrapped.load(source, instrumented!.code, report);
+    } else {
+      try {
+        evaluateScript(instrumented!.code, source.file);
+        const names = topLevelLexicalNames(source.code);
+        for (let i = 0; i < names.length; i++) append(lexicalNames, names[i]);
+      } catch (error) {
+        report.failWith(source, error);
       }
-      return resolveGlobal(target);
-    },
-    replay() {
-      for (let i = 0; i < wrapped.length; i++) run(wrapped[i]);
-    },
-    locate,
+    }
+    if (source.kind === "library") hooks.afterLibrary();
+  }
+
+  const resolveGlobal = globalResolver();
+  return {
+    issues: report.issues,
+    lexical: lexicalBindings(lexicalNames),
+    resolve: (target) => wrapped.lookup(target) ?? resolveGlobal(target),
+    replay: () => wrapped.replay(),
+    locate: (error) => report.locate(error),
   };
 }
 
