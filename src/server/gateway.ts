@@ -1,20 +1,22 @@
 /**
- * Starts a gateway from a validated config: store, key store, API reloader, listeners, file watcher and
- * cluster notifications; `stop()` shuts them down in reverse order.
+ * Starts a gateway from a validated config: the shared services (store, key store, upstream client, API
+ * reloader), cluster notifications, the control API, the file watcher and the listeners; `stop()` shuts
+ * them down in reverse order.
  */
 import { createErrorRenderer, GatewayError, MESSAGES } from "../chain/errors.ts";
 import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
-import { createEventBus } from "../events/bus.ts";
+import { createEventBus, type EventBus } from "../events/bus.ts";
 import { HANDLER_FACTORIES, type HandlerContext } from "../events/handlers.ts";
 import { createHostCalls } from "../chain/js/host_calls.ts";
 import { KeyStore } from "../keys/key_store.ts";
-import { logger } from "../log.ts";
+import { type Logger, logger } from "../log.ts";
 import { openStore } from "../store/open_store.ts";
+import type { Store, Subscription } from "../store/store.ts";
 import { publishNotification, subscribeCluster } from "./cluster.ts";
 import { ConnectionGuard } from "./connection_guard.ts";
 import { createControlApi } from "./control_api.ts";
 import { createApiHandler, splitTarget } from "./handler.ts";
-import { serveHttp } from "./http_server.ts";
+import { type HttpHandler, serveHttp } from "./http_server.ts";
 import { LOAD_GAUGE } from "./load_gauge.ts";
 import { ApiReloader } from "./reload.ts";
 import { loadErrorTemplates } from "./templates.ts";
@@ -31,12 +33,21 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** What every API of the gateway shares, opened once at start. */
+interface Services {
+  store: Store;
+  keyStore: KeyStore;
+  upstream: UpstreamClient;
+  reloader: ApiReloader;
+  /** The event handlers of tyk.conf (token events). */
+  systemEvents: EventBus;
+}
+
 /**
- * Starts serving; resolves once the first reload is done and the listener is up.
- * @param baseDir the folder of tyk.conf, against which plugin paths in API definitions resolve
+ * Opens the store and builds what every API shares: key store, upstream client, host calls, event
+ * handlers, reloader.
  */
-export async function startGateway(config: GatewayConfig, baseDir: string): Promise<Gateway> {
-  const log = logger("main");
+async function openServices(config: GatewayConfig, baseDir: string): Promise<Services> {
   const store = await openStore(config.storage);
   const keyStore = new KeyStore(store, {
     hashKeys: config.hash_keys,
@@ -72,7 +83,7 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
   const systemEvents = createEventBus(config.event_handlers.events, {
     factories: HANDLER_FACTORIES,
     context: eventContext,
-    log,
+    log: logger("main"),
     owner: "tyk.conf",
   });
   const reloader = new ApiReloader({
@@ -86,22 +97,132 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     load: LOAD_GAUGE,
     log: logger("gateway"),
   });
-  let shuttingDown = false;
+  return { store, keyStore, upstream, reloader, systemEvents };
+}
 
-  const reload = () => reloader.reload();
-  const subscription = config.suppress_redis_signal_reload ? null : await subscribeCluster({
-    store,
-    nodeSecret: config.node_secret,
-    allowInsecure: config.allow_insecure_configs,
-    log: logger("pub-sub"),
-    onReload: () => void reload(),
-    onEvict: (ids) => keyStore.evict(ids),
-  }).catch((err) => {
-    log.error("Cannot subscribe to cluster notifications; group reloads will not reach this node", {
-      error: String(err),
+/** Subscribes to the cluster channel (group reloads, key evictions); null when off or unreachable. */
+async function joinCluster(
+  config: GatewayConfig,
+  { store, keyStore }: Services,
+  reload: () => void,
+): Promise<Subscription | null> {
+  if (config.suppress_redis_signal_reload) return null;
+  try {
+    return await subscribeCluster({
+      store,
+      nodeSecret: config.node_secret,
+      allowInsecure: config.allow_insecure_configs,
+      log: logger("pub-sub"),
+      onReload: reload,
+      onEvict: (ids) => keyStore.evict(ids),
     });
+  } catch (err) {
+    logger("main").error(
+      "Cannot subscribe to cluster notifications; group reloads will not reach this node",
+      { error: String(err) },
+    );
     return null;
+  }
+}
+
+/**
+ * Splits requests between the Gateway API (`/tyk/*` and the health paths) and API traffic. On one port
+ * both are served; with a separate `control_api_port`, each listener answers 404 for the other's paths.
+ * @returns the handler of the API port, and of the control port when there is one
+ */
+function routeTraffic(
+  config: GatewayConfig,
+  control: { fetch(request: Request): Response | Promise<Response> },
+  handleApi: (request: Request, clientIp: string) => Promise<Response>,
+): { api: HttpHandler; control: HttpHandler | null } {
+  const health = new Set([
+    `/${config.health_check_endpoint_name}`,
+    `/${config.readiness_check_endpoint_name}`,
+  ]);
+  const isControlPath = (path: string) => path === "/tyk" || path.startsWith("/tyk/") || health.has(path);
+  const separate = config.control_api_port > 0 && config.control_api_port !== config.listen_port;
+  return {
+    api: (request, info) => {
+      if (!isControlPath(splitTarget(request.url).path)) return handleApi(request, info.remoteAddr.hostname);
+      return separate ? new Response("Not Found", { status: 404 }) : control.fetch(request);
+    },
+    control: separate
+      ? (request) =>
+        isControlPath(splitTarget(request.url).path)
+          ? control.fetch(request)
+          : new Response("Not Found", { status: 404 })
+      : null,
+  };
+}
+
+/** The gateway's listeners, stopped together. */
+interface Listeners {
+  /** The port API traffic is served on. */
+  port: number;
+  /** Stops accepting and resolves once every connection is done. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the API listener (and the control listener when it has its own port), both under one
+ * connection guard (read and write timeouts, max_connections).
+ */
+function listen(
+  config: GatewayConfig,
+  handlers: { api: HttpHandler; control: HttpHandler | null },
+  options: { onError: (err: unknown) => Response; log: Logger; storeKind: string },
+): Listeners {
+  const { onError, log } = options;
+  const serverOptions = config.http_server_options;
+  const guard = new ConnectionGuard({
+    readTimeoutMs: serverOptions.read_timeout * 1000,
+    writeTimeoutMs: serverOptions.write_timeout * 1000,
+    maxConnections: serverOptions.max_connections,
+    log: logger("server"),
   });
+  const hostname = config.listen_address || "0.0.0.0";
+  const tls = tlsOptions(config);
+  const servers = [
+    serveHttp({ hostname, port: config.listen_port, tls, guard, handler: handlers.api, onError, log }),
+  ];
+  log.announce(`Gateway listening on ${servers[0].addr.hostname}:${servers[0].addr.port}`, {
+    store: options.storeKind,
+    max_connections: guard.maxConnections,
+  });
+  if (handlers.control) {
+    const controlServer = serveHttp({
+      hostname,
+      port: config.control_api_port,
+      tls,
+      guard,
+      handler: handlers.control,
+      onError,
+      log,
+    });
+    servers.push(controlServer);
+    log.announce(`Control API listening on ${controlServer.addr.hostname}:${controlServer.addr.port}`);
+  }
+  return {
+    port: servers[0].addr.port,
+    async close() {
+      for (const server of servers) server.close();
+      guard.closeAll();
+      await Promise.all(servers.map((s) => s.finished));
+    },
+  };
+}
+
+/**
+ * Starts serving; resolves once the first reload is done and the listener is up.
+ * @param baseDir the folder of tyk.conf, against which plugin paths in API definitions resolve
+ */
+export async function startGateway(config: GatewayConfig, baseDir: string): Promise<Gateway> {
+  const log = logger("main");
+  const services = await openServices(config, baseDir);
+  const { store, keyStore, upstream, reloader, systemEvents } = services;
+  const reload = () => reloader.reload();
+  const subscription = await joinCluster(config, services, () => void reload());
+  let shuttingDown = false;
 
   const control = createControlApi({
     config,
@@ -123,13 +244,12 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     closeConnections: config.close_connections,
     templates: await loadErrorTemplates(config.template_path, log),
   });
-  const scheme = config.http_server_options.use_ssl ? "https" : "http";
   const handleApi = createApiHandler({
     current: reloader.current,
     keyStore,
     renderError,
     log: logger("proxy"),
-    scheme,
+    scheme: config.http_server_options.use_ssl ? "https" : "http",
     globalSessionLifetime: config.global_session_lifetime,
     limitHeaders: config.rate_limit_response_headers,
   });
@@ -142,71 +262,23 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     logger("watch"),
   );
 
-  const health = new Set([
-    `/${config.health_check_endpoint_name}`,
-    `/${config.readiness_check_endpoint_name}`,
-  ]);
-  const isControlPath = (path: string) => path === "/tyk" || path.startsWith("/tyk/") || health.has(path);
-  const separateControl = config.control_api_port > 0 && config.control_api_port !== config.listen_port;
-
-  const serveApi = (
-    request: Request,
-    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
-  ): Response | Promise<Response> => {
-    const path = splitTarget(request.url).path;
-    if (!separateControl && isControlPath(path)) return control.fetch(request);
-    if (separateControl && isControlPath(path)) return new Response("Not Found", { status: 404 });
-    return handleApi(request, info.remoteAddr.hostname);
-  };
-  // The outermost fallback: even a bug answers with Tyk's 500 body
-  const onError = (err: unknown) => {
-    log.error("Unhandled error while serving a request", { error: String(err) });
-    return renderError(new GatewayError(500, MESSAGES.internal), null);
-  };
-
-  const options = config.http_server_options;
-  const guard = new ConnectionGuard({
-    readTimeoutMs: options.read_timeout * 1000,
-    writeTimeoutMs: options.write_timeout * 1000,
-    maxConnections: options.max_connections,
-    log: logger("server"),
+  const listeners = listen(config, routeTraffic(config, control, handleApi), {
+    // The outermost fallback: even a bug answers with Tyk's 500 body
+    onError: (err) => {
+      log.error("Unhandled error while serving a request", { error: String(err) });
+      return renderError(new GatewayError(500, MESSAGES.internal), null);
+    },
+    log,
+    storeKind: store.kind,
   });
-  const hostname = config.listen_address || "0.0.0.0";
-  const tls = tlsOptions(config);
-  const servers = [
-    serveHttp({ hostname, port: config.listen_port, tls, guard, handler: serveApi, onError, log }),
-  ];
-  log.announce(`Gateway listening on ${servers[0].addr.hostname}:${servers[0].addr.port}`, {
-    store: store.kind,
-    max_connections: guard.maxConnections,
-  });
-  if (separateControl) {
-    const controlServer = serveHttp({
-      hostname,
-      port: config.control_api_port,
-      tls,
-      guard,
-      handler: (request) =>
-        isControlPath(splitTarget(request.url).path)
-          ? control.fetch(request)
-          : new Response("Not Found", { status: 404 }),
-      onError,
-      log,
-    });
-    servers.push(controlServer);
-    log.announce(`Control API listening on ${controlServer.addr.hostname}:${controlServer.addr.port}`);
-  }
-  const port = servers[0].addr.port;
 
   return {
-    port,
+    port: listeners.port,
     reload,
     async stop() {
       shuttingDown = true;
       watcher.close();
-      for (const server of servers) server.close();
-      guard.closeAll();
-      await Promise.all(servers.map((s) => s.finished));
+      await listeners.close();
       await subscription?.close();
       await reloader.close();
       await store.close();
