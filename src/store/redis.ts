@@ -156,10 +156,10 @@ class RedisStore implements Store {
   /**
    * Runs one store call. A transient failure (see `isTransient`) is tried again with back-off until the timeout
    * has passed since the first failed try began, which rides out a replica taking over a primary or a slot
-   * moving; each try is bounded by the timeout too. A call that still fails gives the connection up (see `RedisLink.lost`).
-   * A try may have reached Redis before its connection dropped, so a counter can count one request twice
-   * during a failover; for rate limits and quotas that errs on the safe side.
-   * @param bounded false for a call made of many commands (a SCAN), each bounded by node-redis's timeout
+   * moving; each try is bounded by the timeout too. A call that still fails gives the connection up (see
+   * `RedisLink.lost`). A try may have reached Redis before its connection dropped, so a counter can count one
+   * request twice during a failover; for rate limits and quotas that errs on the safe side.
+   * @param bounded false for a call made of many commands (a SCAN), which bounds each one itself
    */
   async #run<T>(call: (client: RedisClient) => Promise<T>, bounded = true): Promise<T> {
     let failedAt = 0;
@@ -170,7 +170,7 @@ class RedisStore implements Store {
         return await (bounded ? within(call(client), this.#timeoutMs) : call(client));
       } catch (err) {
         if (!isTransient(err)) throw err;
-        failedAt ||= tried;
+        failedAt ||= bounded ? tried : Date.now(); // a long SCAN that fails late still gets its retries
         const backoff = Math.min(RETRY_BASE_MS * 2 ** attempt, RETRY_MAX_MS) * (0.5 + Math.random() / 2);
         if (Date.now() + backoff - failedAt > this.#timeoutMs) {
           this.#main.lost(client, reasonOf(err));
@@ -235,8 +235,11 @@ class RedisStore implements Store {
     const match = prefix.replace(/[*?[\]\\]/g, "\\$&") + "*";
     return this.#run(async (client) => {
       const found = new Set<string>(); // SCAN may return a key twice
-      for await (const batch of client.scan(match)) {
-        for (const key of batch) found.add(key);
+      const batches = client.scan(match);
+      // each SCAN round trip gets the timeout (node-redis's own stops counting once a command is sent)
+      for (let next = await within(batches.next(), this.#timeoutMs); !next.done;) {
+        for (const key of next.value) found.add(key);
+        next = await within(batches.next(), this.#timeoutMs);
       }
       return [...found];
     }, false);

@@ -166,3 +166,28 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "keys() on a Redis that stops answering mid-scan gives up after storage.timeout",
+  { ignore },
+  async () => {
+    const redis = await startRedis();
+    await capturingLog(async () => {
+      await using store = stoppingWith(
+        await openStore({ type: "redis", host: "127.0.0.1", port: redis.port, timeout: 1 }),
+        redis,
+      );
+      await store.set("apikey-a", "{}");
+      redis.pause();
+      try {
+        const started = performance.now();
+        await assert.rejects(store.keys("apikey-"), /no answer within 1 s/);
+        const waited = performance.now() - started;
+        // one try and one retry of a scan, each given the timeout
+        assert.ok(waited >= 900 && waited < 3500, `keys() waited ${waited} ms for a 1 s timeout`);
+      } finally {
+        redis.resume();
+      }
+    });
+  },
+);
