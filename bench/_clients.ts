@@ -125,16 +125,16 @@ function portcullisCandidate(origin: string): Send {
       headers.append(k, v);
       headerCase.set(k.toLowerCase(), k);
     }
-    const res = await client.send(parsed, {
+    const signal = req.signal;
+    return await client.respond(parsed, {
       method: req.method,
       target: req.target,
       headers,
       headerCase,
       body: req.body,
       host: req.host,
-      signal: req.signal,
-    });
-    return new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
+      signal: signal && (() => signal),
+    }, (lines) => lines);
   };
 }
 

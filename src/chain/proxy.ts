@@ -73,7 +73,7 @@ export function createProxy(options: ProxyOptions, client: UpstreamClient) {
     const forwarded = headers.get("x-forwarded-for");
     headers.set("x-forwarded-for", forwarded ? `${forwarded}, ${ctx.clientIp}` : ctx.clientIp);
     try {
-      const res = await client.send(origin, {
+      return await client.respond(origin, {
         method: ctx.method,
         target: upstreamRequestTarget(target, ctx.listenPath, ctx.path, ctx.query),
         headers,
@@ -84,9 +84,7 @@ export function createProxy(options: ProxyOptions, client: UpstreamClient) {
         deadline,
         signal: () => ctx.request.signal,
         insecure,
-      });
-      // no statusText: Go's server writes the standard reason phrase, not the upstream's
-      return new Response(res.body, { status: res.status, headers: endToEndLines(res.headers) });
+      }, endToEndLines);
     } catch (err) {
       return upstreamFailure(err);
     }

@@ -10,7 +10,7 @@ import { ConnectionError } from "./connection.ts";
 import { type Deadline, DeadlineQueue, type Expiring } from "./deadlines.ts";
 import { ConnectError, ConnectionPool, poolKey, type UpstreamOrigin } from "./pool.ts";
 import { type BodyFraming, framingFor, writeRequestHead } from "./request_head.ts";
-import { UNTIL_CLOSE } from "./response_head.ts";
+import { type ResponseHead, UNTIL_CLOSE } from "./response_head.ts";
 
 export { parseOrigin, type UpstreamOrigin } from "./pool.ts";
 
@@ -64,6 +64,27 @@ export interface UpstreamResponse {
   /** Header lines in order, names as received; no Transfer-Encoding (the body is de-chunked). */
   headers: [string, string][];
   body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array<ArrayBuffer>> | null;
+}
+
+/**
+ * Turns a response head and body into what a send method resolves with. Runs synchronously while a
+ * buffered body is a view into the connection's buffer: it must copy what it keeps.
+ */
+type Build<T> = (
+  head: ResponseHead,
+  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array<ArrayBuffer>> | null,
+) => T;
+
+function toUpstreamResponse(
+  head: ResponseHead,
+  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array<ArrayBuffer>> | null,
+): UpstreamResponse {
+  return {
+    status: head.status,
+    statusText: head.statusText,
+    headers: head.headers,
+    body: body instanceof Uint8Array ? body.slice() : body,
+  };
 }
 
 /** Options of {@link UpstreamClient}. */
@@ -187,7 +208,33 @@ export class UpstreamClient {
    * @throws UpstreamError
    * @throws TypeError when the method is not an HTTP token
    */
-  async send(origin: UpstreamOrigin, request: UpstreamRequest): Promise<UpstreamResponse> {
+  send(origin: UpstreamOrigin, request: UpstreamRequest): Promise<UpstreamResponse> {
+    return this.#send(origin, request, toUpstreamResponse);
+  }
+
+  /**
+   * Sends a request for a proxy and resolves with the `Response` to hand to Deno.serve: the upstream's
+   * status, its header lines that `keep` leaves (names as received), and its body, streamed unless it came
+   * with the head. Built while the body still sits in the connection's buffer: one copy fewer, and header
+   * lines appended one by one, which costs a third of passing them to the constructor.
+   * @throws UpstreamError
+   * @throws TypeError when the method is not an HTTP token
+   */
+  respond(
+    origin: UpstreamOrigin,
+    request: UpstreamRequest,
+    keep: (lines: [string, string][]) => [string, string][],
+  ): Promise<Response> {
+    return this.#send(origin, request, (head, body) => {
+      const response = new Response(body, { status: head.status });
+      const headers = response.headers;
+      const lines = keep(head.headers);
+      for (let i = 0; i < lines.length; i++) headers.append(lines[i][0], lines[i][1]);
+      return response;
+    });
+  }
+
+  async #send<T>(origin: UpstreamOrigin, request: UpstreamRequest, build: Build<T>): Promise<T> {
     const { method, body } = request;
     let streamLength: number | null = null;
     if (body instanceof ReadableStream) {
@@ -232,7 +279,7 @@ export class UpstreamClient {
         }
         exchange.conn = conn;
         try {
-          return await this.#exchange(conn, head, body, framing, method, close);
+          return await this.#exchange(conn, head, body, framing, method, close, build);
         } catch (err) {
           this.#pool.release(conn, false);
           if (exchange.failure !== null) throw exchange.failure;
@@ -249,14 +296,15 @@ export class UpstreamClient {
     }
   }
 
-  async #exchange(
+  async #exchange<T>(
     conn: Connection,
     head: Uint8Array,
     body: Body,
     framing: BodyFraming,
     method: string,
     close: boolean,
-  ): Promise<UpstreamResponse> {
+    build: Build<T>,
+  ): Promise<T> {
     conn.uses++;
     let bodySent = true;
     if (body instanceof ReadableStream) {
@@ -273,22 +321,22 @@ export class UpstreamClient {
     }
     const res = await conn.readHead(method);
     const keep = !close && res.keepAlive && res.status !== 101 && res.bodyLength !== UNTIL_CLOSE;
-    let responseBody: UpstreamResponse["body"] = null;
     if (res.bodyLength === 0) {
       this.#pool.release(conn, keep && bodySent);
-    } else {
-      const buffered = res.bodyLength > 0 ? conn.takeBuffered(res.bodyLength) : null;
-      if (buffered !== null) {
-        responseBody = buffered;
-        this.#pool.release(conn, keep && bodySent);
-      } else {
-        responseBody = conn.streamBody(
-          res.bodyLength,
-          (reusable) => this.#pool.release(conn, reusable && keep && bodySent),
-        );
-      }
+      return build(res, null);
     }
-    return { status: res.status, statusText: res.statusText, headers: res.headers, body: responseBody };
+    const buffered = res.bodyLength > 0 ? conn.viewBuffered(res.bodyLength) : null;
+    if (buffered === null) {
+      const stream = conn.streamBody(
+        res.bodyLength,
+        (reusable) => this.#pool.release(conn, reusable && keep && bodySent),
+      );
+      return build(res, stream);
+    }
+    // built before the connection goes back: the view is into its buffer, which the next exchange reuses
+    const result = build(res, buffered);
+    this.#pool.release(conn, keep && bodySent);
+    return result;
   }
 
   /** Sends a streamed body with its framing; rejects (and the caller closes) if the stream breaks. */

@@ -163,12 +163,12 @@ export class Connection {
   }
 
   /**
-   * The body as one array when all of it is already buffered (the common small response), else `null`.
-   * Only for bodies with a known length.
+   * The body, when all of it is already buffered (the common small response), as a view into the buffer:
+   * valid until the connection's next read, so copy it before then. `null` when it has not all arrived.
    */
-  takeBuffered(length: number): Uint8Array<ArrayBuffer> | null {
+  viewBuffered(length: number): Uint8Array<ArrayBuffer> | null {
     if (this.#end - this.#start < length) return null;
-    const body = this.#buf.slice(this.#start, this.#start + length);
+    const body = this.#buf.subarray(this.#start, this.#start + length);
     this.#start += length;
     return body;
   }
