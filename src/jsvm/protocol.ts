@@ -48,6 +48,8 @@ export interface LoadIssue {
   line?: number;
   column?: number;
   message: string;
+  /** Set by the host when the source did not finish loading within the timeout. */
+  timedOut?: boolean;
 }
 
 /** Where a source is evaluated: `middleware` may be wrapped (driver "javascript"), the others never are. */
@@ -309,7 +311,26 @@ export const CONTROL_SLOTS = OUTBOXES_AT + PIPELINE_DEPTH * OUTBOX_LANE_SLOTS;
  * call's first two arguments are a `HookResponse` and a `HookRequest`; its value is answered as
  * `ResponseEdits` JSON.
  */
-export const INBOX = { CALL: 1, HOOK: 2, VIRTUAL: 3, RESPONSE: 4 } as const;
+export const INBOX = {
+  CALL: 1,
+  HOOK: 2,
+  VIRTUAL: 3,
+  RESPONSE: 4,
+  /**
+   * A plain call of `DoProcessRequest` (arguments as JSON, as for `CALL`) whose value is answered as Go
+   * decodes it: Tyk's `VMReturnObject`, as JSON.
+   */
+  HOOK_DECODED: 5,
+  /** The same for `DoProcessResponse`: the value is answered as Tyk's `VMResponseReturnObject`, as JSON. */
+  RESPONSE_DECODED: 6,
+} as const;
+
+/**
+ * A call target no plugin can name (it is not a JavaScript name): the middleware object whose
+ * `NewProcessRequest` or `NewProcessResponse` ran last. The plugin test runner calls it, as Tyk's does,
+ * without knowing the plugin's global name.
+ */
+export const REGISTERED_HANDLER = "<registered handler>";
 
 /** Outbox contents: the call's value as text, or a `CallFailure` as JSON. */
 export const OUTCOME = { VALUE: 1, FAILED: 2 } as const;

@@ -5,13 +5,14 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
-import type { GatewayConfig } from "../config/gateway_config.ts";
+import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
 import type { PolicyMap } from "../config/policy.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { KeyStore } from "../keys/key_store.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
 import { apisRoutes } from "./control/apis.ts";
+import { pluginsRoutes } from "./control/plugins.ts";
 import { keysRoutes } from "./control/keys.ts";
 import { policiesRoutes } from "./control/policies.ts";
 import { apiError, json, methodNotSupported } from "./control/respond.ts";
@@ -114,6 +115,7 @@ export function createControlApi(options: ControlApiOptions): Hono {
   app.route("/tyk/keys", keysRoutes(options));
   app.route("/tyk/policies", policiesRoutes({ settings: config.policies, current: options.policies }));
   app.route("/tyk/apis", apisRoutes({ appPath: config.app_path, current: options.current }));
+  app.route("/tyk/plugins", pluginsRoutes({ timeoutMs: jsvmTimeoutMs(config) }));
   app.notFound(() =>
     new Response("404 page not found\n", {
       status: 404,

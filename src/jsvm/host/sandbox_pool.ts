@@ -99,6 +99,13 @@ export interface SandboxPool {
     spec: string,
   ): Promise<string>;
   /**
+   * Calls `target.DoProcessRequest(...args)` or `target.DoProcessResponse(...args)` with Tyk's objects as
+   * JSON (as `call()` does) and resolves with the result as Go decodes it (Tyk's `VMReturnObject` or
+   * `VMResponseReturnObject`), as JSON: what the plugin test runner reports.
+   * @throws {JsvmError} as `callHook()` and `callResponse()` do
+   */
+  callDecoded(hook: "request" | "response", target: string, args: string[]): Promise<string>;
+  /**
    * Wakes the worker the next call would go to, if it sleeps: a request that will reach this API's hooks
    * has arrived, and a sleeping thread takes longer to wake than the gateway takes to reach the first hook.
    */
@@ -218,6 +225,12 @@ class Pool implements SandboxPool {
     return this.#enqueue(INBOX.RESPONSE, target, "DoProcessResponse", [response, request, session, spec]);
   }
 
+  callDecoded(hook: "request" | "response", target: string, args: string[]): Promise<string> {
+    return hook === "request"
+      ? this.#enqueue(INBOX.HOOK_DECODED, target, "DoProcessRequest", args)
+      : this.#enqueue(INBOX.RESPONSE_DECODED, target, "DoProcessResponse", args);
+  }
+
   #enqueue(kind: number, target: string, method: string | null, args: string[]): Promise<string> {
     if (this.#closed) {
       return Promise.reject(
@@ -318,7 +331,7 @@ class Pool implements SandboxPool {
     worker.loaded.catch((error: JsvmError) => {
       if (error.kind === "timeout" && error.file !== undefined && !this.#skipped.has(error.file)) {
         this.#skipped.add(error.file);
-        this.#skipIssues.push({ file: error.file, message: error.message });
+        this.#skipIssues.push({ file: error.file, message: error.message, timedOut: true });
       }
       this.#lost(worker, error, false);
     });

@@ -53,6 +53,8 @@ export interface TykNamespace {
   prototypes: object[];
   /** Whether `text` equals what `DoProcessRequest` last wrote with `JSON.stringify` (whoever returned it). */
   isStringified(text: string): boolean;
+  /** The middleware object whose `NewProcessRequest` or `NewProcessResponse` ran last, if any. */
+  registered(): unknown;
 }
 
 /**
@@ -62,6 +64,7 @@ export interface TykNamespace {
 export function createTykJS(runtime: TykRuntime, codec: TextBytes = UTF8): TykNamespace {
   const log = (text: string) => runtime.log("info", text);
   let lastStringified: string | undefined;
+  let registered: unknown;
 
   function MiddlewareComponentMeta(this: Plugin, configuration: unknown) {
     this.configuration = configuration;
@@ -109,9 +112,11 @@ export function createTykJS(runtime: TykRuntime, codec: TextBytes = UTF8): TykNa
   ReflectDefineProperty(mw, "constructor", { value: NewMiddleware, writable: true, configurable: true });
   mw.NewProcessRequest = function NewProcessRequest(this: Plugin, callback: unknown) {
     this.ProcessRequest = callback as Plugin["ProcessRequest"];
+    registered = this;
   };
   mw.NewProcessResponse = function NewProcessResponse(this: Plugin, callback: unknown) {
     this.ProcessResponse = callback as Plugin["ProcessResponse"];
+    registered = this;
   };
   mw.ReturnData = function ReturnData(request: unknown, sessionMeta: unknown) {
     return { Request: request, SessionMeta: sessionMeta };
@@ -155,6 +160,7 @@ export function createTykJS(runtime: TykRuntime, codec: TextBytes = UTF8): TykNa
     },
     prototypes: [meta, mw, handlerMeta, handler],
     isStringified: (text) => text === lastStringified,
+    registered: () => registered,
   };
 }
 

@@ -25,13 +25,24 @@ const VM_RESPONSE_RETURN = goStruct([
   { name: "SessionMeta", type: goMap(GO_STRING) },
 ]);
 
-interface VmResponseReturn {
+/** What `DoProcessResponse` returns, decoded (Tyk's `VMResponseReturnObject`). */
+export interface ResponseHookResult {
   Response: {
     StatusCode: number;
     Body: string;
+    Headers: Record<string, string[] | null> | null;
     SetHeaders: Record<string, string> | null;
     DeleteHeaders: string[] | null;
   };
+  SessionMeta: Record<string, string> | null;
+}
+
+/**
+ * Decodes the string `DoProcessResponse` returned.
+ * @throws GoJsonError as Tyk's `json.Unmarshal` fails: not JSON (`"undefined"`), or a mistyped field.
+ */
+export function decodeResponseHookResult(returned: string): ResponseHookResult {
+  return decodeGoShaped<ResponseHookResult>(returned, VM_RESPONSE_RETURN);
 }
 
 /** The `response` argument: status, body text, canonical headers with array values, empty edit lists. */
@@ -65,7 +76,7 @@ export function responseHookEdits(
   sent: HookResponse,
   ignoreCanonical: boolean,
 ): ResponseEdits {
-  const { Response: response } = decodeGoShaped<VmResponseReturn>(returned, VM_RESPONSE_RETURN);
+  const { Response: response } = decodeResponseHookResult(returned);
   const setHeaders: [string, string][] = [];
   for (const [name, value] of Object.entries(response.SetHeaders ?? {})) {
     setHeaders.push([ignoreCanonical ? name : canonicalHeaderKey(name), toHeaderValue(value)]);

@@ -27,6 +27,7 @@ import {
   OUTCOME,
   PART_SEPARATOR,
   PIPELINE_DEPTH,
+  REGISTERED_HANDLER,
   REPLY,
   type SandboxFailure,
   type SandboxLogLevel,
@@ -45,7 +46,13 @@ import { GoJsonError } from "../go/json.ts";
 import { hardenGlobal } from "./harden.ts";
 import { requestHookEdits, requestObject } from "./request_hook.ts";
 import { virtualRequestObject, virtualResult } from "./virtual_endpoint.ts";
-import { responseHookEdits, responseObject, responseRequestObject } from "./response_hook.ts";
+import {
+  decodeResponseHookResult,
+  responseHookEdits,
+  responseObject,
+  responseRequestObject,
+} from "./response_hook.ts";
+import { decodeRequestHookResult } from "./hook_result.ts";
 import { TICK } from "./loop_guard.ts";
 import { errorText, type LoadedSources, loadSources } from "./source_loader.ts";
 import { RESET_ROOTS, resetTracked } from "./reset_scope.ts";
@@ -213,6 +220,43 @@ function fail(
 }
 
 /**
+ * What a call of `kind` answers for the plugin's `value`: the Go-decoded result, or the edits it asks of
+ * the request or response it was given (`hook`, `response`).
+ * @throws GoJsonError when Go's decoder would refuse the value
+ */
+function decodeAnswer(
+  kind: number,
+  value: string,
+  hook: HookRequest,
+  response: HookResponse | null,
+): unknown {
+  switch (kind) {
+    case INBOX.HOOK_DECODED:
+      return decodeRequestHookResult(value);
+    case INBOX.RESPONSE_DECODED:
+      return decodeResponseHookResult(value);
+    case INBOX.VIRTUAL:
+      return virtualResult(value);
+    case INBOX.RESPONSE:
+      return responseHookEdits(value, response!, hook.ignoreCanonical);
+    default:
+      return requestHookEdits(value, hook, tykJS.isStringified(value));
+  }
+}
+
+/** The target `REGISTERED_HANDLER` names. */
+function registeredHandler(): { found: true; value: unknown } | { found: false; reason: string } {
+  const value = tykJS.registered();
+  return value === undefined
+    ? {
+      found: false,
+      reason:
+        "plugin did not register a request or response handler via NewProcessRequest/NewProcessResponse",
+    }
+    : { found: true, value };
+}
+
+/**
  * Runs the call in the inbox and writes its outcome. For a `HOOK`, `VIRTUAL` or `RESPONSE` call the
  * gateway's raw views (`HookRequest`, `HookResponse`) become Tyk's objects here, and the value is
  * answered as the `HookEdits`, `VirtualResult` or `ResponseEdits` it asks for.
@@ -253,7 +297,7 @@ function runCall(k: number): void {
     fail(id, "threw", `Cannot call ${name}: an argument is not JSON (${errorText(error)})`, {});
     return;
   }
-  const resolved = loaded.resolve(target);
+  const resolved = target === REGISTERED_HANDLER ? registeredHandler() : loaded.resolve(target);
   if (!resolved.found) {
     fail(id, "missing", `Cannot call ${name}: ${resolved.reason}`, {});
     return;
@@ -271,17 +315,13 @@ function runCall(k: number): void {
     fail(id, "threw", errorText(error), loaded.locate(error));
     return;
   }
-  if (hook === null) {
+  if (kind === INBOX.CALL) {
     answer(OUTCOME.VALUE, id, value);
     return;
   }
   let edits: string;
   try {
-    edits = kind === INBOX.VIRTUAL
-      ? JSONStringify(virtualResult(value))
-      : response !== null
-      ? JSONStringify(responseHookEdits(value, response, hook.ignoreCanonical))
-      : JSONStringify(requestHookEdits(value, hook, tykJS.isStringified(value)));
+    edits = JSONStringify(decodeAnswer(kind, value, hook!, response));
   } catch (error) {
     fail(id, "decode", error instanceof GoJsonError ? error.message : errorText(error), {});
     return;
