@@ -10,6 +10,10 @@ import { endToEndLines, requestHopByHop } from "./hop_by_hop.ts";
 import { upstreamRequestTarget, type UpstreamTarget } from "./upstream_url.ts";
 import { DeadlineQueue } from "../upstream/deadlines.ts";
 import { parseOrigin, type UpstreamClient, UpstreamError } from "../upstream/client.ts";
+import { VERSION } from "../version.ts";
+
+/** What Tyk sends upstream for a client that sent no User-Agent. */
+const USER_AGENT = `Tyk/${VERSION}`;
 
 /** Options of an API's proxy, resolved at load time. */
 export interface ProxyOptions {
@@ -70,6 +74,8 @@ export function createProxy(options: ProxyOptions, client: UpstreamClient) {
     if (stripAuth) stripAuthData(ctx, stripAuth);
     const headers = ctx.headers;
     const skipHeaders = requestHopByHop(headers);
+    // Go's reverse proxy adds its User-Agent only when the request has none at all (an empty one stays)
+    if (!headers.has("user-agent")) headers.set("user-agent", USER_AGENT);
     const forwarded = headers.get("x-forwarded-for");
     headers.set("x-forwarded-for", forwarded ? `${forwarded}, ${ctx.clientIp}` : ctx.clientIp);
     try {

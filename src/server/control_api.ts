@@ -11,15 +11,13 @@ import type { EventBus } from "../events/bus.ts";
 import type { KeyStore } from "../keys/key_store.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
+import { VERSION } from "../version.ts";
 import { apisRoutes } from "./control/apis.ts";
 import { pluginsRoutes } from "./control/plugins.ts";
 import { keysRoutes } from "./control/keys.ts";
 import { policiesRoutes } from "./control/policies.ts";
 import { apiError, json, methodNotSupported } from "./control/respond.ts";
 import type { ApiSet } from "./api_set.ts";
-
-/** The gateway's version, reported by `/hello`. */
-export const VERSION = "0.1.0";
 
 /** What the control API needs from the gateway. */
 export interface ControlApiOptions {
