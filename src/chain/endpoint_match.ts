@@ -4,12 +4,21 @@
  */
 import type { RequestCtx } from "./context.ts";
 
+/** A mock answer of a legacy `method_actions` entry (`action: "reply"`), built at load. */
+export interface EndpointReply {
+  status: number;
+  body: Uint8Array<ArrayBuffer>;
+  headers: [string, string][];
+}
+
 /** One compiled endpoint entry of a version's lists. */
 export interface EndpointRule {
   kind: "ignored" | "white_list" | "black_list";
   /** Upper-case method; empty matches any. */
   method: string;
   pattern: RegExp;
+  /** Set when the entry answers this method itself. */
+  reply?: EndpointReply;
 }
 
 /** The path forms Tyk tries, most specific first: without listen path and version, without listen path, full. */

@@ -5,9 +5,15 @@
 import type { ApiDefinition } from "../config/api_definition.ts";
 import type { RequestCtx, Step } from "./context.ts";
 import { GatewayError, MESSAGES } from "./errors.ts";
-import { type EndpointRule, matchEndpoint } from "./endpoint_match.ts";
+import { type EndpointReply, type EndpointRule, matchEndpoint } from "./endpoint_match.ts";
+import { canonicalHeaderKey, detectContentType, toHeaderValue } from "../jsvm/go/http.ts";
 
 type VersionInfo = ApiDefinition["version_data"]["versions"][string];
+type MethodAction = VersionInfo["extended_paths"]["ignored"][number]["method_actions"][string];
+
+const ENCODER = new TextEncoder();
+/** Statuses a `Response` must carry without a body. */
+const NULL_BODY_STATUS = new Set([204, 205, 304]);
 
 /** Path-matching options from `http_server_options`. */
 export interface VersionCheckOptions {
@@ -31,18 +37,37 @@ export function parseTykExpiry(value: string | undefined): number {
   return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
 }
 
+/**
+ * A legacy `method_actions` reply, answered as Tyk's `DoMockReply` does: the headers (canonical names), the
+ * code and the data; Go's server sniffs a Content-Type for a body without one. A reply without a code
+ * answers 200 (Tyk's server refuses code 0 and drops the connection; docs/differences.md).
+ */
+function compileReply(action: MethodAction): EndpointReply {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(action.headers)) {
+    headers.append(canonicalHeaderKey(name), toHeaderValue(value));
+  }
+  const body = ENCODER.encode(action.data);
+  if (body.length > 0 && !headers.has("content-type")) headers.set("content-type", detectContentType(body));
+  return { status: action.code || 200, body, headers: [...headers] };
+}
+
 function compileVersion(info: VersionInfo, name: string, options: VersionCheckOptions): CompiledVersion {
   const rules: EndpointRule[] = [];
-  const add = (kind: EndpointRule["kind"], path: string, method: string) =>
-    rules.push({ kind, method: method.toUpperCase(), pattern: compilePattern(path, options) });
+  const add = (kind: EndpointRule["kind"], path: string, method: string, reply?: EndpointReply) =>
+    rules.push({ kind, method: method.toUpperCase(), pattern: compilePattern(path, options), reply });
   if (info.use_extended_paths) {
     for (const kind of ["ignored", "black_list", "white_list"] as const) {
       for (const entry of info.extended_paths[kind] ?? []) {
         if (entry.disabled) continue;
-        const methods = Object.keys(entry.method_actions ?? {});
-        if (entry.method) add(kind, entry.path, entry.method);
-        else if (methods.length) { for (const method of methods) add(kind, entry.path, method); }
-        else add(kind, entry.path, "");
+        // the legacy per-method actions first: a "reply" answers for its method, whichever list it is in
+        const actions = Object.entries(entry.method_actions ?? {});
+        for (const [method, action] of actions) {
+          add(kind, entry.path, method, action.action === "reply" ? compileReply(action) : undefined);
+        }
+        const listed = actions.some(([method]) => method.toUpperCase() === entry.method.toUpperCase());
+        if (entry.method && !listed) add(kind, entry.path, entry.method);
+        else if (!entry.method && actions.length === 0) add(kind, entry.path, "");
       }
     }
   } else {
@@ -100,9 +125,17 @@ export function rulesForVersion<R>(
   return (ctx) => rules.get(ctx.versionName);
 }
 
-function resolveFixedVersion(def: ApiDefinition): CompiledVersion | GatewayError {
+function resolveFixedVersion(
+  def: ApiDefinition,
+  options: VersionCheckOptions,
+): CompiledVersion | GatewayError {
   const fixed = fixedVersion(def);
-  return fixed instanceof GatewayError ? fixed : compileVersion(fixed[1], fixed[0], {});
+  return fixed instanceof GatewayError ? fixed : compileVersion(fixed[1], fixed[0], options);
+}
+
+function replyResponse(reply: EndpointReply): Response {
+  const body = NULL_BODY_STATUS.has(reply.status) ? null : reply.body;
+  return new Response(body, { status: reply.status, headers: reply.headers });
 }
 
 function versionFromRequest(ctx: RequestCtx, def: ApiDefinition): string {
@@ -128,11 +161,12 @@ export function createVersionCheck(def: ApiDefinition, options: VersionCheckOpti
   const forbidden = new GatewayError(403, MESSAGES.endpointForbidden);
   const versionExpired = new GatewayError(403, MESSAGES.versionExpired);
 
-  const check = (ctx: RequestCtx, version: CompiledVersion): GatewayError | undefined => {
+  const check = (ctx: RequestCtx, version: CompiledVersion): Response | GatewayError | undefined => {
     ctx.versionName = version.name;
     if (version.expiresAt <= now()) return versionExpired;
     if (version.rules.length === 0) return undefined;
     const rule = matchEndpoint(version.rules, ctx);
+    if (rule?.reply) return replyResponse(rule.reply);
     if (rule?.kind === "black_list") return forbidden;
     if (rule?.kind === "ignored") ctx.ignored = true;
     if (version.whiteListMode && rule?.kind !== "white_list" && rule?.kind !== "ignored") return forbidden;
@@ -140,7 +174,7 @@ export function createVersionCheck(def: ApiDefinition, options: VersionCheckOpti
   };
 
   if (def.version_data.not_versioned) {
-    const fixed = resolveFixedVersion(def);
+    const fixed = resolveFixedVersion(def, options);
     if (fixed instanceof GatewayError) return () => fixed;
     if (apiExpiresAt === Infinity && fixed.expiresAt === Infinity && fixed.rules.length === 0) {
       return null;

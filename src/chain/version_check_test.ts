@@ -95,3 +95,31 @@ Deno.test("parseTykExpiry() reads Tyk's layout and treats empty and -1 as never"
   assert.equal(parseTykExpiry(""), Infinity);
   assert.equal(parseTykExpiry("-1"), Infinity);
 });
+
+Deno.test("createVersionCheck() answers a method_actions reply for its method, in any list", async () => {
+  const step = createVersionCheck(def({
+    version_data: {
+      not_versioned: true,
+      versions: {
+        Default: {
+          use_extended_paths: true,
+          extended_paths: {
+            black_list: [{
+              path: "/mock",
+              method_actions: {
+                GET: { action: "reply", code: 0, data: "<b>hi</b>", headers: { "x-a": "1" } },
+              },
+            }],
+          },
+        },
+      },
+    },
+  }))!;
+  const res = step(ctx("/v/mock"));
+  assert.ok(res instanceof Response);
+  assert.equal(res.status, 200, "a reply without a code answers 200");
+  assert.equal(res.headers.get("x-a"), "1");
+  assert.equal(res.headers.get("content-type"), "text/html; charset=utf-8");
+  assert.equal(await res.text(), "<b>hi</b>");
+  assert.equal(step(ctx("/v/mock", { method: "POST" })), undefined, "no action for POST: not listed");
+});
