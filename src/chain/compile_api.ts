@@ -28,6 +28,7 @@ import { createProxy } from "./proxy.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import type { Chain } from "./run_chain.ts";
 import { createUpstreamTarget } from "./upstream_url.ts";
+import { createUrlRewrite } from "./url_rewrite.ts";
 import { createVersionCheck } from "./version_check.ts";
 
 /** What every API of a gateway shares. */
@@ -240,8 +241,14 @@ export async function compileApi(
     prefixMatching: config.http_server_options.enable_path_prefix_matching,
     suffixMatching: config.http_server_options.enable_path_suffix_matching,
   });
-  // Tyk: the cache lookup, then the virtual endpoint; post hooks run only when neither answered
-  steps.push(cache?.lookup, js?.virtual, js?.post);
+  const urlRewrite = createUrlRewrite(def, {
+    prefixMatching: config.http_server_options.enable_path_prefix_matching,
+    suffixMatching: config.http_server_options.enable_path_suffix_matching,
+    log,
+  });
+  // Tyk: the cache lookup, then the virtual endpoint; post hooks run only when neither answered. Tyk works out
+  // the rewritten URL before both but applies it only for post hooks and the proxy, so it runs after them here
+  steps.push(cache?.lookup, js?.virtual, urlRewrite, js?.post);
   // Tyk's response chain: JS response hooks, then the cache writer
   const response: (ResponseStep | null | undefined)[] = [js?.response, cache?.write];
 

@@ -53,7 +53,34 @@ const advancedCacheSchema = entry({
   timeout: int(),
 });
 
-/** A version's `extended_paths`; members we do not model (`url_rewrites`, `transform_headers`, …) pass through. */
+/** A trigger option: a regexp a value must match (or, `reverse`, must not). */
+const stringRegexSchema = entry({ match_rx: str(), reverse: bool() });
+
+/** A `url_rewrites` trigger: when its matches hold (`on`: `any` or `all`), `rewrite_to` replaces the entry's. */
+const routingTriggerSchema = entry({
+  on: str(),
+  options: obj({
+    header_matches: recordOf(stringRegexSchema),
+    query_val_matches: recordOf(stringRegexSchema),
+    path_part_matches: recordOf(stringRegexSchema),
+    session_meta_matches: recordOf(stringRegexSchema),
+    request_context_matches: recordOf(stringRegexSchema),
+    payload_matches: obj({ match_rx: str(), reverse: bool() }),
+  }),
+  rewrite_to: str(),
+});
+
+/** `url_rewrites` entries. */
+const urlRewriteSchema = entry({
+  path: str(),
+  method: str(),
+  match_pattern: str(),
+  rewrite_to: str(),
+  triggers: list(routingTriggerSchema),
+  disabled: bool(),
+});
+
+/** A version's `extended_paths`; members we do not model (`transform_headers`, …) pass through. */
 const extendedPathsSchema = z.looseObject({
   ignored: list(endpointSchema),
   white_list: list(endpointSchema),
@@ -62,6 +89,7 @@ const extendedPathsSchema = z.looseObject({
   /** Paths whose GET, HEAD and OPTIONS responses are cached. */
   cache: strList(),
   advance_cache_config: list(advancedCacheSchema),
+  url_rewrites: list(urlRewriteSchema),
 }).prefault({});
 
 const versionInfoSchema = entry({

@@ -122,7 +122,9 @@ Deno.test("parseApiDefinition() matches keys case-insensitively and ignores unkn
       CORS: { enable: true },
       versions_data: {},
       version_data: {
-        versions: { v1: { extended_paths: { url_rewrites: [{ path: "/a" }], Virtual: [{ path: "/v" }] } } },
+        versions: {
+          v1: { extended_paths: { transform_headers: [{ path: "/a" }], Virtual: [{ path: "/v" }] } },
+        },
       },
     },
     "a.json",
@@ -134,7 +136,7 @@ Deno.test("parseApiDefinition() matches keys case-insensitively and ignores unkn
   const paths = def.version_data.versions.v1.extended_paths;
   assert.equal(paths.virtual[0].path, "/v");
   // members we do not model stay available for later steps
-  assert.deepEqual(paths.url_rewrites, [{ path: "/a" }]);
+  assert.deepEqual(paths.transform_headers, [{ path: "/a" }]);
 });
 
 Deno.test("tokenAuthConfig() prefers auth_configs.authToken over the legacy auth block", () => {
