@@ -7,7 +7,7 @@ import { type Echo, startUpstream } from "./support/upstream.ts";
 
 const JSVM = { enable_jsvm: true, jsvm_timeout: 2 };
 
-// The seeds' sample plugin, verbatim (it calls console.log, which Portcullis provides: DECISIONS #2)
+// Tyk's documented sample plugin, verbatim (it calls console.log, which Tyk lacks: see docs/differences.md)
 const SAMPLE_MIDDLEWARE = `/* --- sampleMiddleware.js --- */
 
 // Create your middleware object
@@ -24,7 +24,7 @@ sampleMiddleware.NewProcessRequest(function(request, session, spec) {
 });
 `;
 
-// The seeds' ReturnOverrides example, verbatim
+// Tyk's documented ReturnOverrides example, verbatim
 const RETURN_OVERRIDES = `var testJSVMData = new TykJS.TykMiddleware.NewMiddleware({});
 
 testJSVMData.NewProcessRequest(function(request, session, config) {
@@ -39,7 +39,7 @@ testJSVMData.NewProcessRequest(function(request, session, config) {
 });
 `;
 
-// The seeds' snake_case example (DECISIONS #4), with its someCondition defined
+// Tyk's documented snake_case example (see docs/differences.md), with its someCondition defined
 const SNAKE_CASE = `var someCondition = true;
 var testJSVMData = new TykJS.TykMiddleware.NewMiddleware({});
 
@@ -55,7 +55,7 @@ testJSVMData.NewProcessRequest(function(request, session, config) {
 });
 `;
 
-// The seeds' config_data example, verbatim
+// Tyk's documented config_data example, verbatim
 const CONFIG_DATA = `var testJSVMData = new TykJS.TykMiddleware.NewMiddleware({});
 testJSVMData.NewProcessRequest(function(request, session, spec) {
   request.SetHeaders["data-foo"] = spec.config_data.foo;
@@ -63,7 +63,7 @@ testJSVMData.NewProcessRequest(function(request, session, spec) {
 });
 `;
 
-Deno.test("the seeds' examples run unchanged", async () => {
+Deno.test("Tyk's documented examples run unchanged", async () => {
   const upstream = await startUpstream();
   const gw = await startGateway({
     conf: JSVM,

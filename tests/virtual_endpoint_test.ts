@@ -7,7 +7,7 @@ import { startUpstream } from "./support/upstream.ts";
 const VE_ERROR =
   '{\n    "error": "Error during virtual endpoint execution. Contact Administrator for more details."\n}';
 
-// The seeds' responseObject (`code`, `headers`, `body`) and their return line, verbatim
+// Tyk's documented responseObject (`code`, `headers`, `body`) and their return line, verbatim
 const SEED_HANDLER = `function myVirtualHandler (request, session, config) {
   var responseObject = {
     body: "THIS IS A VIRTUAL RESPONSE",
@@ -77,7 +77,7 @@ function ve(path: string, fn: string, extra: Record<string, unknown> = {}) {
 
 const b64 = (text: string) => btoa(text);
 
-Deno.test("virtual endpoints answer from JS: the seeds' example, request object, errors, drivers", async () => {
+Deno.test("virtual endpoints answer from JS: Tyk's example, request object, errors, drivers", async () => {
   const upstream = await startUpstream();
   const gw = await startGateway({
     conf: { enable_jsvm: true, jsvm_timeout: 1 },

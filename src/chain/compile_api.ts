@@ -1,6 +1,7 @@
 /**
- * Compiles one API definition into an immutable ApiHandle: its chain of steps in Tyk's order (gateway-core
- * spec §6), with the steps it does not need left out, and its JS sandboxes. Runs once per (re)load.
+ * Compiles one API definition into an immutable ApiHandle: its chain of steps in Tyk's order (`processSpec`
+ * in Tyk's `gateway/api_loader.go`), with the steps it does not need left out, and its JS sandboxes. Runs
+ * once per (re)load.
  */
 import type { ApiDefinition } from "../config/api_definition.ts";
 import { tokenAuthConfig } from "../config/api_definition.ts";

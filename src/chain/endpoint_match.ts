@@ -1,5 +1,5 @@
 /**
- * Tyk's endpoint matching (gateway-core spec §2.3): the first rule whose regexp matches one of the
+ * Tyk's endpoint matching (`gateway/model_urlspec.go`): the first rule whose regexp matches one of the
  * request's path forms, and whose method matches, decides.
  */
 import type { RequestCtx } from "./context.ts";

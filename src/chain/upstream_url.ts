@@ -1,6 +1,6 @@
 /**
  * Where a request goes upstream: Tyk's listen-path stripping, single-slash joining and query merging
- * (gateway-core spec §7.2), as a pure function so the proxy does no parsing per request.
+ * (Tyk's `gateway/reverse_proxy.go`), as a pure function so the proxy does no parsing per request.
  */
 
 /** The parts of an API's proxy settings that decide the upstream URL, resolved at load time. */

@@ -1,5 +1,5 @@
 /**
- * Tyk's VersionCheck step (gateway-core spec §2.3): resolves the API version, enforces API and version
+ * Tyk's VersionCheck step (`gateway/mw_version_check.go`): resolves the API version, enforces API and version
  * expiry, and the version's ignored / white_list / black_list endpoints. Everything is compiled at load.
  */
 import type { ApiDefinition } from "../config/api_definition.ts";

@@ -1,10 +1,10 @@
 /**
- * `tyk.conf` keys that Tyk knows and Portcullis does not use (spec §1.4 OPT/IGNORE and the rest of Tyk's
- * `config.Config`). They are dropped without a warning; only keys Tyk itself would not know are warned about.
+ * `tyk.conf` keys that Tyk knows (its `config.Config`) and Portcullis does not use. They are dropped
+ * without a warning; only keys Tyk itself would not know are warned about.
  * Lower-case dotted paths; a listed key's whole subtree is accepted.
  */
 export const TYK_CONF_ACCEPTED: ReadonlySet<string> = new Set([
-  // OPT (spec §1.4)
+  // features Portcullis may add later
   "uptime_tests",
   "monitor",
   "enforce_org_quotas",
@@ -33,7 +33,7 @@ export const TYK_CONF_ACCEPTED: ReadonlySet<string> = new Set([
   "oauth_token_expired_retain_period",
   "oauth_redirect_uri_separator",
   "oauth_error_status_code",
-  // IGNORE (spec §1.4)
+  // Dashboard, MDCB and log-shipping settings, which have no meaning here
   "slave_options",
   "db_app_conf_options",
   "auth_override",

@@ -1,7 +1,8 @@
 /**
  * Classic Tyk API definitions (`apps/*.json`, `POST /tyk/apis` bodies): the schema with Go zero values and
  * Tyk's fallbacks, Go-style case-insensitive keys (unknown keys, e.g. Dashboard fields, are dropped
- * silently), `env://` / `secrets://` references, and the load-time normalisation of spec §2.1.
+ * silently), `env://` / `secrets://` references, and Tyk's load-time normalisation (a leading `/` on
+ * the listen path, which is path-cleaned with its trailing `/` kept).
  */
 import { z } from "zod";
 import {

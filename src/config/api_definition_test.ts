@@ -7,7 +7,7 @@ import {
   tokenAuthConfig,
 } from "./api_definition.ts";
 
-/** Tyk's `apps/quickstart.json` (spec §2.7). */
+/** Tyk's `apps/quickstart.json`. */
 const QUICKSTART = {
   name: "Tyk Test API",
   api_id: "3",

@@ -1,5 +1,5 @@
 /**
- * The `app_path` loader (spec §2.1): every `*.json` directly in the folder is one API. A broken file is
+ * The `app_path` loader: every `*.json` directly in the folder is one API, as in Tyk. A broken file is
  * reported and skipped; it never stops the others.
  */
 import { join } from "node:path";

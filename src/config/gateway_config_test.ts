@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError, type GatewayConfig, loadGatewayConfig, parseGatewayConfig } from "./gateway_config.ts";
 
-/** The sample from Tyk's `tyk.conf.example` (spec §1.5). */
+/** The sample from Tyk's `tyk.conf.example`. */
 const TYK_SAMPLE = {
   listen_address: "",
   listen_port: 8080,

@@ -1,6 +1,6 @@
 /**
  * Tyk OAS API definitions: an OpenAPI document with an `x-tyk-api-gateway` extension, converted to the
- * classic shape (spec §2.9) so one loader and one runtime model serve both.
+ * classic shape (as Tyk's `apidef/oas` `ExtractTo` does) so one loader and one runtime model serve both.
  */
 import { ApiDefinitionError } from "./api_definition.ts";
 import { describeValue, isPlainObject, issuesText } from "./_fields.ts";

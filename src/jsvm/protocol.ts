@@ -95,7 +95,7 @@ export type SandboxFailure = "threw" | "missing" | "decode";
 
 /**
  * What a request hook call sends about the request (`INBOX.HOOK`): the gateway's view, raw. The sandbox
- * builds Tyk's request object from it (jsvm spec §3.1), so the gateway thread does not.
+ * builds Tyk's request object from it, so the gateway thread does not.
  */
 export interface HookRequest {
   method: string;
@@ -131,7 +131,7 @@ export type HookDecision =
 
 /**
  * What a request hook's result asks of the request, already decoded like Go and compared with what was
- * sent (jsvm spec §4.2–4.3): the answer to an `INBOX.HOOK` call, as JSON. The gateway applies it in
+ * sent: the answer to an `INBOX.HOOK` call, as JSON. The gateway applies it in
  * this order: body, then (unless the decision is `ignored`) path, query and headers.
  */
 export interface HookEdits {

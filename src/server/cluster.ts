@@ -1,5 +1,5 @@
 /**
- * Tyk's cluster notifications (gateway-core spec §8.3): signed JSON messages on
+ * Tyk's cluster notifications (`gateway/redis_signals.go`): signed JSON messages on
  * `tyk.cluster.notifications`, used for group reloads and session-cache eviction across gateways.
  */
 import { createHash } from "node:crypto";

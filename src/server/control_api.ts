@@ -1,7 +1,7 @@
 /**
- * The Gateway REST API (gateway-core spec §3): `/hello`, `/ready` and everything under `/tyk/`, which
+ * The Gateway REST API (Tyk's `gateway/api.go`): `/hello`, `/ready` and everything under `/tyk/`, which
  * requires `X-Tyk-Authorization` equal to `secret`. Unlike Tyk, an empty secret refuses every admin call
- * (DECISIONS #6).
+ * (see docs/differences.md).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";

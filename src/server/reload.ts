@@ -1,5 +1,5 @@
 /**
- * Hot reload (gateway-core spec §0.5–6, §2.1): reads app_path, compiles every API, and swaps the routing
+ * Hot reload, as Tyk's `DoReload`: reads app_path, compiles every API, and swaps the routing
  * table as one reference. Requests already routed finish on the old handles, which are closed afterwards.
  * Reload requests that arrive while one runs coalesce into one more run.
  */

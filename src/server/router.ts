@@ -1,5 +1,5 @@
 /**
- * Maps a request path to an API (gateway-core spec §7.1): every API answers on its listen path and on
+ * Maps a request path to an API: every API answers on its listen path and on
  * `/<api_id>/`, longest prefix first. Built once per reload; matching is a scan of pre-sorted prefixes.
  */
 

@@ -1,5 +1,6 @@
 /**
- * Tyk's KeyExpired and AccessRightsCheck steps (gateway-core spec §4.4 step 8), one step since both
+ * Tyk's KeyExpired and AccessRightsCheck steps (`gateway/mw_key_expired_check.go`,
+ * `gateway/mw_access_rights.go`), one step since both
  * only read the session attached by auth.
  */
 import type { RequestCtx, Step } from "../context.ts";

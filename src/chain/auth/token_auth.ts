@@ -1,5 +1,5 @@
 /**
- * Tyk's auth-token step (gateway-core spec §4.4): reads the key from header, query or cookie, looks the
+ * Tyk's auth-token step (`gateway/mw_auth_key.go`): reads the key from header, query or cookie, looks the
  * session up through the KeyStore and attaches it to the request.
  */
 import type { ApiDefinition } from "../../config/api_definition.ts";

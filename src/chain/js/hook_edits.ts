@@ -1,7 +1,8 @@
 /**
  * The gateway's end of a request hook's answer: the `HookEdits` a sandbox sends back, validated here at the
- * edge like every other input, and applied to the request (jsvm spec §4.2–4.3). Decoding the plugin's
- * result like Go happens in the sandbox (`jsvm/sandbox/request_hook.ts`), off this thread.
+ * edge like every other input, and applied to the request as Tyk's `gateway/mw_js_plugin.go` does.
+ * Decoding the plugin's result like Go happens in the sandbox (`jsvm/sandbox/request_hook.ts`), off this
+ * thread.
  */
 import type { RequestCtx } from "../context.ts";
 import type { LogFields, Logger } from "../../log.ts";
@@ -78,8 +79,9 @@ export function parseHookEdits(text: string): HookEdits {
 }
 
 /**
- * Applies a hook's edits to the request in Tyk's order (jsvm spec §4.2 steps 1–4) and returns what
- * ReturnOverrides asks for (§4.3). Session write-back and the auth session are the caller's (steps 5, 7).
+ * Applies a hook's edits to the request in Tyk's order (body, then URL, headers and params) and returns
+ * what ReturnOverrides asks for. Writing session meta data back and installing an auth_check's session
+ * are the caller's.
  * @param originalBody the bytes the `HookRequest` was built from
  */
 export function applyHookEdits(

@@ -38,7 +38,7 @@ function runHook(
 
 const EMPTY = new Uint8Array(0);
 
-Deno.test("applyHookEdits() forwards an untouched binary body byte for byte (DECISIONS #9)", () => {
+Deno.test("applyHookEdits() forwards an untouched binary body byte for byte", () => {
   const binary = new Uint8Array([0xff, 0x00, 0x61, 0xfe, 0xc3]);
   const ctx = testCtx("http://gw/b", { method: "POST" }, binary);
   const { decision } = runHook(ctx, binary, (request) => {
@@ -176,7 +176,7 @@ Deno.test("applyHookEdits() stops after the body when the URL does not parse", (
   assert.equal(odd.headers.get("x-set"), "1");
 });
 
-Deno.test("applyHookEdits() answers the seeds' ResponseError example with a 200 and its headers", () => {
+Deno.test("applyHookEdits() answers Tyk's ResponseError example with a 200 and its headers", () => {
   const { decision } = runHook(testCtx("http://gw/x"), EMPTY, (request) => {
     request.ReturnOverrides.ResponseError = "Foobarbaz";
     request.ReturnOverrides.ResponseBody = "Foobar";
@@ -191,7 +191,7 @@ Deno.test("applyHookEdits() answers the seeds' ResponseError example with a 200 
   });
 });
 
-Deno.test("applyHookEdits() turns the seeds' snake_case 403 example into Tyk's error path", () => {
+Deno.test("applyHookEdits() turns Tyk's documented snake_case 403 example into Tyk's error path", () => {
   const { decision } = runHook(testCtx("http://gw/x"), EMPTY, (request) => {
     request.ReturnOverrides.response_code = 403;
     request.ReturnOverrides.response_body = "Access Denied";

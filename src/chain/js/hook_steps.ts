@@ -1,7 +1,7 @@
 /**
  * The chain steps that run an API's JS request hooks (pre, auth_check, post_key_auth, post) in its sandbox
  * pool: describe the request, have the sandbox call `<name>.DoProcessRequest(request, session, spec)` and
- * turn the result into edits, then apply them (jsvm spec §3, §4).
+ * turn the result into edits, then apply them (Tyk's `gateway/mw_js_plugin.go`).
  */
 import { forcedResponse } from "./forced_response.ts";
 import type { HookEntry } from "./plugin_loader.ts";
@@ -65,7 +65,7 @@ function sortedJson(value: unknown): string {
 }
 
 /**
- * The third argument of every request hook (jsvm spec §3.3): `{"APIID","OrgID","config_data"}`, keys sorted,
+ * The third argument of every request hook: `{"APIID","OrgID","config_data"}`, keys sorted,
  * `config_data` absent when disabled and `null` when the API has none.
  */
 export function buildSpecArgument(api: JsHookApi): string {
@@ -93,7 +93,7 @@ function logFailure(hook: HookContext, entry: HookEntry, ctx: RequestCtx, err: u
   return INTERNAL;
 }
 
-/** The session argument (jsvm spec §3.2): the live session only for post hooks that require it. */
+/** The session argument: the live session for post and post_key_auth hooks that require it, else `{}`. */
 function sessionArgument(kind: RequestHookKind, entry: HookEntry, ctx: RequestCtx): string {
   if ((kind !== "post" && kind !== "post_key_auth") || !entry.requireSession) return EMPTY_SESSION_JSON;
   return ctx.session ? serializeSession(ctx.session) : "null";
@@ -217,7 +217,7 @@ export interface JsAuthCheckOptions {
 const SESSION_MISSING = new GatewayError(400, MESSAGES.sessionMissing);
 
 /**
- * Builds the JS custom-auth step (jsvm spec §4.7): the plugin accepts by returning a `Session` and
+ * Builds the JS custom-auth step: the plugin accepts by returning a `Session` and
  * `AuthValue` (the key id), which become the request's session and key, stored after the chain; it
  * rejects through ReturnOverrides. Skipped on endpoints marked `ignored`.
  * @example

@@ -1,7 +1,7 @@
 /**
- * The host side of the plugins' synchronous API (jsvm spec §9): TykMakeHttpRequest, TykBatchRequest,
- * TykGetKeyData, TykSetKeyData and the TykStorage* key-value functions. The sandbox blocks while these
- * run; each answers a string (or `undefined`) exactly as Tyk's VM functions return them.
+ * The host side of the plugins' synchronous API (Tyk's `gateway/jsvm_api.go`): TykMakeHttpRequest,
+ * TykBatchRequest, TykGetKeyData, TykSetKeyData and the TykStorage* key-value functions. The sandbox blocks
+ * while these run; each answers a string (or `undefined`) exactly as Tyk's VM functions return them.
  */
 import type { KeyStore } from "../../keys/key_store.ts";
 import { parseSession, serializeSession } from "../../keys/session.ts";

@@ -1,7 +1,7 @@
 /**
  * Collects an API's JS request hooks from its definition (`custom_middleware`) and from the directory
  * loader (`<middleware_path>/<api_id>/{pre,auth,post_auth,post}/*.js`), reading every file from disk on
- * each call so a reload serves edited plugins (DECISIONS #11).
+ * each call so a reload serves edited plugins (unlike Tyk; see docs/differences.md).
  */
 import { extname, join, resolve } from "node:path";
 import type { ApiDefinition } from "../../config/api_definition.ts";
@@ -185,10 +185,11 @@ function toEntry(pending: PendingHook): HookEntry {
 }
 
 /**
- * Collects an API's JS request hooks (jsvm spec §13.2, §13.5): definition entries (disabled ones skipped,
- * inline `code` before `path`), then the directory loader (pre/post files after the definition's,
- * post_auth files before, the last auth file replacing auth_check). A missing driver runs JS as otto with a
- * warning (DECISIONS #5); a non-JS driver (python, grpc, lua, goplugin) leaves JS out, with a warning.
+ * Collects an API's JS request hooks as Tyk's `loadCustomMiddleware` does: definition entries (disabled
+ * ones skipped, inline `code` before `path`), then the directory loader (pre/post files after the
+ * definition's, post_auth files before, the last auth file replacing auth_check). A missing driver runs
+ * JS as otto with a warning (see docs/differences.md); a non-JS driver (python, grpc, lua, goplugin)
+ * leaves JS out, with a warning.
  * @example
  * const { hooks, sources, issues } = await collectPlugins(def, { middlewarePath, baseDir, log });
  */

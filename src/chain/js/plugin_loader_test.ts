@@ -73,7 +73,7 @@ Deno.test("collectPlugins() reads definition entries relative to baseDir, skippi
   });
 });
 
-Deno.test("collectPlugins() takes inline base64 code before path, for both drivers (DECISIONS #7)", async () => {
+Deno.test("collectPlugins() takes inline base64 code before path, for both drivers", async () => {
   await withDir(async (dir) => {
     for (const driver of ["otto", "javascript"]) {
       const def = testDefinition({
@@ -182,7 +182,7 @@ Deno.test("collectPlugins() installs auth_check only with a custom-auth flag and
   });
 });
 
-Deno.test("collectPlugins() runs JS without a driver as otto, with one warning (DECISIONS #5)", async () => {
+Deno.test("collectPlugins() runs JS without a driver as otto, with one warning", async () => {
   await withDir(async (dir) => {
     await write(join(dir, "mw/api-1/pre/dirMw.js"), "var dirMw;");
     const log = captureLog();
@@ -216,7 +216,7 @@ Deno.test("collectPlugins() skips JS for a non-JS driver, with a warning", async
   });
 });
 
-Deno.test("collectPlugins() re-reads plugin files on every call (DECISIONS #11)", async () => {
+Deno.test("collectPlugins() re-reads plugin files on every call", async () => {
   await withDir(async (dir) => {
     const def = testDefinition({ custom_middleware: { driver: "otto" } });
     const options = { middlewarePath: "mw", baseDir: dir, log: captureLog() };

@@ -1,7 +1,7 @@
 /**
  * What every sandbox defines before plugin code runs: the `TykJS` namespace plugins build their
  * middleware and event handlers with, and the Tyk API functions (`log`, `b64enc`, `TykMakeHttpRequest`, …).
- * Written for Portcullis from the behaviour described in the JSVM spec (§1, §9); it runs as module code,
+ * Written for Portcullis to behave like Tyk's embedded core script; it runs as module code,
  * so it is never re-evaluated and uses saved built-ins.
  *
  * @example
@@ -221,8 +221,9 @@ function hostFunction(runtime: TykRuntime, op: HostCallOp): (...args: unknown[])
 const HOST_OPS = Object.keys(HOST_CALL_ARITY) as HostCallOp[];
 
 /**
- * The Tyk API functions of §9 (plus `console`, DECISIONS #2), installed after the bootstrap and again
- * after the user library, so a library cannot replace them (as in Tyk's otto load order).
+ * The Tyk API functions (plus `console`, which Tyk lacks: see docs/differences.md), installed after the
+ * bootstrap and again after the user library, so a library cannot replace them (as in Tyk's otto load
+ * order).
  * @param codec how the base64 helpers turn text into bytes and back: `RAW_BYTES` for otto. @default UTF8
  */
 export function createTykApi(runtime: TykRuntime, codec: TextBytes = UTF8): Record<string, unknown> {

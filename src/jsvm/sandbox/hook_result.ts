@@ -54,7 +54,7 @@ const STRINGS = goSlice(GO_STRING);
 const STRING_MAP = goMap(GO_STRING);
 const STRINGS_MAP = goMap(STRINGS);
 
-/** Tyk's ReturnOverrides, plus the documented snake_case keys as aliases (DECISIONS #4). */
+/** Tyk's ReturnOverrides, plus the documented snake_case keys as aliases (see docs/differences.md). */
 const RETURN_OVERRIDES = goStruct([
   { name: "ResponseCode", aliases: ["response_code"], type: GO_INT },
   { name: "ResponseError", aliases: ["response_error"], type: GO_STRING },

@@ -6,7 +6,7 @@ function request(fields: string): string {
   return `{"Request":{${fields}}}`;
 }
 
-Deno.test("decodeRequestHookResult() accepts the documented snake_case ReturnOverrides keys (DECISIONS #4)", () => {
+Deno.test("decodeRequestHookResult() accepts the documented snake_case ReturnOverrides keys", () => {
   const result = decodeRequestHookResult(request(
     '"ReturnOverrides":{"ResponseCode":0,"ResponseError":"","ResponseBody":"","ResponseHeaders":null,' +
       '"OverrideError":false,"response_code":403,"response_body":"Access Denied",' +

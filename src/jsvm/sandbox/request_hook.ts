@@ -1,9 +1,9 @@
 /**
  * Both ends of a request hook inside the sandbox: Tyk's request object built from the gateway's raw
- * `HookRequest` (jsvm spec §3.1), and the `HookEdits` the returned object asks for, decoded like Go and
- * compared with what was sent (§4.2–4.3). Doing this here keeps the gateway's thread to a short list of
- * edits; a plugin that tampers with built-ins meanwhile can only spoil its own result, which it controls
- * anyway.
+ * `HookRequest`, and the `HookEdits` the returned object asks for, decoded like Go and compared with
+ * what was sent (Tyk's `gateway/mw_js_plugin.go`). Doing this here keeps the gateway's thread to a short
+ * list of edits; a plugin that tampers with built-ins meanwhile can only spoil its own result, which it
+ * controls anyway.
  */
 import { decodeBase64, encodeBase64 } from "../go/base64.ts";
 import { canonicalHeaderKey, fromHeaderValue, toHeaderValue } from "../go/http.ts";
@@ -54,7 +54,7 @@ export function headersRecord(raw: string[], host?: string): Record<string, stri
 }
 
 /**
- * The `request` argument (jsvm spec §3.1), as `JSON.parse` would give it from Tyk's text: keys in Tyk's
+ * The `request` argument, as `JSON.parse` would give it from Tyk's text: keys in Tyk's
  * order, canonical sorted headers with array values plus `Host`, the body as standard base64, the query
  * as `Params`. Built directly: parsing its text back costs as much as building it.
  */
@@ -94,7 +94,7 @@ function isUtf8(bytes: Uint8Array): boolean {
 
 /**
  * The body to send on, `null` for the original bytes: kept when the plugin handed back what it was given
- * (for a body that is not valid UTF-8 the plugin saw U+FFFD in place of bad bytes; DECISIONS #9).
+ * (for a body that is not valid UTF-8 the plugin saw U+FFFD in place of bad bytes; see docs/differences.md).
  */
 function resultBody(result: MiniRequest, sent: string): string | null {
   const returned = result.Body;
@@ -149,7 +149,7 @@ function responseHeaders(headers: Record<string, string> | null, canonical: bool
   return out;
 }
 
-/** What ReturnOverrides asks for (jsvm spec §4.3). */
+/** What ReturnOverrides asks for: go on, answer with an error, or answer with the plugin's response. */
 function decide(result: MiniRequest, ignoreCanonical: boolean): HookDecision {
   const overrides = result.ReturnOverrides;
   const body = overrides.ResponseError !== "" ? overrides.ResponseError : overrides.ResponseBody;
@@ -174,9 +174,9 @@ function decide(result: MiniRequest, ignoreCanonical: boolean): HookDecision {
 }
 
 /**
- * Decodes what `DoProcessRequest` returned and lists the edits it makes to `sent`, in Tyk's order (jsvm
- * spec §4.2 steps 1–4): body, URL (an unparsable one stops there), headers (deletes first), params, then
- * the ReturnOverrides decision. Session write-back and the auth session are the gateway's (steps 5, 7).
+ * Decodes what `DoProcessRequest` returned and lists the edits it makes to `sent`, in Tyk's order: body,
+ * URL (an unparsable one stops there), headers (deletes first), params, then the ReturnOverrides
+ * decision. Writing session meta data back and installing an auth_check's session are the gateway's.
  * @param stringified `returned` is known to be `JSON.stringify` output (the bootstrap's own)
  * @throws GoJsonError when Go's decoder would refuse the result
  */

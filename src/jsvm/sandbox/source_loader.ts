@@ -1,5 +1,5 @@
 /**
- * Evaluates an API's sources in its sandbox, driver by driver (JSVM spec §2, §13.6), and finds what a
+ * Evaluates an API's sources in its sandbox, driver by driver, in Tyk's load order, and finds what a
  * call's target name refers to.
  *
  * - `otto`: every source is a global script; a later declaration of the same name wins, and a source's

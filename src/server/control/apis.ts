@@ -1,5 +1,5 @@
 /**
- * `/tyk/apis` (gateway-core spec §3.2): lists the loaded APIs and writes definition files to app_path.
+ * `/tyk/apis`: lists the loaded APIs and writes definition files to app_path.
  * Writes change nothing at runtime until a reload, as in Tyk.
  */
 import { Hono } from "hono";

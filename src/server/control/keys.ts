@@ -1,5 +1,5 @@
 /**
- * `/tyk/keys` (gateway-core spec §3.2, keys): create, read, update, delete and list key sessions.
+ * `/tyk/keys`: create, read, update, delete and list key sessions.
  */
 import { Hono } from "hono";
 import type { GatewayConfig } from "../../config/gateway_config.ts";
@@ -37,7 +37,10 @@ export function keysRoutes(options: KeysRouteOptions): Hono {
   const app = new Hono({ strict: false });
   const minLength = Math.max(config.min_token_length || 3, 3);
 
-  /** Redis TTL of a key record (spec §4.6): forced global, the key's, the largest of its APIs', global. */
+  /**
+   * Redis TTL of a key record: forced global, the key's, the largest of its APIs', global (Tyk's
+   * `SessionState.Lifetime` in `user/session.go`).
+   */
   function lifetime(session: Session): number {
     if (config.force_global_session_lifetime) return config.global_session_lifetime;
     if (session.session_lifetime > 0) return session.session_lifetime;

@@ -1,5 +1,6 @@
 /**
- * Tyk's control-API response shapes (gateway-core spec §3.1): compact JSON followed by a newline.
+ * Tyk's control-API response shapes (`doJSONWrite` in Tyk's `gateway/api.go`): compact JSON followed by a
+ * newline.
  */
 
 /** A JSON response the way Go's `json.Encoder` writes it. */
