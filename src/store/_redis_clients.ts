@@ -129,6 +129,25 @@ function destroyQuietly(destroy: () => unknown): void {
   }
 }
 
+/** What every node-redis client (single, cluster, sentinel) has in the same shape. */
+interface NodeRedisClient extends RedisCommands {
+  connect(): Promise<unknown>;
+  destroy(): unknown;
+  on(event: "error", listener: (err: unknown) => void): unknown;
+  once(event: "terminated", listener: (cause: unknown) => void): unknown;
+}
+
+/** The mode-independent part of a {@link RedisClient}, around a node-redis client. */
+function common(client: NodeRedisClient) {
+  return {
+    commands: client,
+    connect: () => client.connect(),
+    destroy: () => destroyQuietly(() => client.destroy()),
+    on: (event: "error", listener: (err: unknown) => void) => client.on(event, listener),
+    once: (event: "terminated", listener: (cause: unknown) => void) => client.once(event, listener),
+  };
+}
+
 function single(settings: RedisSettings): RedisClient {
   const { host, port } = settings.addrs[0];
   const client = createClient({
@@ -147,11 +166,7 @@ function single(settings: RedisSettings): RedisClient {
     commandOptions: { timeout: settings.timeoutMs },
   });
   return {
-    commands: client,
-    connect: () => client.connect(),
-    destroy: () => destroyQuietly(() => client.destroy()),
-    on: (event, listener) => client.on(event, listener),
-    once: (event, listener) => client.once(event, listener),
+    ...common(client),
     ready: () => Promise.resolve(),
     sendKeyed: (_key, args) => client.sendCommand(args),
     scan: (match) => client.scanIterator({ MATCH: match, COUNT: 1000 }),
@@ -179,11 +194,7 @@ function cluster(settings: RedisSettings, role: ClientRole): RedisClient {
     minimizeConnections: role === "subscriber",
   });
   return {
-    commands: client,
-    connect: () => client.connect(),
-    destroy: () => destroyQuietly(() => client.destroy()),
-    on: (event, listener) => client.on(event, listener),
-    once: (event, listener) => client.once(event, listener),
+    ...common(client),
     async ready() {
       const info = String(await client.sendCommand(undefined, true, ["CLUSTER", "INFO"]));
       if (!info.includes("cluster_state:ok")) {
@@ -222,11 +233,7 @@ function sentinel(settings: RedisSettings): RedisClient {
     commandOptions: { timeout: settings.timeoutMs },
   });
   return {
-    commands: client,
-    connect: () => client.connect(),
-    destroy: () => destroyQuietly(() => client.destroy()),
-    on: (event, listener) => client.on(event, listener),
-    once: (event, listener) => client.once(event, listener),
+    ...common(client),
     ready: () => Promise.resolve(),
     sendKeyed: (_key, args) => client.sendCommand(false, args),
     scan: (match) => client.scanIterator({ MATCH: match, COUNT: 1000 }),

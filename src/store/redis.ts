@@ -28,8 +28,6 @@ import type {
   Subscription,
 } from "./store.ts";
 
-export type { RedisSettings } from "./_redis_clients.ts";
-
 const log = logger("redis");
 
 /** Back-off between tries of one call: 25 ms doubling up to 500 ms, with jitter so gateways do not retry in step. */

@@ -28,64 +28,18 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 /** Makes a CA, a server certificate for 127.0.0.1 and a client certificate in a temporary folder. */
 export async function makeTestCertificates(): Promise<TestCertificates> {
   const dir = await Deno.makeTempDir({ prefix: "portcullis-tls-" });
-  const days = ["-days", "2"];
-  await openssl([
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    ...days,
-    "-subj",
-    "/CN=Portcullis test CA",
-  ], dir);
-  await openssl([
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "other.key",
-    "-out",
-    "other.crt",
-    ...days,
-    "-subj",
-    "/CN=Another CA",
-  ], dir);
+  // fresh 2048-bit RSA keys, valid two days; the CAs sign themselves, the server and client are signed by "ca"
+  const request = (name: string, out: string) =>
+    `req -newkey rsa:2048 -nodes -keyout ${name}.key -out ${out}`;
+  for (const [name, subject] of [["ca", "/CN=Portcullis test CA"], ["other", "/CN=Another CA"]]) {
+    await openssl([...`${request(name, `${name}.crt`)} -x509 -days 2 -subj`.split(" "), subject], dir);
+  }
   await Deno.writeTextFile(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\n");
-  for (const [name, ext] of [["server", ["-extfile", "server.ext"]], ["client", []]] as const) {
-    await openssl([
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.csr`,
-      "-subj",
-      `/CN=${name}`,
-    ], dir);
-    await openssl([
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      `${name}.crt`,
-      ...days,
-      ...ext,
-    ], dir);
+  for (const [name, ext] of [["server", " -extfile server.ext"], ["client", ""]]) {
+    await openssl(`${request(name, `${name}.csr`)} -subj /CN=${name}`.split(" "), dir);
+    const sign =
+      `x509 -req -in ${name}.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out ${name}.crt -days 2`;
+    await openssl(`${sign}${ext}`.split(" "), dir);
   }
   return {
     dir,
