@@ -60,7 +60,12 @@ export function endToEndLines(lines: [string, string][]): [string, string][] {
   if (!drop) return lines;
   const kept: [string, string][] = [];
   for (let i = 0; i < lines.length; i++) {
-    const lower = lines[i][0].toLowerCase();
+    const name = lines[i][0];
+    if (listed === null && !LENGTHS.has(name.length)) {
+      kept.push(lines[i]);
+      continue;
+    }
+    const lower = name.toLowerCase();
     if (!HOP_BY_HOP.has(lower) && !listed?.has(lower)) kept.push(lines[i]);
   }
   return kept;

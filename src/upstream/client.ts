@@ -196,7 +196,8 @@ class Exchange implements Expiring, EventListenerObject {
 export class UpstreamClient {
   #pool: ConnectionPool;
   #keepAlive: boolean;
-  #watch = new DeadlineQueue(WATCH_CLIENT_AFTER_MS);
+  // Date.now, not performance.now (an op call): a clock step only moves when a client starts being watched
+  #watch = new DeadlineQueue(WATCH_CLIENT_AFTER_MS, Date.now);
 
   constructor(options: UpstreamClientOptions = {}) {
     this.#keepAlive = options.keepAlive ?? true;

@@ -45,17 +45,16 @@ export function headEnd(buf: Uint8Array, from: number, to: number): number {
 
 /** Bytes as a byte string: header bytes above 0x7f stay one character each, as `Headers` expects. */
 function byteString(buf: Uint8Array, from: number, to: number): string {
-  let ascii = true;
-  for (let i = from; i < to; i++) {
-    if (buf[i] > 0x7f) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) return DECODER.decode(buf.subarray(from, to));
+  const text = DECODER.decode(buf.subarray(from, to));
+  // one character per byte and no replacement character: every byte was ASCII
+  if (text.length === to - from && text.indexOf("\uFFFD") < 0) return text;
   let out = "";
   for (let i = from; i < to; i++) out += String.fromCharCode(buf[i]);
   return out;
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09;
 }
 
 function hasToken(value: string, token: string): boolean {
@@ -69,8 +68,9 @@ function hasToken(value: string, token: string): boolean {
  * @throws MalformedResponse
  */
 export function parseResponseHead(buf: Uint8Array, from: number, end: number, method: string): ResponseHead {
-  const lines = byteString(buf, from, end).split("\n");
-  const statusLine = lines[0].endsWith("\r") ? lines[0].slice(0, -1) : lines[0];
+  const text = byteString(buf, from, end);
+  let lineEnd = text.indexOf("\n");
+  const statusLine = text.slice(0, text.charCodeAt(lineEnd - 1) === 0x0d ? lineEnd - 1 : lineEnd);
   const status = STATUS_LINE.exec(statusLine);
   if (!status) {
     throw new MalformedResponse(`malformed HTTP status line ${JSON.stringify(statusLine.slice(0, 80))}`);
@@ -81,23 +81,29 @@ export function parseResponseHead(buf: Uint8Array, from: number, end: number, me
   let length: string | null = null;
   let chunked = false;
   let connection = "";
-  for (let i = 1; i < lines.length; i++) {
-    let line = lines[i];
-    if (line.endsWith("\r")) line = line.slice(0, -1);
-    if (line === "") continue;
-    const first = line.charCodeAt(0);
-    if (first === 0x20 || first === 0x09) {
+  // one header line per pass, found with indexOf rather than split: this runs for every proxied response
+  for (let start = lineEnd + 1; start < text.length; start = lineEnd + 1) {
+    lineEnd = text.indexOf("\n", start);
+    if (lineEnd < 0) lineEnd = text.length;
+    let stop = text.charCodeAt(lineEnd - 1) === 0x0d ? lineEnd - 1 : lineEnd;
+    if (stop <= start) continue;
+    if (isSpace(text.charCodeAt(start))) {
       if (headers.length === 0) throw new MalformedResponse("malformed MIME header: leading space");
       const last = headers[headers.length - 1];
-      last[1] = `${last[1]} ${line.trim()}`;
+      last[1] = `${last[1]} ${text.slice(start, stop).trim()}`;
       continue;
     }
-    const colon = line.indexOf(":");
-    const name = colon > 0 ? line.slice(0, colon) : "";
+    const colon = text.indexOf(":", start);
+    const name = colon > start && colon < stop ? text.slice(start, colon) : "";
     if (!TOKEN.test(name)) {
-      throw new MalformedResponse(`malformed MIME header line ${JSON.stringify(line.slice(0, 80))}`);
+      throw new MalformedResponse(
+        `malformed MIME header line ${JSON.stringify(text.slice(start, stop).slice(0, 80))}`,
+      );
     }
-    const value = line.slice(colon + 1).trim();
+    let valueStart = colon + 1;
+    while (valueStart < stop && isSpace(text.charCodeAt(valueStart))) valueStart++;
+    while (stop > valueStart && isSpace(text.charCodeAt(stop - 1))) stop--;
+    const value = text.slice(valueStart, stop);
     const lower = name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : "";
     if (lower === "content-length") {
       if (!DIGITS.test(value)) throw new MalformedResponse(`bad Content-Length ${JSON.stringify(value)}`);
