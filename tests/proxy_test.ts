@@ -68,7 +68,7 @@ Deno.test("proxy streams large request and response bodies both ways", async () 
       },
     });
     const up = await fetch(`${gw.url}/big/count-body`, { method: "POST", body });
-    assert.deepEqual(await up.json(), { bodyLength: size });
+    assert.equal((await up.json()).bodyLength, size);
     const down = await fetch(`${gw.url}/big/bytes/${size}`);
     let received = 0;
     for await (const part of down.body!) received += part.byteLength;

@@ -2,8 +2,12 @@
  * Test helpers shared by the chain's tests: a RequestCtx built the way the gateway's handler builds one,
  * and a valid API definition.
  */
+import { BodyBudget } from "./body_budget.ts";
 import type { RequestCtx } from "./context.ts";
 import { type ApiDefinition, parseApiDefinition } from "../config/api_definition.ts";
+
+/** The gateway's default limits. */
+const TEST_BODY_BUDGET = new BodyBudget({ maxBodySize: 64 * 1024 * 1024, maxTotalSize: 128 * 1024 * 1024 });
 
 /** A request context for `url` (absolute), as the handler would build it for API `api-1`. */
 export function testCtx(url: string, init: RequestInit = {}, body?: Uint8Array): RequestCtx {
@@ -25,6 +29,8 @@ export function testCtx(url: string, init: RequestInit = {}, body?: Uint8Array):
     query,
     headers: new Headers(request.headers),
     body: body ?? request.body,
+    bodyBudget: TEST_BODY_BUDGET,
+    bodyHold: { bytes: 0 },
     session: null,
     sessionKey: "",
     sessionModified: false,

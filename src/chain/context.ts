@@ -2,6 +2,7 @@
  * What one request carries through an API's chain, and the shape of a chain step.
  * Steps mutate the context (path, query, headers, body, session) and the proxy sends what is left.
  */
+import type { BodyBudget, BodyHold } from "./body_budget.ts";
 import type { GatewayError } from "./errors.ts";
 import type { Session } from "../keys/session.ts";
 
@@ -60,6 +61,10 @@ export interface RequestCtx {
   headerCase?: Map<string, string>;
   /** The body: the client's stream until a step buffers it with {@link readBody}. */
   body: ReadableStream<Uint8Array> | Uint8Array | null;
+  /** Bounds what {@link readBody} may hold; the handler releases {@link bodyHold} when the request ends. */
+  readonly bodyBudget: BodyBudget;
+  /** What this request holds of the body budget. */
+  readonly bodyHold: BodyHold;
   /** The key's session once auth succeeded; `null` on keyless APIs. */
   session: Session | null;
   /** The stored key name of the session (what `apikey-` is followed by, before hashing). */
@@ -76,33 +81,20 @@ export interface RequestCtx {
 
 const NO_BODY = new Uint8Array(0);
 
-/** Maximum bytes a step may buffer from a request body. */
-export const MAX_BUFFERED_BODY = 64 * 1024 * 1024;
-
 /**
  * Buffers the request body (once) so a step can read it; later steps and the proxy reuse the bytes.
- * @throws RangeError when the body is larger than {@link MAX_BUFFERED_BODY}.
+ * @throws GatewayError 413 or 503 when the body budget refuses it (see {@link BodyBudget.buffer})
  */
 export async function readBody(ctx: RequestCtx): Promise<Uint8Array> {
   // ctx.body stays null: an empty buffer would make the proxy send a body the client never sent
   if (ctx.body === null) return NO_BODY;
   if (ctx.body instanceof Uint8Array) return ctx.body;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of ctx.body) {
-    size += chunk.byteLength;
-    if (size > MAX_BUFFERED_BODY) {
-      throw new RangeError(`Cannot buffer request body: larger than ${MAX_BUFFERED_BODY} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return (ctx.body = bytes);
+  const declared = ctx.request.headers.get("content-length");
+  return (ctx.body = await ctx.bodyBudget.buffer(
+    ctx.body,
+    declared === null ? null : Number(declared),
+    ctx.bodyHold,
+  ));
 }
 
 /** The current gateway-side URL (path and query), as Go prints `r.URL` for origin-form requests. */

@@ -34,6 +34,10 @@ export const MESSAGES = {
   keyStoreUnavailable: "Key store unavailable, please try again later",
   sessionMissing:
     "Session state is missing or unset! Please make sure that auth headers are properly applied",
+  /** Go's status text, which Tyk sends with `http.Error` for a body over `max_request_body_size`. */
+  requestEntityTooLarge: "Request Entity Too Large",
+  /** Ours: the request bodies held in memory across requests reached `max_buffered_total_size`. */
+  bodyBufferFull: "Too many request bodies are being buffered, please try again later",
 } as const;
 
 /** A failure the client is told about, with the status and text Tyk would send. */
@@ -41,14 +45,30 @@ export class GatewayError extends Error {
   override name = "GatewayError";
   /** Headers set on the error response besides Tyk's own (ReturnOverrides.ResponseHeaders). */
   headers?: Record<string, string>;
+  /**
+   * Answered the way Go's `http.Error` does (plain text, no template, no `X-Generator`), as Tyk answers
+   * where it writes the error before its middleware chain, e.g. `max_request_body_size`.
+   */
+  plain?: boolean;
   constructor(
     readonly status: number,
     message: string,
-    options?: ErrorOptions & { headers?: Record<string, string> },
+    options?: ErrorOptions & { headers?: Record<string, string>; plain?: boolean },
   ) {
     super(message, options);
     if (options?.headers) this.headers = options.headers;
+    if (options?.plain) this.plain = true;
   }
+}
+
+/** Go's `http.Error`: the message and a newline as `text/plain`, with `nosniff`. */
+function plainError(err: GatewayError, closeConnections: boolean | undefined): Response {
+  const headers = new Headers({
+    "Content-Type": "text/plain; charset=utf-8",
+    "X-Content-Type-Options": "nosniff",
+  });
+  if (closeConnections) headers.set("Connection", "close");
+  return new Response(`${err.message}\n`, { status: err.status, headers });
 }
 
 /** Options of the error renderer, resolved once from `tyk.conf`. */
@@ -97,6 +117,7 @@ function renderTemplate(template: string, message: string, status: number): stri
 export function createErrorRenderer(options: ErrorRenderOptions = {}) {
   const templates = options.templates ?? new Map<string, string>();
   return function renderError(err: GatewayError, requestContentType: string | null): Response {
+    if (err.plain) return plainError(err, options.closeConnections);
     const baseType = (requestContentType ?? "").split(";")[0].trim().toLowerCase();
     const xml = XML_TYPES.has(baseType);
     const ext = xml ? "xml" : "json";

@@ -36,3 +36,13 @@ Deno.test("renderError() honours hide_generator_header, close_connections, templ
   assert.equal(await res.text(), '{"code": 401, "msg": "nope"}');
   assert.equal(await render(new GatewayError(500, "x"), null).text(), '{\n    "error": "x"\n}');
 });
+
+Deno.test("renderError() writes a plain error as Go's http.Error does: text, newline, nosniff, no template", async () => {
+  const render = createErrorRenderer({ templates: new Map([["error.json", "{{.Message}}"]]) });
+  const res = render(new GatewayError(413, MESSAGES.requestEntityTooLarge, { plain: true }), null);
+  assert.equal(res.status, 413);
+  assert.equal(res.headers.get("content-type"), "text/plain; charset=utf-8");
+  assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(res.headers.get("x-generator"), null);
+  assert.equal(await res.text(), "Request Entity Too Large\n");
+});

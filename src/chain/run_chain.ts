@@ -32,7 +32,10 @@ async function respond(
   return out;
 }
 
-/** Runs the chain; a step that throws becomes Tyk's 500, with the error kept as `cause` for the log. */
+/**
+ * Runs the chain; a step that throws becomes Tyk's 500, with the error kept as `cause` for the log, unless
+ * what it threw is a GatewayError.
+ */
 export async function runChain(chain: Chain, ctx: RequestCtx): Promise<Response | GatewayError> {
   try {
     const steps = chain.steps;
@@ -48,6 +51,8 @@ export async function runChain(chain: Chain, ctx: RequestCtx): Promise<Response 
       ? out
       : await respond(chain.response, ctx, out);
   } catch (err) {
+    // a step may throw the error the client is to get (readBody over the body limits)
+    if (err instanceof GatewayError) return err;
     return new GatewayError(500, MESSAGES.internal, { cause: err });
   }
 }

@@ -81,6 +81,10 @@ const httpServerOptionsSchema = obj({
   skip_url_cleaning: bool(),
   skip_target_path_escaping: bool(),
   max_request_body_size: int(0, 0),
+  /** Ours: the largest body a step may hold in memory (JS hooks see bodies whole); 0 means 64 MiB. */
+  max_buffered_body_size: intOr(64 * 1024 * 1024),
+  /** Ours: what all bodies held in memory at once may add up to; 0 means 128 MiB. */
+  max_buffered_total_size: intOr(128 * 1024 * 1024),
   /** Ours, not Tyk's: client connections open at once, across listeners; 0 means 10,000. */
   max_connections: intOr(10_000),
   xff_depth: int(0, 0),

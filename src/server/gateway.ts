@@ -3,6 +3,7 @@
  * reloader), cluster notifications, the control API, the file watcher and the listeners; `stop()` shuts
  * them down in reverse order.
  */
+import { BodyBudget } from "../chain/body_budget.ts";
 import { createErrorRenderer, GatewayError, MESSAGES } from "../chain/errors.ts";
 import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
 import { createEventBus, type EventBus } from "../events/bus.ts";
@@ -245,6 +246,8 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     templates: await loadErrorTemplates(config.template_path, log),
   });
   const handleApi = createApiHandler({
+    bodyBudget: bodyBudgetOf(config),
+    maxRequestBodySize: config.http_server_options.max_request_body_size,
     current: reloader.current,
     keyStore,
     renderError,
@@ -286,6 +289,18 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
       log.info("Gateway stopped");
     },
   };
+}
+
+/** What request bodies steps hold in memory may take: per request and in total. */
+function bodyBudgetOf(config: GatewayConfig): BodyBudget {
+  const options = config.http_server_options;
+  return new BodyBudget({
+    // a body over max_request_body_size is refused whether it streams or is held
+    maxBodySize: options.max_request_body_size > 0
+      ? Math.min(options.max_request_body_size, options.max_buffered_body_size)
+      : options.max_buffered_body_size,
+    maxTotalSize: options.max_buffered_total_size,
+  });
 }
 
 function tlsOptions(config: GatewayConfig): { cert: string; key: string } | undefined {

@@ -3,6 +3,7 @@
  * and writes a modified session back. The routing table is read once per request from the current
  * ApiSet, so a reload swapping it never affects a request already routed.
  */
+import { BODY_TOO_LARGE, type BodyBudget } from "../chain/body_budget.ts";
 import type { ApiHandle } from "../chain/compile_api.ts";
 import type { RequestCtx } from "../chain/context.ts";
 import { type ErrorRenderer, GatewayError } from "../chain/errors.ts";
@@ -12,6 +13,7 @@ import type { KeyStore } from "../keys/key_store.ts";
 import { requestEnded, requestStarted } from "./load_gauge.ts";
 import type { Logger } from "../log.ts";
 import type { ApiSet } from "./api_set.ts";
+import { checkBodySize, countedBody } from "./body_limit.ts";
 
 /** What the handler needs from the gateway. */
 export interface HandlerOptions {
@@ -25,6 +27,10 @@ export interface HandlerOptions {
   globalSessionLifetime: number;
   /** `rate_limit_response_headers`: what `X-RateLimit-*` show. @default "quotas" */
   limitHeaders?: "quotas" | "rate_limits";
+  /** Bounds the bodies steps buffer. */
+  bodyBudget: BodyBudget;
+  /** http_server_options.max_request_body_size in bytes; 0 means none. */
+  maxRequestBodySize: number;
 }
 
 /** Splits a request URL into path and raw query without building a URL object. */
@@ -51,11 +57,17 @@ function copyHeaders(headers: Headers): Headers {
 export function createApiHandler(options: HandlerOptions) {
   const { log, renderError } = options;
   const limitHeaders = options.limitHeaders ?? "quotas";
+  const { bodyBudget, maxRequestBodySize } = options;
   return async function handleApiRequest(request: Request, clientIp: string): Promise<Response> {
+    let body: ReadableStream<Uint8Array> | null = request.body;
+    const verdict = checkBodySize(request, body, maxRequestBodySize);
+    if (verdict === "too large") return renderError(BODY_TOO_LARGE, null);
     const { path, query } = splitTarget(request.url);
     const match = options.current().router.match(path);
     if (!match) return new Response("Not Found", { status: 404, headers: NOT_FOUND_HEADERS });
     const api = match.api;
+    let overLimit = false;
+    if (verdict === "count") body = countedBody(body!, maxRequestBodySize, () => overLimit = true);
     const ctx: RequestCtx = {
       request,
       apiId: api.apiId,
@@ -68,7 +80,9 @@ export function createApiHandler(options: HandlerOptions) {
       path,
       query,
       headers: copyHeaders(request.headers),
-      body: request.body,
+      body,
+      bodyBudget,
+      bodyHold: { bytes: 0 },
       session: null,
       sessionKey: "",
       sessionModified: false,
@@ -82,9 +96,12 @@ export function createApiHandler(options: HandlerOptions) {
       out = await runChain(api.chain, ctx);
       if (ctx.sessionModified && ctx.session) await writeBack(ctx, api);
     } finally {
+      if (ctx.bodyHold.bytes > 0) bodyBudget.release(ctx.bodyHold);
       requestEnded();
       api.leave();
     }
+    // whatever failed when the body was cut (the upstream request, a step reading it), the cause is its size
+    if (overLimit) out = BODY_TOO_LARGE;
     if (out instanceof GatewayError) {
       // Steps that answer 5xx on purpose log their own line; a cause means something failed underneath
       if (out.status >= 500 && out.cause) {

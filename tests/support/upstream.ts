@@ -1,7 +1,9 @@
 /**
  * A real upstream for end-to-end tests: echoes what it received as JSON, with a few special paths
- * (`/slow/<ms>`, `/status/<code>`, `/bytes/<n>`) to exercise the proxy.
+ * (`/slow/<ms>`, `/status/<code>`, `/bytes/<n>`, `/count-body` with a SHA-256 of what arrived) to exercise
+ * the proxy.
  */
+import { createHash } from "node:crypto";
 
 /** What the echo upstream saw. */
 export interface Echo {
@@ -63,8 +65,12 @@ export async function startUpstream(): Promise<Upstream> {
     }
     if (url.pathname.startsWith("/count-body")) {
       let n = 0;
-      for await (const chunk of req.body ?? []) n += chunk.byteLength;
-      return Response.json({ bodyLength: n });
+      const hash = createHash("sha256");
+      for await (const chunk of req.body ?? []) {
+        n += chunk.byteLength;
+        hash.update(chunk);
+      }
+      return Response.json({ bodyLength: n, sha256: hash.digest("hex") });
     }
     const body = new Uint8Array(await req.arrayBuffer());
     const echo: Echo = {

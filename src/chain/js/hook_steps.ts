@@ -115,6 +115,7 @@ async function runHook(
   try {
     body = await readBody(ctx);
   } catch (err) {
+    if (err instanceof GatewayError) return err; // over the body limits: 413 or 503, not a plugin failure
     hook.log.error("Cannot run JS middleware: the request body cannot be read", {
       ...fieldsOf(hook, entry, ctx),
       error: (err as Error).message,

@@ -13,7 +13,7 @@ import { handlerAlias, JsvmError, type SandboxPool } from "../../jsvm/host/sandb
 import { detectContentType } from "../../jsvm/go/http.ts";
 import { serializeSession } from "../../keys/session.ts";
 import type { Logger } from "../../log.ts";
-import { MAX_BUFFERED_BODY, type RequestCtx, type ResponseStep } from "../context.ts";
+import type { RequestCtx, ResponseStep } from "../context.ts";
 import { GatewayError, MESSAGES } from "../errors.ts";
 import { stripListenPath } from "../upstream_url.ts";
 
@@ -51,26 +51,17 @@ export function parseResponseEdits(text: string): ResponseEdits {
   return value;
 }
 
-/** Reads a response body whole, as Tyk does before a response hook. */
-async function readAll(body: ReadableStream<Uint8Array> | null): Promise<Uint8Array<ArrayBuffer>> {
+/**
+ * Reads a response body whole, as Tyk does before a response hook. It is held like a request body a step
+ * reads: within `max_buffered_body_size`, and counted in `max_buffered_total_size` until the request ends.
+ */
+async function readAll(
+  ctx: RequestCtx,
+  body: ReadableStream<Uint8Array> | null,
+): Promise<Uint8Array<ArrayBuffer>> {
   if (body === null) return NO_BODY;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > MAX_BUFFERED_BODY) {
-      await body.cancel().catch(() => {});
-      throw new RangeError(`Cannot buffer the response body: larger than ${MAX_BUFFERED_BODY} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return bytes;
+  // Deno's and the upstream client's chunks sit on plain ArrayBuffers
+  return await ctx.bodyBudget.buffer(body, null, ctx.bodyHold) as Uint8Array<ArrayBuffer>;
 }
 
 /** The response as a hook is handed it: one header pair per line the upstream sent. */
@@ -135,9 +126,18 @@ export function createJsResponseStep(
   return async function jsResponseHooks(ctx, response) {
     let bytes: Uint8Array<ArrayBuffer>;
     try {
-      bytes = await readAll(response.body);
+      bytes = await readAll(ctx, response.body);
     } catch (err) {
-      return fail(null, ctx, err);
+      // the buffer budget in use by other requests: the same 503 a request body would get
+      if (err instanceof GatewayError && err.status === 503) return err;
+      const tooLarge = err instanceof GatewayError && err.status === 413;
+      return fail(
+        null,
+        ctx,
+        tooLarge
+          ? new RangeError(`Cannot buffer the response body: larger than ${ctx.bodyBudget.maxBodySize} bytes`)
+          : err,
+      );
     }
     let text = DECODER.decode(bytes);
     let status = response.status;

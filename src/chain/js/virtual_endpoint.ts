@@ -114,8 +114,9 @@ export function createVirtualEndpointStep(
   async function run(endpoint: VirtualEndpoint, ctx: RequestCtx): Promise<StepResult> {
     let response: Response;
     let result: VirtualResult;
+    // a body over the limits is answered 413 or 503 (a thrown GatewayError), not treated as a plugin failure
+    const body = await readBody(ctx);
     try {
-      const body = await readBody(ctx);
       const request = hookRequest(ctx, body, api.ignoreCanonical);
       result = parseVirtualResult(
         await pool.callVirtual(endpoint.name, request, sessionArgument(endpoint, ctx), spec),
