@@ -3,6 +3,7 @@
  * answers `return 200 "ok"`, and optionally nginx's own keep-alive proxy in front of it (the reference a
  * gateway is measured against). Needs Debian's `nginx` (or `nginx-light`).
  */
+import { freePort } from "../tests/support/free_port.ts";
 
 /** A running nginx. */
 export interface Nginx {
@@ -18,14 +19,6 @@ export interface Nginx {
 export interface NginxOptions {
   /** Worker processes. @default 1 (one core, like the gateway's one event loop) */
   workers?: number;
-}
-
-/** A loopback port nobody listens on right now. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 function config(prefix: string, okPort: number, proxyPort: number, workers: number): string {

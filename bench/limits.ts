@@ -12,7 +12,8 @@
  */
 import { keylessApi, startGateway, tokenApi } from "../tests/support/gateway.ts";
 import { createKey, keySession } from "../tests/support/keys.ts";
-import { hasRedisServer, startRedis } from "../tests/support/redis_server.ts";
+import { hasRedisServer } from "../tests/support/tools.ts";
+import { startRedis } from "../tests/support/redis_server.ts";
 import { startOkUpstream } from "./_upstream.ts";
 import { machineLine, median, wrk } from "./_wrk.ts";
 import { cpuPerRequest } from "./_cpu.ts";

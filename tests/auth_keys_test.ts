@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { keylessApi, SECRET, startGateway, tokenApi } from "./support/gateway.ts";
 import { startUpstream } from "./support/upstream.ts";
+import { freePort } from "./support/free_port.ts";
 import { statusOf } from "./support/http.ts";
 
 function session(apis: string[], extra: Record<string, unknown> = {}) {
@@ -251,7 +252,6 @@ Deno.test("keyless and keyed APIs coexist; keyless never touches the key store",
 });
 
 Deno.test("control_api_port: /tyk/ is served only on the control port", async () => {
-  const { freePort } = await import("./support/redis_server.ts");
   const controlPort = freePort();
   const gw = await startGateway({ conf: { control_api_port: controlPort } });
   try {

@@ -5,13 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { keylessApi, startGateway, type TestGateway } from "./support/gateway.ts";
+import { hasPrlimit } from "./support/tools.ts";
 import { startUpstream, type Upstream } from "./support/upstream.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const HAS_PRLIMIT = Deno.build.os === "linux" &&
-  await new Deno.Command("prlimit", { args: ["--version"], stdout: "null", stderr: "null" }).output()
-    .then((o) => o.success, () => false);
 
 function connect(gw: TestGateway): Promise<Deno.TcpConn> {
   return Deno.connect({ hostname: "127.0.0.1", port: gw.port });
@@ -183,7 +181,7 @@ Deno.test("connections past http_server_options.max_connections get a 503 and a 
 
 Deno.test({
   name: "running out of file descriptors sheds connections with a log line; the gateway lives and serves on",
-  ignore: !HAS_PRLIMIT,
+  ignore: !hasPrlimit(),
   fn: async () => {
     // the default max_connections (10,000) is far above what 256 descriptors allow
     await withGateway({}, async (gw) => {
@@ -205,7 +203,7 @@ Deno.test({
 
 Deno.test({
   name: "the soft open-file limit is raised to the hard limit at start",
-  ignore: !HAS_PRLIMIT,
+  ignore: !hasPrlimit(),
   fn: async () => {
     await withGateway({}, async (gw) => {
       const out = await new Deno.Command("prlimit", {

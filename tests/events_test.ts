@@ -1,7 +1,7 @@
 /** End to end: Tyk's events at their raise points, delivered to log and webhook handlers by the real gateway. */
 import assert from "node:assert/strict";
 import { startRawHttpServer } from "./support/raw_http_server.ts";
-import { freePort } from "./support/redis_server.ts";
+import { freePort } from "./support/free_port.ts";
 import { startGateway, tokenApi } from "./support/gateway.ts";
 import { createKey, keySession, statuses } from "./support/keys.ts";
 import { startUpstream } from "./support/upstream.ts";

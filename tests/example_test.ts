@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { spawnGateway } from "./support/gateway.ts";
-import { freePort } from "./support/redis_server.ts";
+import { freePort } from "./support/free_port.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const EXAMPLE_SECRET = "352d20ee67be67f6340b4c0605b044b7";

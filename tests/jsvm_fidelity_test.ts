@@ -3,16 +3,13 @@
  * otto, header lines, which auth provides the session, and what TykMakeHttpRequest sends and answers.
  */
 import assert from "node:assert/strict";
-import { keylessApi, startGateway, tokenApi } from "./support/gateway.ts";
+import { keylessApi, startGateway, tokenApi, withPlugins } from "./support/gateway.ts";
+import { freePort } from "./support/free_port.ts";
 import { rawRequest } from "./support/http.ts";
 import { startRawHttpServer } from "./support/raw_http_server.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
 
 const JSVM = { enable_jsvm: true, jsvm_timeout: 2 };
-
-function withPlugins(def: Record<string, unknown>, middleware: Record<string, unknown>, extra = {}) {
-  return { ...def, custom_middleware: { driver: "otto", ...middleware }, ...extra };
-}
 
 // Tyk's TestJSVMBody plugin
 const APPEND = `var leakMid = new TykJS.TykMiddleware.NewMiddleware({});
@@ -220,9 +217,7 @@ testTykMakeHTTPRequest.NewProcessRequest(function(request, session, spec) {
 Deno.test("TykMakeHttpRequest to an API on this gateway with a query string returns the target's body", async () => {
   await using upstream = await startRawHttpServer({ respond: (req) => ({ body: `seen ${req.target}` }) });
   // the plugin needs the gateway's own URL before it starts: take a free port
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
+  const port = freePort();
   const gw = await startGateway({
     conf: { ...JSVM, listen_port: port },
     files: { "plugins/makeHttp.js": MAKE_HTTP_REQUEST },

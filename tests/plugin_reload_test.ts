@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startGateway, tokenApi } from "./support/gateway.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
+import { waitUntil } from "./support/wait_until.ts";
 
 const JSVM = { enable_jsvm: true, jsvm_timeout: 2, middleware_path: "middleware" };
 
@@ -72,15 +73,6 @@ Deno.test("/tyk/reload runs plugin files added to an API's middleware folders af
   }
 });
 
-/** Polls (bounded) until `check` holds: the watcher debounces, so there is no event to wait for. */
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 Deno.test("the file watcher picks up a plugin file in a middleware folder created after start, and its removal", async () => {
   const upstream = await startUpstream();
   const gw = await startGateway({
@@ -95,12 +87,12 @@ Deno.test("the file watcher picks up a plugin file in a middleware folder create
     assert.deepEqual(await tagsSeen(`${gw.url}/w/`, key), []);
     await Deno.mkdir(join(gw.dir, "middleware/watched/pre"), { recursive: true });
     await Deno.writeTextFile(join(gw.dir, "middleware/watched/pre/Pre.js"), tagger("Pre"));
-    await eventually(
+    await waitUntil(
       async () => (await tagsSeen(`${gw.url}/w/`, key)).includes("Pre"),
       "the new pre plugin runs",
     );
     await Deno.remove(join(gw.dir, "middleware/watched/pre/Pre.js"));
-    await eventually(
+    await waitUntil(
       async () => (await tagsSeen(`${gw.url}/w/`, key)).length === 0,
       "the removed plugin stops",
     );

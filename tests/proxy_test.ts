@@ -1,8 +1,10 @@
 /** End to end: the real gateway process proxying to a real upstream. */
 import assert from "node:assert/strict";
 import { keylessApi, startGateway } from "./support/gateway.ts";
+import { freePort } from "./support/free_port.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
-import { HAS_OPENSSL, makeSelfSignedCert } from "./support/tls_cert.ts";
+import { makeSelfSignedCert } from "./support/tls_cert.ts";
+import { hasOpenssl } from "./support/tools.ts";
 import { parseOrigin, readAll, UpstreamClient } from "../src/upstream/client.ts";
 
 Deno.test("keyless API: path stripping, query merging, forwarded headers and body reach the upstream", async () => {
@@ -81,9 +83,7 @@ Deno.test("proxy streams large request and response bodies both ways", async () 
 
 Deno.test("proxy answers 500 when the upstream is unreachable and 504 when it is too slow", async () => {
   const upstream = await startUpstream();
-  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const deadPort = (closed.addr as Deno.NetAddr).port;
-  closed.close();
+  const deadPort = freePort();
   const gw = await startGateway({
     conf: { proxy_default_timeout: 1 },
     apps: {
@@ -149,7 +149,7 @@ Deno.test("upstream error statuses and gzip bodies pass through untouched", asyn
 
 Deno.test({
   name: "http_server_options.use_ssl serves APIs over TLS with the configured certificate",
-  ignore: !HAS_OPENSSL,
+  ignore: !hasOpenssl(),
 }, async () => {
   const upstream = await startUpstream();
   const dir = await Deno.makeTempDir({ prefix: "portcullis-tls-" });

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { spawnGateway, startGateway, type TestGateway, tokenApi } from "./support/gateway.ts";
 import { createKey, hit, keySession, statuses } from "./support/keys.ts";
-import { hasRedisServer, startRedis } from "./support/redis_server.ts";
+import { hasRedisServer } from "./support/tools.ts";
+import { startRedis } from "./support/redis_server.ts";
 import { startUpstream } from "./support/upstream.ts";
 
 const QUOTA_EXCEEDED = '{\n    "error": "Quota exceeded"\n}';

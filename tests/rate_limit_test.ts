@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { keylessApi, startGateway, tokenApi } from "./support/gateway.ts";
 import { createKey, hit, keySession } from "./support/keys.ts";
-import { hasRedisServer, startRedis } from "./support/redis_server.ts";
+import { hasRedisServer } from "./support/tools.ts";
+import { startRedis } from "./support/redis_server.ts";
 import { startUpstream } from "./support/upstream.ts";
 
 const RATE_LIMITED = '{\n    "error": "Rate Limit Exceeded"\n}';

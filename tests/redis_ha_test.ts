@@ -8,9 +8,10 @@ import { join } from "node:path";
 import { keylessApi, startGateway, type TestGateway, tokenApi } from "./support/gateway.ts";
 import { statusOf } from "./support/http.ts";
 import { startRedisCluster } from "./support/redis_cluster.ts";
-import { hasRedisServer } from "./support/redis_server.ts";
+import { hasRedisServer } from "./support/tools.ts";
 import { startRedisSentinel } from "./support/redis_sentinel.ts";
 import { startUpstream } from "./support/upstream.ts";
+import { waitUntil } from "./support/wait_until.ts";
 
 const ignore = !hasRedisServer();
 if (ignore) console.warn("redis_ha_test.ts: skipped, redis-server or redis-cli is not installed");
@@ -101,10 +102,10 @@ Deno.test("redis cluster: two gateways share keys and reloads, and keep serving 
     assert.deepEqual(await (await a.admin("/tyk/reload/group")).json(), { status: "ok", message: "" });
     await b.waitForLog("Reload requested by cluster notification");
     for (const gw of gateways) {
-      for (let i = 0; i < 100 && (await statusOf(fetch(`${gw.url}/new/`))) !== 200; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      assert.equal(await statusOf(fetch(`${gw.url}/new/`)), 200);
+      await waitUntil(
+        async () => (await statusOf(fetch(`${gw.url}/new/`))) === 200,
+        `${gw.url}/new/ is served`,
+      );
     }
 
     await cluster.synced();

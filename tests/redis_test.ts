@@ -6,11 +6,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { keylessApi, runGatewayToExit, startGateway, type TestGateway, tokenApi } from "./support/gateway.ts";
 import { statusOf } from "./support/http.ts";
-import { onPath, startRedis } from "./support/redis_server.ts";
+import { hasOpenssl, hasRedisServer } from "./support/tools.ts";
+import { startRedis } from "./support/redis_server.ts";
 import { makeTestCertificates, startTlsRedis, TLS_USER } from "./support/redis_tls.ts";
 import { startUpstream } from "./support/upstream.ts";
+import { waitUntil } from "./support/wait_until.ts";
 
-const hasRedis = await Deno.stat("/usr/bin/redis-server").then(() => true, () => false);
 const KEY_BODY = JSON.stringify({
   org_id: "default",
   access_rights: { tok: { api_id: "tok", api_name: "tok", versions: ["Default"] } },
@@ -27,46 +28,51 @@ function redisConf(port: number) {
   };
 }
 
-Deno.test({ name: "two gateways on one Redis share keys and group reloads", ignore: !hasRedis }, async () => {
-  const redis = await startRedis();
-  const upstream = await startUpstream();
-  const apps = { "t.json": tokenApi("tok", "/tok/", upstream.url) };
-  const a = await startGateway({ conf: redisConf(redis.port), apps });
-  const b = await startGateway({ conf: redisConf(redis.port), apps });
-  try {
-    const created = await (await a.admin("/tyk/keys/create", { method: "POST", body: KEY_BODY })).json();
-    assert.ok(created.key_hash, "hash_keys answers with key_hash");
-    assert.equal(await statusOf(fetch(`${b.url}/tok/`, { headers: { authorization: created.key } })), 200);
-    assert.deepEqual((await (await b.admin(`/tyk/keys/${created.key}`)).json()).meta_data, { who: "shared" });
+Deno.test(
+  { name: "two gateways on one Redis share keys and group reloads", ignore: !hasRedisServer() },
+  async () => {
+    const redis = await startRedis();
+    const upstream = await startUpstream();
+    const apps = { "t.json": tokenApi("tok", "/tok/", upstream.url) };
+    const a = await startGateway({ conf: redisConf(redis.port), apps });
+    const b = await startGateway({ conf: redisConf(redis.port), apps });
+    try {
+      const created = await (await a.admin("/tyk/keys/create", { method: "POST", body: KEY_BODY })).json();
+      assert.ok(created.key_hash, "hash_keys answers with key_hash");
+      assert.equal(await statusOf(fetch(`${b.url}/tok/`, { headers: { authorization: created.key } })), 200);
+      assert.deepEqual((await (await b.admin(`/tyk/keys/${created.key}`)).json()).meta_data, {
+        who: "shared",
+      });
 
-    await Deno.writeTextFile(
-      join(b.dir, "apps", "new.json"),
-      JSON.stringify(keylessApi("new", "/new/", upstream.url)),
-    );
-    await Deno.writeTextFile(
-      join(a.dir, "apps", "new.json"),
-      JSON.stringify(keylessApi("new", "/new/", upstream.url)),
-    );
-    const group = await a.admin("/tyk/reload/group");
-    assert.deepEqual(await group.json(), { status: "ok", message: "" });
-    await b.waitForLog("Reload requested by cluster notification");
-    for (const gw of [a, b]) {
-      for (let i = 0; i < 100 && (await statusOf(fetch(`${gw.url}/new/`))) !== 200; i++) {
-        await new Promise((r) => setTimeout(r, 50));
+      await Deno.writeTextFile(
+        join(b.dir, "apps", "new.json"),
+        JSON.stringify(keylessApi("new", "/new/", upstream.url)),
+      );
+      await Deno.writeTextFile(
+        join(a.dir, "apps", "new.json"),
+        JSON.stringify(keylessApi("new", "/new/", upstream.url)),
+      );
+      const group = await a.admin("/tyk/reload/group");
+      assert.deepEqual(await group.json(), { status: "ok", message: "" });
+      await b.waitForLog("Reload requested by cluster notification");
+      for (const gw of [a, b]) {
+        await waitUntil(
+          async () => (await statusOf(fetch(`${gw.url}/new/`))) === 200,
+          `${gw.url}/new/ is served`,
+        );
       }
-      assert.equal(await statusOf(fetch(`${gw.url}/new/`)), 200);
+    } finally {
+      await a.stop();
+      await b.stop();
+      await upstream.stop();
+      await redis.stop();
     }
-  } finally {
-    await a.stop();
-    await b.stop();
-    await upstream.stop();
-    await redis.stop();
-  }
-});
+  },
+);
 
 Deno.test({
   name: "Redis unreachable at start: keyless serves, keyed answers a clear error, recovery works",
-  ignore: !hasRedis,
+  ignore: !hasRedisServer(),
 }, async () => {
   const redis = await startRedis();
   await redis.stop();
@@ -89,14 +95,13 @@ Deno.test({
     await gw.waitForLog(/Redis unavailable/i);
 
     await redis.restart();
-    let created: Response | undefined;
-    for (let i = 0; i < 100; i++) {
-      created = await gw.admin("/tyk/keys/create", { method: "POST", body: KEY_BODY });
-      if (created.status === 200) break;
-      await created.body?.cancel();
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const { key } = await created!.json();
+    let key = "";
+    await waitUntil(async () => {
+      const created = await gw.admin("/tyk/keys/create", { method: "POST", body: KEY_BODY });
+      if (created.status !== 200) return (await created.body?.cancel(), false);
+      key = (await created.json()).key;
+      return true;
+    }, "a key can be created again");
     assert.equal(await statusOf(fetch(`${gw.url}/tok/`, { headers: { authorization: key } })), 200);
 
     await redis.stop();
@@ -113,7 +118,7 @@ Deno.test({
 
 Deno.test({
   name: "a gateway on a TLS-only Redis serves keys; a certificate it does not trust is one log line at start",
-  ignore: !hasRedis || !onPath("openssl"),
+  ignore: !hasRedisServer() || !hasOpenssl(),
 }, async () => {
   const certs = await makeTestCertificates();
   const redis = await startTlsRedis(certs);
@@ -170,7 +175,7 @@ Deno.test({
 
 Deno.test({
   name: "storage settings that cannot be honoured stop start-up with the field named",
-  ignore: !onPath("openssl"),
+  ignore: !hasOpenssl(),
 }, async () => {
   const certs = await makeTestCertificates();
   const conf = join(certs.dir, "tyk.conf");

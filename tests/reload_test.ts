@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { keylessApi, runGatewayToExit, startGateway } from "./support/gateway.ts";
 import { statusOf } from "./support/http.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
+import { waitUntil } from "./support/wait_until.ts";
 
 Deno.test("a new API file is served after /tyk/reload?block=true", async () => {
   const upstream = await startUpstream();
@@ -31,11 +32,8 @@ Deno.test("a changed API file is picked up by the watcher without calling reload
       join(gw.dir, "apps", "a.json"),
       JSON.stringify(keylessApi("a", "/moved/", upstream.url)),
     );
-    // The watcher debounces; poll (bounded) rather than guess how long it takes
-    for (let i = 0; i < 100 && (await statusOf(fetch(`${gw.url}/moved/`))) !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(await statusOf(fetch(`${gw.url}/moved/`)), 200);
+    // the watcher debounces: there is no event to wait for
+    await waitUntil(async () => (await statusOf(fetch(`${gw.url}/moved/`))) === 200, "/moved/ is served");
   } finally {
     await gw.stop();
     await upstream.stop();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { hasRedisServer, startRedis } from "../../tests/support/redis_server.ts";
+import { hasRedisServer } from "../../tests/support/tools.ts";
+import { startRedis } from "../../tests/support/redis_server.ts";
 import { openEmbeddedStore } from "../store/embedded.ts";
 import { openStore } from "../store/open_store.ts";
 import type { Store } from "../store/store.ts";

@@ -4,7 +4,7 @@
  * pass the tests wait for the store to report it gone instead of moving a fake clock.
  */
 import assert from "node:assert/strict";
-import { waitUntil } from "../../tests/support/redis_server.ts";
+import { waitUntil } from "../../tests/support/wait_until.ts";
 import type { RateLimitCheck, Store } from "./store.ts";
 
 /** Options of {@link runLimitsContract}. */

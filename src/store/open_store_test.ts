@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { freePort, hasRedisServer, redisCli, startRedis } from "../../tests/support/redis_server.ts";
+import { freePort } from "../../tests/support/free_port.ts";
+import { hasRedisServer } from "../../tests/support/tools.ts";
+import { redisCli, startRedis } from "../../tests/support/redis_server.ts";
 import { openStore } from "./open_store.ts";
 
 Deno.test("openStore() opens the embedded store in storage.path", async () => {

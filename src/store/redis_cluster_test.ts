@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { startRedisCluster, type TestRedisCluster } from "../../tests/support/redis_cluster.ts";
 import { capturingLog } from "../../tests/support/console_log.ts";
-import { hasRedisServer, waitUntil } from "../../tests/support/redis_server.ts";
+import { hasRedisServer } from "../../tests/support/tools.ts";
+import { waitUntil } from "../../tests/support/wait_until.ts";
 import { openStore } from "./open_store.ts";
 import { stepLimitsContract } from "./limits_contract.ts";
 import { stepStoreContract } from "./store_contract.ts";

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { capturingLog } from "../../tests/support/console_log.ts";
-import { hasRedisServer, redisCli } from "../../tests/support/redis_server.ts";
+import { hasRedisServer } from "../../tests/support/tools.ts";
+import { redisCli } from "../../tests/support/redis_server.ts";
 import { startRedisSentinel, type TestRedisSentinel } from "../../tests/support/redis_sentinel.ts";
 import { openStore } from "./open_store.ts";
 import { stepStoreContract } from "./store_contract.ts";

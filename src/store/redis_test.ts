@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
 import { capturingLog } from "../../tests/support/console_log.ts";
-import {
-  freePort,
-  hasRedisServer,
-  startRedis,
-  type TestRedis,
-  waitUntil,
-} from "../../tests/support/redis_server.ts";
+import { freePort } from "../../tests/support/free_port.ts";
+import { hasRedisServer } from "../../tests/support/tools.ts";
+import { waitUntil } from "../../tests/support/wait_until.ts";
+import { startRedis, type TestRedis } from "../../tests/support/redis_server.ts";
 import { openStore } from "./open_store.ts";
 import { runLimitsContract } from "./limits_contract.ts";
 import { runStoreContract } from "./store_contract.ts";

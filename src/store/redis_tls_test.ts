@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { capturingLog } from "../../tests/support/console_log.ts";
-import { hasRedisServer, onPath } from "../../tests/support/redis_server.ts";
+import { hasOpenssl, hasRedisServer } from "../../tests/support/tools.ts";
 import {
   makeTestCertificates,
   startTlsRedis,
@@ -16,7 +16,7 @@ import {
 import { openStore, type StorageOptions } from "./open_store.ts";
 import { stepStoreContract } from "./store_contract.ts";
 
-const ignore = !hasRedisServer() || !onPath("openssl");
+const ignore = !hasRedisServer() || !hasOpenssl();
 if (ignore) console.warn("redis_tls_test.ts: skipped, redis-server or openssl is not installed");
 
 Deno.test(

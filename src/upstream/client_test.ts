@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type RawResponse, startRawHttpServer } from "../../tests/support/raw_http_server.ts";
+import { freePort } from "../../tests/support/free_port.ts";
 import { parseOrigin, readAll, UpstreamClient, UpstreamError, type UpstreamRequest } from "./client.ts";
 import { DeadlineQueue } from "./deadlines.ts";
 
@@ -273,9 +274,7 @@ Deno.test("UpstreamClient.send() reads a lazy signal only for an answer that tak
 
 Deno.test("UpstreamClient.send() reports a refused connection and an unknown host by kind", async () => {
   const client = new UpstreamClient();
-  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (free.addr as Deno.NetAddr).port;
-  free.close();
+  const port = freePort();
   const refused = await client.send(parseOrigin(`http://127.0.0.1:${port}`), get("/")).catch((err) => err);
   assert.equal(refused.kind, "connect");
   const unknown = await client.send(parseOrigin("http://no-such-host.invalid"), get("/")).catch((err) => err);

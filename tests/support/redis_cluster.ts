@@ -3,7 +3,9 @@
  * on free loopback ports, with a 1 s node timeout so a killed primary is replaced within seconds.
  */
 import { join } from "node:path";
-import { freePort, redisCli, startRedis, type TestRedis, waitUntil } from "./redis_server.ts";
+import { freePort } from "./free_port.ts";
+import { waitUntil } from "./wait_until.ts";
+import { redisCli, startRedis, type TestRedis } from "./redis_server.ts";
 
 /** One node of a test cluster. */
 export interface ClusterNode {

@@ -4,7 +4,9 @@
  * noticed after 1 s.
  */
 import { join } from "node:path";
-import { freePort, redisCli, startRedis, type TestRedis, waitUntil } from "./redis_server.ts";
+import { freePort } from "./free_port.ts";
+import { waitUntil } from "./wait_until.ts";
+import { redisCli, startRedis, type TestRedis } from "./redis_server.ts";
 
 /** A running test Sentinel setup. */
 export interface TestRedisSentinel {

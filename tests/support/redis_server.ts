@@ -1,4 +1,5 @@
 /** Starts throw-away `redis-server` processes on free loopback ports for tests. */
+import { freePort } from "./free_port.ts";
 
 /** A running test Redis. */
 export interface TestRedis {
@@ -29,30 +30,6 @@ export interface StartRedisOptions {
 }
 
 const READY = "Ready to accept connections";
-
-/** True when `redis-server` and `redis-cli` are on PATH (tests that need them are ignored otherwise). */
-export function hasRedisServer(): boolean {
-  return onPath("redis-server") && onPath("redis-cli");
-}
-
-/** True when `name` is an executable file in a PATH folder. */
-export function onPath(name: string): boolean {
-  return (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
-    try {
-      return Deno.statSync(`${dir}/${name}`).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 interface Running {
   child: Deno.ChildProcess;
@@ -137,17 +114,4 @@ export async function redisCli(port: number, args: string[], extra: string[] = [
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   if (!out.success) throw new Error(`redis-cli -p ${port} ${args.join(" ")} failed:\n${text}`);
   return text;
-}
-
-/** Polls `check` every 50 ms until it holds; for states a server reaches in the background. */
-export async function waitUntil(
-  check: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

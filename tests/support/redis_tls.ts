@@ -3,7 +3,8 @@
  * `redis-server` that speaks only TLS 1.3, checks client certificates and has one ACL user.
  */
 import { join } from "node:path";
-import { freePort, redisCli, startRedis, type TestRedis } from "./redis_server.ts";
+import { freePort } from "./free_port.ts";
+import { redisCli, startRedis, type TestRedis } from "./redis_server.ts";
 
 /** PEM files made for one test run. */
 export interface TestCertificates {

@@ -1,8 +1,5 @@
 /** A throw-away self-signed certificate for TLS tests, made with openssl. */
 
-/** True when openssl is installed (tests that need a certificate are ignored otherwise). */
-export const HAS_OPENSSL = await Deno.stat("/usr/bin/openssl").then(() => true, () => false);
-
 /**
  * Writes `cert.pem` and `key.pem` for CN=localhost and IP 127.0.0.1 into `dir` and returns their text.
  * @throws Error when openssl fails

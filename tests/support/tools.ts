@@ -1,0 +1,31 @@
+/**
+ * Which programs the tests can start. A test that needs one that is missing is ignored; `.ci/run` installs them
+ * all and fails on any ignored test, so only a developer's machine may skip them.
+ */
+
+/** True when `name` is an executable file in a folder of PATH. */
+export function onPath(name: string): boolean {
+  return (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
+    try {
+      const info = Deno.statSync(`${dir || "."}/${name}`);
+      return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** True when `redis-server` and `redis-cli` are installed (single servers, clusters, sentinels, TLS). */
+export function hasRedisServer(): boolean {
+  return onPath("redis-server") && onPath("redis-cli");
+}
+
+/** True when `openssl` is installed (tests that make certificates). */
+export function hasOpenssl(): boolean {
+  return onPath("openssl");
+}
+
+/** True when util-linux `prlimit` can start the gateway under other descriptor limits (Linux only). */
+export function hasPrlimit(): boolean {
+  return Deno.build.os === "linux" && onPath("prlimit");
+}
