@@ -72,6 +72,10 @@ export interface InitMessage {
   driver: "otto" | "javascript";
   sources: SandboxSource[];
   persistState: boolean;
+  /** `jsvm_timeout` in ms: promise jobs a call leaves behind may run until its deadline (see `SANDBOX_STATE.AFTER`). */
+  timeoutMs: number;
+  /** The source text of the parser the code guard runs (acorn's UMD build). */
+  parserSource: string;
   /** False when the API has no host-call handler: host functions then return undefined without a round trip. */
   hostCalls: boolean;
   /** Mutes log()/rawlog()/console while loading (every worker but an API's first). */
@@ -259,7 +263,32 @@ export const CONTROL = {
    * the first hook; the sandbox goes back to polling.
    */
   SLEEPING: 9,
+  /** What the sandbox's thread does now, one of `SANDBOX_STATE`; written by the sandbox, read by the watchdog. */
+  STATE: 10,
 } as const;
+
+/**
+ * What a sandbox's thread does (`CONTROL.STATE`). The host's watchdog reads it to notice a thread that is
+ * still busy after its deadline, in code the tick cannot interrupt (a long built-in), and says so in the log.
+ */
+export const SANDBOX_STATE = {
+  /** Evaluating its sources. */
+  LOADING: 0,
+  /** Waiting for a call (polling or asleep). */
+  IDLE: 1,
+  /** Running a call. */
+  CALL: 2,
+  /**
+   * The call answered; promise jobs it left behind run now, until its deadline, or until 10 ms after the
+   * answer once another call waits (`AFTER_GRACE_MS`); then they stop at their next tick.
+   */
+  AFTER: 3,
+  /** Its thread is ending: nothing of the plugin runs any more. */
+  CLOSED: 4,
+} as const;
+
+/** How long promise jobs of an answered call may still run once another call waits for the sandbox. */
+export const AFTER_GRACE_MS = 10;
 
 /** Per-call slots of an inbox lane, at `inboxSlot(k, …)`. */
 export const INBOX_LANE = {
@@ -286,7 +315,7 @@ export const OUTBOX_LANE = {
   LOGS: 3,
 } as const;
 
-const LANES_AT = 10;
+const LANES_AT = 11;
 const INBOX_LANE_SLOTS = 3;
 const OUTBOX_LANE_SLOTS = 4;
 const OUTBOXES_AT = LANES_AT + PIPELINE_DEPTH * INBOX_LANE_SLOTS;

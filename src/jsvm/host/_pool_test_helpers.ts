@@ -1,7 +1,6 @@
 /** Shared by the sandbox pool tests: a pool that always closes, Tyk-shaped inputs. */
 
 import assert from "node:assert/strict";
-import process from "node:process";
 import { captureLog } from "../../capture_log.ts";
 import {
   createSandboxPool,
@@ -88,20 +87,4 @@ export async function rejection(promise: Promise<unknown>): Promise<JsvmError> {
     return error;
   }
   assert.fail("expected the call to fail");
-}
-
-/**
- * Resolves once the process is idle, i.e. no (runaway) Worker thread keeps a core busy: over a 200 ms
- * window the process must use under 40% of one core. Rejects after `rounds` busy windows.
- */
-export async function noThreadSpins(rounds = 10): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    const cpu = process.cpuUsage();
-    const started = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const used = process.cpuUsage(cpu);
-    const busy = (used.user + used.system) / 1000 / (performance.now() - started);
-    if (busy < 0.4) return;
-  }
-  throw new Error(`The process stayed busy for ${rounds * 200} ms: a sandbox thread is still running`);
 }

@@ -47,6 +47,16 @@ export class SharedChannel {
   readonly reply: SharedArrayBuffer = growable();
   readonly outboxes: SharedArrayBuffer[] = lanes();
 
+  /** What the sandbox's thread does now, one of `SANDBOX_STATE` (`CONTROL.STATE`). */
+  threadState(): number {
+    return Atomics.load(this.control, CONTROL.STATE);
+  }
+
+  /** How many calls the sandbox has started (`CONTROL.TAKEN`). */
+  taken(): number {
+    return Atomics.load(this.control, CONTROL.TAKEN);
+  }
+
   /** How many calls the sandbox has finished (`CONTROL.DONE`). */
   done(): number {
     return Atomics.load(this.control, CONTROL.DONE);
@@ -144,11 +154,13 @@ export class SharedChannel {
    */
   abort(posted: number): { done: number; started: number } {
     const control = this.control;
+    // How far it got before it was told: an outcome it writes because of the stop ("JS execution
+    // stopped") is not the call's.
+    const done = Atomics.load(control, CONTROL.DONE);
+    const started = Atomics.load(control, CONTROL.TAKEN);
     Atomics.store(control, CONTROL.ABORT, 1);
     this.ring();
     Atomics.notify(control, CONTROL.SEQ); // whatever it waits in
-    const done = Atomics.load(control, CONTROL.DONE);
-    const started = Atomics.load(control, CONTROL.TAKEN);
     Atomics.store(control, CONTROL.DONE, Math.max(done, posted) + 1);
     Atomics.notify(control, CONTROL.DONE);
     return { done, started };

@@ -15,10 +15,11 @@ import {
   type LoadIssue,
   PIPELINE_DEPTH,
   REPLY,
+  SANDBOX_STATE,
   type ToHost,
   unhandled,
 } from "../protocol.ts";
-import { JsvmError } from "./jsvm_error.ts";
+import { JsvmError, type JsvmErrorKind } from "./jsvm_error.ts";
 import { SharedChannel } from "./_shared_channel.ts";
 
 /**
@@ -38,6 +39,11 @@ export interface WorkerJob {
   kind: number;
   /** Target, method and JSON arguments joined by `PART_SEPARATOR`. */
   payload: string;
+  /** What the call runs, for the log: `target` or `target.method`. */
+  target: string;
+  method: string | null;
+  /** `performance.now()` after which the call times out. */
+  deadline: number;
   settle(error: JsvmError | null, value: string): void;
 }
 
@@ -66,7 +72,15 @@ export interface WorkerHandleOptions {
   onHandBack(jobs: WorkerJob[]): void;
   /** The worker died on its own (error event, bad message); not called for `terminate()`. */
   onCrash(worker: WorkerHandle, error: JsvmError): void;
+  /** Names the plugin behind a call target for the log, e.g. `authMw (plugins/auth.js)`. */
+  describe(target: string, method: string | null): string;
 }
+
+/**
+ * How long a sandbox thread may stay busy after it was told to stop (or after the deadline of the call
+ * whose promise jobs it runs) before the watchdog reports it.
+ */
+export const STUCK_MS = 1_000;
 
 /** Longest time a Worker may take to boot (before its first source starts). */
 const BOOT_TIMEOUT_MS = 30_000;
@@ -100,6 +114,17 @@ export class WorkerHandle {
   #loadingFile = "";
   #started = false;
   #loaded: PromiseWithResolvers<LoadIssue[]> = Promise.withResolvers();
+  /** Whether the sandbox has posted anything yet (before that, its thread runs none of the plugin's code). */
+  #booted = false;
+  /** Its thread is known to be gone (it crashed). */
+  #exited = false;
+  /** The deadline of the last call it answered: promise jobs of that call may run until then. */
+  #lastDeadline = 0;
+  #lastCall = "";
+  /** When it was stopped, and what it ran then, while its thread may still be busy. */
+  #stoppedAt = 0;
+  #culprit = "";
+  #reported = false;
 
   /** Resolves with the load issues once every source is evaluated; rejects if the worker dies first. */
   readonly loaded: Promise<LoadIssue[]> = this.#loaded.promise;
@@ -220,6 +245,8 @@ export class WorkerHandle {
 
   /** Settles `job` from the outcome of call `k`. */
   #settleFrom(k: number, job: WorkerJob): void {
+    this.#lastDeadline = job.deadline;
+    this.#lastCall = this.#options.describe(job.target, job.method);
     const { failed, text } = this.#channel.outcome(k);
     if (!failed) {
       job.settle(null, text);
@@ -249,10 +276,14 @@ export class WorkerHandle {
     if (this.#state === "dead") return;
     const wasStarting = this.#state === "starting";
     this.#state = "dead";
+    this.#stoppedAt = performance.now();
+    this.#culprit = this.#running(wasStarting);
     // terminate() does not stop a Worker busy in JavaScript (denoland/deno#35657): the abort flag makes the
     // plugin's ticks throw, and the sandbox closes itself.
     const { done, started } = this.#channel.abort(this.#first + this.#jobs.length);
-    this.#worker.terminate();
+    // A sandbox between two tasks would die at once, and with it the word that it closed: let a busy one
+    // close itself, and the watchdog ends the Worker once it has (see check()).
+    if (!this.#booted || this.#channel.threadState() === SANDBOX_STATE.IDLE) this.#worker.terminate();
     clearTimeout(this.#loadTimer);
     this.#abort?.abort(reason);
     this.#abort = null;
@@ -270,11 +301,62 @@ export class WorkerHandle {
     if (unstarted.length > 0) this.#options.onHandBack(unstarted);
   }
 
-  #crash(message: string): void {
+  #crash(message: string, kind: JsvmErrorKind = "crashed"): void {
     if (this.#state === "dead") return;
-    const error = new JsvmError("crashed", message);
+    const error = new JsvmError(kind, message);
     this.terminate(error);
+    if (kind === "crashed") this.#exited = true;
     this.#options.onCrash(this, error);
+  }
+
+  /** What the sandbox runs now, for the log: the file it loads, the call it runs, or the call it answered last. */
+  #running(starting: boolean): string {
+    if (starting) return this.#loadingFile === "" ? "loading" : `loading ${this.#loadingFile}`;
+    if (this.#channel.taken() > this.#first && this.#jobs.length > 0) {
+      return this.#options.describe(this.#jobs[0].job.target, this.#jobs[0].job.method);
+    }
+    return this.#lastCall;
+  }
+
+  /**
+   * The pool's watchdog: reports a thread still busy `STUCK_MS` after it was stopped (it runs code the
+   * timeout guard cannot interrupt, a long built-in call), and again once it is gone; stops a live
+   * sandbox whose promise jobs still run `STUCK_MS` past the deadline of the call that left them.
+   * Returns whether there is anything left to watch.
+   */
+  check(now: number): boolean {
+    const thread = this.#channel.threadState();
+    const { log, init } = this.#options;
+    if (this.#state !== "dead") {
+      if (thread !== SANDBOX_STATE.AFTER || this.#lastDeadline === 0) return false;
+      if (now < this.#lastDeadline + STUCK_MS) return true;
+      this.#crash(`JS sandbox still runs promise jobs of ${this.#lastCall} past its deadline`, "timeout");
+      this.#stoppedAt = this.#lastDeadline;
+    }
+    if (thread === SANDBOX_STATE.CLOSED || this.#exited || !this.#booted) {
+      this.#worker.terminate();
+      if (this.#reported) {
+        log.warn(
+          `JS sandbox thread stopped ${((now - this.#stoppedAt) / 1000).toFixed(1)} s after its deadline`,
+          {
+            api_id: init.apiId,
+            plugin: this.#culprit,
+          },
+        );
+      }
+      return false;
+    }
+    if (!this.#reported && now - this.#stoppedAt >= STUCK_MS) {
+      this.#reported = true;
+      log.error(
+        "JS sandbox thread still busy 1 s after its deadline, in code the timeout guard cannot interrupt",
+        {
+          api_id: init.apiId,
+          plugin: this.#culprit,
+        },
+      );
+    }
+    return true;
   }
 
   #armLoadTimer(ms: number): void {
@@ -299,6 +381,7 @@ export class WorkerHandle {
   }
 
   #receive(msg: ToHost): void {
+    this.#booted = true;
     if (this.#state === "dead") return;
     try {
       this.#handle(msg);

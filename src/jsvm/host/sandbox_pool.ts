@@ -14,8 +14,12 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "../../log.ts";
 import { INBOX, type LoadIssue, PART_SEPARATOR, type SandboxSource } from "../protocol.ts";
+import { parserSource } from "./parser_source.ts";
 import { type HostCallHandler, WorkerHandle, type WorkerJob } from "./_worker_handle.ts";
 import { JsvmError } from "./jsvm_error.ts";
+
+/** How often the pool looks at sandbox threads that should have stopped (see `WorkerHandle.check`). */
+const WATCH_MS = 250;
 
 export type { HostCallOp, LoadIssue } from "../protocol.ts";
 export type { HostCallHandler } from "./_worker_handle.ts";
@@ -125,10 +129,6 @@ export function handlerAlias(file: string, name: string): string {
 }
 
 interface Job extends WorkerJob {
-  target: string;
-  method: string | null;
-  /** `performance.now()` after which the call times out. */
-  deadline: number;
   done: boolean;
   worker: WorkerHandle | null;
   resolve(value: string): void;
@@ -143,6 +143,10 @@ class Pool implements SandboxPool {
   #skipped = new Set<string>();
   #skipIssues: LoadIssue[] = [];
   #workers: WorkerHandle[] = [];
+  /** Workers stopped whose threads have not confirmed they are gone. */
+  #retired: WorkerHandle[] = [];
+  /** Plugin target → `name (file)`, for the log. */
+  #plugins = new Map<string, string>();
   #queue: Job[] = [];
   #queueHead = 0;
   /** Every unsettled call in call order, so deadlines ascend: one timer watches the oldest. */
@@ -163,6 +167,7 @@ class Pool implements SandboxPool {
     }
     if (!(spec.size >= 1)) throw new RangeError(`Cannot create a JS sandbox: size is ${spec.size}`);
     this.#spec = spec;
+    this.#plugins = pluginNames(spec.sources);
     this.#gauge = spec.load ?? new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
     const wrap = spec.driver === "javascript";
     this.#sources = spec.sources.map((s) => ({
@@ -271,7 +276,10 @@ class Pool implements SandboxPool {
     Deno.unrefTimer(this.#watchdog);
   }
 
-  /** Times out every call past its deadline, then re-arms for the oldest one left. */
+  /**
+   * Times out every call past its deadline and looks at the sandbox threads (see `WorkerHandle.check`),
+   * then re-arms for the oldest call left, or sooner while a thread needs watching.
+   */
   #sweep(): void {
     this.#watchdog = undefined;
     const pending = this.#pending;
@@ -284,7 +292,12 @@ class Pool implements SandboxPool {
     }
     pending.splice(0, this.#pendingHead);
     this.#pendingHead = 0;
-    if (pending.length > 0) this.#arm(Math.max(0, pending[0].deadline - now));
+    let watch = false;
+    for (const worker of [...this.#workers]) watch = worker.check(now) || watch;
+    this.#retired = this.#retired.filter((worker) => worker.check(now));
+    const next = pending.length > 0 ? Math.max(0, pending[0].deadline - now) : Infinity;
+    const soon = watch || this.#retired.length > 0 ? WATCH_MS : Infinity;
+    if (Math.min(next, soon) < Infinity && !this.#closed) this.#arm(Math.min(next, soon));
   }
 
   wake(): void {
@@ -316,6 +329,8 @@ class Pool implements SandboxPool {
         driver: spec.driver,
         sources: this.#sources.filter((s) => !this.#skipped.has(s.file)),
         persistState: spec.persistState ?? false,
+        timeoutMs: spec.timeoutMs,
+        parserSource: parserSource(),
         hostCalls: spec.hostCalls !== undefined,
         quietLoad: this.#spawned++ > 0,
       },
@@ -326,6 +341,7 @@ class Pool implements SandboxPool {
       onFree: () => this.#pump(),
       onHandBack: (jobs) => this.#requeue(jobs as Job[]),
       onCrash: (w, error) => this.#lost(w, error, w.started),
+      describe: (target, method) => this.#describe(target, method),
     });
     this.#workers.push(worker);
     worker.loaded.catch((error: JsvmError) => {
@@ -347,6 +363,10 @@ class Pool implements SandboxPool {
     const at = this.#workers.indexOf(worker);
     if (at === -1) return;
     this.#workers.splice(at, 1);
+    if (!this.#closed && worker.check(performance.now())) {
+      this.#retired.push(worker);
+      if (this.#watchdog === undefined) this.#arm(WATCH_MS);
+    }
     const waiting = this.#queue.length > this.#queueHead;
     if (error.kind === "crashed" && this.#workers.length === 0 && waiting) {
       const jobs = this.#queue.slice(this.#queueHead);
@@ -434,6 +454,11 @@ class Pool implements SandboxPool {
     if (this.#active === 0 && this.#drained !== null) this.#drained();
   }
 
+  #describe(target: string, method: string | null): string {
+    const plugin = this.#plugins.get(target);
+    return plugin === undefined ? name(target, method) : method === null ? plugin : `${plugin} ${method}`;
+  }
+
   #timeout(job: Job): void {
     if (job.done) return;
     const error = new JsvmError(
@@ -451,6 +476,18 @@ class Pool implements SandboxPool {
     }
     if (worker !== null) this.#lost(worker, error, true);
   }
+}
+
+/** `name (file)` for each call target the sources define (`javascript` aliases too), for the log. */
+function pluginNames(sources: readonly PluginSource[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const source of sources) {
+    for (const name of source.names) {
+      out.set(name, `${name} (${source.file})`);
+      out.set(handlerAlias(source.file, name), `${name} (${source.file})`);
+    }
+  }
+  return out;
 }
 
 function name(target: string, method: string | null): string {

@@ -18,6 +18,7 @@ export const ReflectOwnKeys = Reflect.ownKeys;
 export const ReflectDefineProperty = Reflect.defineProperty;
 export const ReflectDeleteProperty = Reflect.deleteProperty;
 export const ReflectGetPrototypeOf = Reflect.getPrototypeOf;
+export const ReflectSetPrototypeOf = Reflect.setPrototypeOf;
 
 export const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
 export const ObjectHasOwn = Object.hasOwn;

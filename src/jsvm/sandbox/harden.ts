@@ -4,14 +4,14 @@
  * A Worker with `permissions: "none"` cannot use Deno's file, env or net APIs, but it can still start a
  * nested Worker, open a BroadcastChannel to other sandboxes, fill the Cache API, schedule timers that run
  * between calls, and `import()` with the gateway's own permissions. So every global not on the allow-list
- * below is deleted and `eval`/`Function` (and the constructors of async and generator functions) refuse
- * source text that holds `import`. The global object keeps inheriting EventTarget: Deno reports uncaught
+ * below is deleted, and `eval`/`Function` (and the constructors of async and generator functions) pass
+ * their source text through the code guard (no `import()`, ticks at every function entry and loop
+ * iteration) before V8 compiles it. The global object keeps inheriting EventTarget: Deno reports uncaught
  * errors through it, and all a plugin can do with it is listen to its own sandbox's events.
  */
 
 import { evaluateScript } from "./_evaluate.ts";
-import { findImport, IMPORT_FORBIDDEN } from "./import_guard.ts";
-import { instrumentLoops, RESERVED_NAME } from "./loop_guard.ts";
+import { type Guarded, isRefused } from "./code_guard.ts";
 import {
   append,
   ObjectGetOwnPropertyDescriptor,
@@ -23,6 +23,7 @@ import {
   ReflectDeleteProperty,
   ReflectGetPrototypeOf,
   ReflectOwnKeys,
+  ReflectSetPrototypeOf,
   SafeProxy,
   SafeSet,
   SafeString,
@@ -118,44 +119,53 @@ const REMOVED_MEMBERS: [string, string][] = [
 const EVAL_FILE = "<eval>";
 
 /**
- * Checks code made at run time and returns it with its loops instrumented.
- * @throws {SyntaxError} when it holds an `import` or a name reserved by the sandbox
+ * Checks code made at run time and returns it instrumented.
+ * @throws {SyntaxError} when it does not parse, holds an `import()` or a name reserved by the sandbox
  */
-export function guardCode(code: string): string {
-  const at = findImport(code);
-  if (at !== null) throw new SafeSyntaxError(`${IMPORT_FORBIDDEN} (line ${at.line}, column ${at.column})`);
-  const out = instrumentLoops(code);
-  if (out.reserved !== null) throw new SafeSyntaxError(`${RESERVED_NAME} (line ${out.reserved.line})`);
+function guardCode(guard: (code: string) => Guarded, code: string): string {
+  const out = guard(code);
+  if (isRefused(out)) throw new SafeSyntaxError(`${out.message} (line ${out.line}, column ${out.column})`);
   return out.code;
 }
 
-/** A constructor (`Function`, `AsyncFunction`, …) that checks the source it is given first. */
-function guardConstructor(original: (...args: string[]) => unknown, keyword: string) {
-  const check = (args: ArrayLike<unknown>): string[] => {
+/**
+ * A constructor (`Function`, `AsyncFunction`, …) that checks the source it is given first. V8 compiles the
+ * text it builds from the arguments (`function anonymous(a,b\n) {\nbody\n}`); the original constructor checks
+ * the arguments as V8 does (its SyntaxError, a body that closes the function early), then that same text,
+ * instrumented, is what runs.
+ */
+function guardConstructor(
+  guard: (code: string) => Guarded,
+  original: (...args: string[]) => unknown,
+  keyword: string,
+) {
+  const build = (args: ArrayLike<unknown>, newTarget: unknown): object => {
     // Convert once: an object whose toString answers differently the second time gets no second chance.
     const texts: string[] = [];
     for (let i = 0; i < args.length; i++) append(texts, SafeString(args[i]));
     const body = texts.length > 0 ? texts[texts.length - 1] : "";
     let list = "";
     for (let i = 0; i < texts.length - 1; i++) list += i === 0 ? texts[i] : `,${texts[i]}`;
-    // The same text V8 builds and parses; instrumented part by part, as V8 takes them.
-    guardCode(`${keyword} anonymous(${list}\n) {\n${body}\n}`);
-    const guarded: string[] = [];
-    for (let i = 0; i < texts.length; i++) append(guarded, guardCode(texts[i]));
-    return guarded;
+    const checked = ReflectConstruct(original, texts, newTarget as () => unknown) as object;
+    const made = evaluateScript(
+      `(${guardCode(guard, `${keyword} anonymous(${list}\n) {\n${body}\n}`)})`,
+      EVAL_FILE,
+    );
+    ReflectSetPrototypeOf(made as object, ReflectGetPrototypeOf(checked));
+    return made as object;
   };
   return new SafeProxy(original, {
-    apply: (target, thisArg, args) => ReflectApply(target, thisArg, check(args)),
-    construct: (target, args, newTarget) => ReflectConstruct(target, check(args), newTarget),
+    apply: (_target, _thisArg, args) => build(args, original),
+    construct: (_target, args, newTarget) => build(args, newTarget),
   });
 }
 
 /** Replaces `eval`, `Function` and the other function constructors with guarded ones. */
-function guardCodeGeneration(global: Record<string, unknown>): void {
+function guardCodeGeneration(global: Record<string, unknown>, guard: (code: string) => Guarded): void {
   const guardedEval = {
     eval(code: unknown): unknown {
       if (typeof code !== "string") return code;
-      return evaluateScript(guardCode(code), EVAL_FILE);
+      return evaluateScript(guardCode(guard, code), EVAL_FILE);
     },
   }.eval;
   global.eval = guardedEval;
@@ -168,7 +178,7 @@ function guardCodeGeneration(global: Record<string, unknown>): void {
   ];
   for (let i = 0; i < kinds.length; i++) {
     const [original, keyword] = kinds[i];
-    const guarded = guardConstructor(original as (...args: string[]) => unknown, keyword);
+    const guarded = guardConstructor(guard, original as (...args: string[]) => unknown, keyword);
     const proto = ObjectGetOwnPropertyDescriptor(original, "prototype")!.value as object;
     ReflectDefineProperty(proto, "constructor", { __proto__: null, value: guarded } as PropertyDescriptor);
     if (original === OriginalFunction) global.Function = guarded;
@@ -180,7 +190,7 @@ function guardCodeGeneration(global: Record<string, unknown>): void {
  * generation. Throws if something cannot be removed.
  * @throws {Error} when a global that must go is not configurable
  */
-export function hardenGlobal(global: Record<string, unknown>): void {
+export function hardenGlobal(global: Record<string, unknown>, guard: (code: string) => Guarded): void {
   const keys = ReflectOwnKeys(global);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
@@ -206,5 +216,5 @@ export function hardenGlobal(global: Record<string, unknown>): void {
     const [owner, member] = REMOVED_MEMBERS[i];
     ReflectDeleteProperty(global[owner] as object, member);
   }
-  guardCodeGeneration(global);
+  guardCodeGeneration(global, guard);
 }

@@ -15,9 +15,7 @@
 
 import type { LoadIssue, SandboxSource } from "../protocol.ts";
 import { evaluateScript } from "./_evaluate.ts";
-import { findImport, IMPORT_FORBIDDEN } from "./import_guard.ts";
-import { topLevelLexicalNames } from "./lexical_names.ts";
-import { instrumentLoops, RESERVED_NAME } from "./loop_guard.ts";
+import { type Guarded, isRefused } from "./code_guard.ts";
 import type { LexicalBindings } from "./state_reset.ts";
 import {
   append,
@@ -271,10 +269,11 @@ function globalResolver(): (target: string) => Resolved {
   };
 }
 
-/** Loads `sources` in order. Never throws for plugin errors. */
+/** Loads `sources` in order, each as the code guard returns it. Never throws for plugin errors. */
 export function loadSources(
   sources: readonly SandboxSource[],
   driver: "otto" | "javascript",
+  guard: (code: string) => Guarded,
   hooks: LoadHooks,
 ): LoadedSources {
   const report = new LoadReport();
@@ -285,20 +284,16 @@ export function loadSources(
     const source = sources[s];
     hooks.beforeSource(source.file);
     append(report.files, source.file);
-    const forbidden = findImport(source.code);
-    const instrumented = forbidden === null ? instrumentLoops(source.code) : null;
-    if (forbidden !== null) {
-      report.fail(source.file, IMPORT_FORBIDDEN, forbidden.line, forbidden.column);
-    } else if (instrumented!.reserved !== null) {
-      const at = instrumented!.reserved;
-      report.fail(source.file, RESERVED_NAME, at.line, at.column);
+    const guarded = guard(source.code);
+    if (isRefused(guarded)) {
+      const message = guarded.refused === "syntax" ? `SyntaxError: ${guarded.message}` : guarded.message;
+      report.fail(source.file, message, guarded.line, guarded.column);
     } else if (driver === "javascript" && source.kind === "middleware") {
-      wrapped.load(source, instrumented!.code, report);
+      wrapped.load(source, guarded.code, report);
     } else {
       try {
-        evaluateScript(instrumented!.code, source.file);
-        const names = topLevelLexicalNames(source.code);
-        for (let i = 0; i < names.length; i++) append(lexicalNames, names[i]);
+        evaluateScript(guarded.code, source.file);
+        for (let i = 0; i < guarded.lexical.length; i++) append(lexicalNames, guarded.lexical[i]);
       } catch (error) {
         report.failWith(source, error);
       }

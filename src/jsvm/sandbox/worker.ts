@@ -8,8 +8,10 @@
  * state put back for the next call.
  */
 
+import { setImmediate } from "node:timers";
 import _ from "underscore";
 import {
+  AFTER_GRACE_MS,
   type CallFailure,
   CONTROL,
   DATA_MAX_BYTES,
@@ -29,6 +31,7 @@ import {
   PIPELINE_DEPTH,
   REGISTERED_HANDLER,
   REPLY,
+  SANDBOX_STATE,
   type SandboxFailure,
   type SandboxLogLevel,
   type ToHost,
@@ -53,7 +56,7 @@ import {
   responseRequestObject,
 } from "./response_hook.ts";
 import { decodeRequestHookResult } from "./hook_result.ts";
-import { TICK } from "./loop_guard.ts";
+import { createCodeGuard, TICK } from "./code_guard.ts";
 import { errorText, type LoadedSources, loadSources } from "./source_loader.ts";
 import { RESET_ROOTS, resetTracked } from "./reset_scope.ts";
 import { snapshotState } from "./state_reset.ts";
@@ -91,8 +94,6 @@ const scope = globalThis as unknown as WorkerScope;
 const post = scope.postMessage.bind(globalThis);
 const listen = scope.addEventListener.bind(globalThis);
 const closeWorker = scope.close.bind(globalThis);
-const PortPostMessage = MessagePort.prototype.postMessage;
-const yieldChannel = new MessageChannel();
 let control: Int32Array;
 let inboxes: SharedArrayBuffer[];
 let reply: SharedArrayBuffer;
@@ -111,6 +112,11 @@ let currentId = 0;
 let currentCall = 0;
 /** `log` messages the running call has posted so far (see `OUTBOX_LANE.LOGS`). */
 let callLogs = 0;
+/** While promise jobs of an answered call run: when it answered and its deadline (`performance.now()`); else 0. */
+let answeredAt = 0;
+let callStart = 0;
+let afterDeadline = 0;
+let timeoutMs = 0;
 let loaded: LoadedSources;
 let tykJS: TykNamespace;
 let restoreState: (() => void) | null = null;
@@ -173,10 +179,28 @@ function aborted(): boolean {
   return AtomicsLoad(control, CONTROL.ABORT) !== 0;
 }
 
-/** What instrumented plugin code calls on every loop iteration and function call (see loop_guard.ts). */
+/** Tells the host's watchdog what this thread does now. */
+function setState(state: number): void {
+  AtomicsStore(control, CONTROL.STATE, state);
+}
+
+/** What instrumented plugin code calls at every function entry and loop iteration (see code_guard.ts). */
 function tick(): void {
   if (AtomicsLoad(control, CONTROL.ABORT) !== 0) {
     throw new SafeError("JS execution stopped: the sandbox is shutting down after a timeout");
+  }
+  if (afterDeadline !== 0) leftoverTick();
+}
+
+/**
+ * A tick in a promise job of a call that has answered already: it may run until the call's deadline, and
+ * only 10 ms past the answer once another call waits, so a job that queues itself forever
+ * (`var f = () => queueMicrotask(f)`) neither keeps the thread busy nor holds up the next call.
+ */
+function leftoverTick(): void {
+  const now = PerformanceNow();
+  if (now > afterDeadline || (callPosted() && now > answeredAt + AFTER_GRACE_MS)) {
+    throw new SafeError("JS execution stopped: promise jobs of an answered call ran out of time");
   }
 }
 
@@ -267,6 +291,8 @@ function runCall(k: number): void {
   currentCall = k;
   currentId = id;
   phase = "call";
+  setState(SANDBOX_STATE.CALL);
+  callStart = PerformanceNow();
   callLogs = 0;
   const payload = readLane(
     inboxes[k % PIPELINE_DEPTH],
@@ -334,8 +360,10 @@ function runCall(k: number): void {
  * When the host has given up on the sandbox, closes it instead: returning to the event loop ends the thread.
  */
 function serve(): void {
+  setState(SANDBOX_STATE.IDLE);
   for (;;) {
     if (aborted()) {
+      setState(SANDBOX_STATE.CLOSED);
       closeWorker();
       return;
     }
@@ -351,13 +379,19 @@ function serve(): void {
       fail(currentId, "threw", `JS sandbox error: ${errorText(error)}`, {});
     }
     phase = "after";
-    ReflectApply(PortPostMessage, yieldChannel.port2, [0]);
+    setState(SANDBOX_STATE.AFTER);
+    answeredAt = PerformanceNow();
+    afterDeadline = callStart + timeoutMs;
+    // Runs once the call's promise jobs are all done; a MessagePort message would not wait for them (Deno
+    // dispatches it from a promise job of its own, between theirs).
+    setImmediate(afterCall);
     return;
   }
 }
 
 /** Promise jobs of the last call have run: make the state fresh again, then wait for the next call. */
 function afterCall(): void {
+  afterDeadline = 0;
   try {
     if (!persistState) {
       muted = true;
@@ -382,9 +416,11 @@ function init(msg: InitMessage): void {
   load = new SafeInt32Array(msg.load);
   hostCalls = msg.hostCalls;
   persistState = msg.persistState;
+  timeoutMs = msg.timeoutMs;
   muted = msg.quietLoad;
 
-  hardenGlobal(global);
+  const guard = createCodeGuard(msg.parserSource);
+  hardenGlobal(global, guard);
   ReflectDefineProperty(global, TICK, { __proto__: null, value: tick } as PropertyDescriptor);
   // otto strings hold Go's raw bytes, so invalid UTF-8 in a body survives what a plugin does with it
   const codec = msg.driver === "otto" ? RAW_BYTES : UTF8;
@@ -393,7 +429,7 @@ function init(msg: InitMessage): void {
   defineGlobals(global, { TykJS: tyk.TykJS, _, ...api });
   const builtins = new SafeSet(ReflectOwnKeys(global));
 
-  loaded = loadSources(msg.sources, msg.driver, {
+  loaded = loadSources(msg.sources, msg.driver, guard, {
     beforeSource: (file) => post({ type: "loading", id: 0, file }),
     afterLibrary: () => defineGlobals(global, api),
     stopped: aborted,
@@ -413,7 +449,6 @@ function init(msg: InitMessage): void {
   serve();
 }
 
-yieldChannel.port1.onmessage = afterCall;
 // Once loaded, a promise job that throws or rejects unhandled must not end the sandbox (Tyk's VMs ignore
 // them; here they are logged). Before that, an uncaught error is the sandbox's own: the host sees a crash.
 listen("error", (event) => {
