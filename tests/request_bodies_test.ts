@@ -246,3 +246,44 @@ Deno.test("bodies held at once across requests stay within max_buffered_total_si
     await upstream.stop();
   }
 });
+
+Deno.test("global_size_limit and size_limits: Tyk's 400 over the stated length, 411 without one, the rest proxied", async () => {
+  const upstream = await startUpstream();
+  const gw = await startGateway({
+    apps: {
+      "api.json": keylessApi("api", "/api/", upstream.url, {
+        version_data: {
+          not_versioned: true,
+          versions: {
+            Default: {
+              name: "Default",
+              global_size_limit: 2048,
+              extended_paths: { size_limits: [{ path: "/small", method: "POST", size_limit: 10 }] },
+            },
+          },
+        },
+      }),
+    },
+  });
+  try {
+    const send = async (path: string, body: BodyInit) => {
+      const res = await fetch(`${gw.url}/api${path}`, { method: "POST", body });
+      return `${res.status} ${res.status === 200 ? (await res.json()).bodyLength : (await res.json()).error}`;
+    };
+    assert.equal(await send("/small/count-body", "0123456789"), "200 10");
+    assert.equal(await send("/small/count-body", "0123456789!"), "400 Request is too large");
+    assert.equal(await send("/other/count-body", patterned(0, 2048)), "200 2048");
+    assert.equal(await send("/other/count-body", patterned(0, 2049)), "400 Request is too large");
+    const chunked = new ReadableStream({
+      pull(controller) {
+        controller.enqueue(encoder.encode("made as it is read"));
+        controller.close();
+      },
+    });
+    assert.equal(await send("/other/count-body", chunked), "411 Content length is required for this request");
+    assert.equal(upstream.count(), 2, "only the requests within the limits reached the upstream");
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+  }
+});

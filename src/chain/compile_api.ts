@@ -25,6 +25,7 @@ import { GatewayError } from "./errors.ts";
 import { createApiRateLimit } from "./limits/api_rate_limit.ts";
 import { createKeyLimits } from "./limits/key_limits.ts";
 import { createRateLimitsEndpoint } from "./limits/rate_limits_endpoint.ts";
+import { createSizeLimit } from "./size_limit.ts";
 import { createProxy } from "./proxy.ts";
 import type { UpstreamClient } from "../upstream/client.ts";
 import type { Chain } from "./run_chain.ts";
@@ -169,16 +170,16 @@ export async function compileApi(
     log,
     owner: def.api_id,
   });
+  const matching = {
+    prefixMatching: config.http_server_options.enable_path_prefix_matching,
+    suffixMatching: config.http_server_options.enable_path_suffix_matching,
+  };
   const steps: (Step | null | undefined)[] = [
     js?.wake,
-    withVersionFailureEvent(
-      createVersionCheck(def, {
-        prefixMatching: config.http_server_options.enable_path_prefix_matching,
-        suffixMatching: config.http_server_options.enable_path_suffix_matching,
-      }),
-      events,
-    ),
+    withVersionFailureEvent(createVersionCheck(def, matching), events),
     js?.pre,
+    // Tyk: after the pre hooks and the IP lists, before authentication
+    createSizeLimit(def, matching),
   ];
   if (!def.use_keyless) {
     const useStandard = def.use_standard_auth || !js?.authCheck;

@@ -27,6 +27,7 @@ export const MESSAGES = {
   clientClosed: "Client closed request",
   bodyReadFailed: "There was a problem with reading Body of the Request.",
   requestTooLarge: "Request is too large",
+  contentLengthRequired: "Content length is required for this request",
   internal: "Internal Server Error",
   middlewareError: "middleware error",
   responseMiddlewareError: "Middleware error",

@@ -32,6 +32,9 @@ const endpointSchema = entry({
   method_actions: recordOf(methodActionSchema),
 });
 
+/** `size_limits` entries: the largest stated Content-Length a path and method accept. */
+const sizeLimitSchema = entry({ path: str(), method: str(), size_limit: int(), disabled: bool() });
+
 /** `virtual` entries: JS virtual endpoints. */
 const virtualEndpointSchema = entry({
   response_function_name: str(),
@@ -90,6 +93,7 @@ const extendedPathsSchema = z.looseObject({
   cache: strList(),
   advance_cache_config: list(advancedCacheSchema),
   url_rewrites: list(urlRewriteSchema),
+  size_limits: list(sizeLimitSchema),
 }).prefault({});
 
 const versionInfoSchema = entry({
@@ -106,6 +110,7 @@ const versionInfoSchema = entry({
   global_response_headers_disabled: bool(),
   ignore_endpoint_case: bool(),
   global_size_limit: int(),
+  global_size_limit_disabled: bool(),
   override_target: str(),
 });
 
