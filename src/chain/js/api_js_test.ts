@@ -5,7 +5,8 @@ import { captureLog } from "../../capture_log.ts";
 import { testCtx, testDefinition } from "../_test_ctx.ts";
 import { createApiJs } from "./api_js.ts";
 
-const PRE = `var dirPre = new TykJS.TykMiddleware.NewMiddleware({});
+const PRE = `log("dirPre loaded");
+var dirPre = new TykJS.TykMiddleware.NewMiddleware({});
 dirPre.NewProcessRequest(function (request, session, spec) {
   request.SetHeaders["X-Dir-Pre"] = String(spec.config_data);
   return dirPre.ReturnData(request, {});
@@ -60,6 +61,7 @@ Deno.test("createApiJs() builds steps from the definition and the directory load
       assert.equal(ctx.headers.get("x-dir-pre"), "null");
       assert.equal(ctx.headers.get("x-inline-post"), "yes");
 
+      assert.ok(opts.log.lines.some((line) => line.msg === "dirPre loaded"), "the sandbox loaded the plugin");
       assert.deepEqual(js.issues.map((i) => i.file), [join(dir, "gone.js")]);
       const logged = opts.log.lines.find((line) => line.level === "error");
       assert.equal(logged?.fields?.api_id, "api-1");
@@ -90,6 +92,8 @@ Deno.test("createApiJs() answers 500 middleware error without workers when enabl
     assert.ok(
       opts.log.lines.some((line) => line.level === "warn" && line.msg.includes("enable_jsvm is false")),
     );
+    // a sandbox that started would have loaded dirPre.js, which logs as it loads
+    assert.equal(opts.log.lines.filter((line) => line.msg === "dirPre loaded").length, 0);
     await js.close();
   });
 });

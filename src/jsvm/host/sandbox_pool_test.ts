@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { createSandboxPool, handlerAlias, type HostCallHandler, type JsvmError } from "./sandbox_pool.ts";
+import { waitUntil } from "../../../tests/support/wait_until.ts";
+import {
+  createSandboxPool,
+  handlerAlias,
+  type HostCallHandler,
+  type JsvmError,
+  type SandboxPool,
+} from "./sandbox_pool.ts";
 import { captureLog } from "../../capture_log.ts";
 import { mw, processRequest, rejection, requestJson, withPool } from "./_pool_test_helpers.ts";
 import { noThreadSpins } from "../../../tests/support/thread_cpu.ts";
@@ -223,10 +230,13 @@ Deno.test("call() in one API's pool answers while another API's pool is stuck", 
 });
 
 Deno.test("call() queues FIFO when every worker is busy", async () => {
-  const code = `var order = { run: function (n) { return String(n); } };`;
-  await withPool({ sources: [mw("/order.js", code, ["order"])] }, async (pool) => {
-    const results = await Promise.all([1, 2, 3, 4, 5].map((n) => pool.call("order", "run", [String(n)])));
-    assert.deepEqual(results, ["1", "2", "3", "4", "5"]);
+  // Each call logs as it runs, so the log shows the order the worker ran them in (results alone come back
+  // in call order whatever the order of running). 12 calls: more than the worker itself can hold.
+  const code = `var order = { run: function (n) { log("ran " + n); return String(n); } };`;
+  await withPool({ sources: [mw("/order.js", code, ["order"])] }, async (pool, captured) => {
+    const calls = Array.from({ length: 12 }, (_, i) => pool.call("order", "run", [String(i + 1)]));
+    assert.deepEqual(await Promise.all(calls), calls.map((_, i) => String(i + 1)));
+    assert.deepEqual(captured.lines.map((line) => line.msg), calls.map((_, i) => `ran ${i + 1}`));
   });
 });
 
@@ -331,15 +341,39 @@ var myMw = { run: function () { counter++; return String(counter); } };`;
 
 Deno.test("wake() rouses a sleeping worker without running anything", async () => {
   const code = `var counter = 0; var state = { run: function () { counter++; return String(counter); } };`;
-  await withPool({ persistState: true, sources: [mw("/wake.js", code, ["state"])] }, async (pool) => {
-    pool.wake(); // nothing started yet: a no-op
-    assert.equal(await pool.call("state", "run", []), "1");
-    for (let i = 0; i < 3; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20)); // past the idle poll: the worker sleeps
+  // A worker is roused by Atomics.notify on its doorbell, which returns how many sleeping threads it woke.
+  const notify = Atomics.notify;
+  let waking = false;
+  let woken = 0;
+  Atomics.notify = ((array: Int32Array, index: number, count?: number) => {
+    const n = notify(array, index, count);
+    if (waking) woken += n;
+    return n;
+  }) as typeof Atomics.notify;
+  const wake = (pool: SandboxPool) => {
+    waking = true;
+    try {
       pool.wake();
+    } finally {
+      waking = false;
     }
-    assert.equal(await pool.call("state", "run", []), "2"); // the last call was not run again
-  });
+  };
+  try {
+    await withPool({ persistState: true, sources: [mw("/wake.js", code, ["state"])] }, async (pool) => {
+      wake(pool); // nothing started yet: a no-op
+      assert.equal(await pool.call("state", "run", []), "1");
+      // The worker polls for a moment after a call, then sleeps; wake it until it has slept and been woken.
+      await waitUntil(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        wake(pool);
+        return woken > 0;
+      }, "wake() woke the sleeping worker");
+      assert.equal(woken, 1);
+      assert.equal(await pool.call("state", "run", []), "2"); // the last call was not run again
+    });
+  } finally {
+    Atomics.notify = notify;
+  }
 });
 
 Deno.test("call() keeps state between calls when persistState is on", async () => {
@@ -485,16 +519,23 @@ Deno.test("close() waits for the call in flight, then later calls reject with ki
 });
 
 Deno.test("close() without load() starts nothing", async () => {
+  // A worker that started would load the source, which logs and makes a host call.
+  const hostCalls: string[] = [];
+  const log = captureLog();
   const pool = createSandboxPool({
     apiId: "a",
     orgId: "o",
     driver: "otto",
     timeoutMs: 1_000,
     size: 1,
-    log: captureLog(),
-    sources: [],
+    log,
+    hostCalls: (op) => (hostCalls.push(op), Promise.resolve("{}")),
+    sources: [mw("/loud.js", 'log("loading"); TykMakeHttpRequest("{}"); var myMw = {};')],
   });
   await pool.close();
+  assert.deepEqual([log.lines, hostCalls], [[], []]);
+  assert.equal((await rejection(pool.call("myMw", "run", []))).kind, "closed");
+  assert.deepEqual([log.lines, hostCalls], [[], []]);
 });
 
 Deno.test("load() leaves out a source that hangs while loading and reports it", async () => {
