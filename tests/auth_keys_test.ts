@@ -4,6 +4,9 @@ import { keylessApi, SECRET, startGateway, tokenApi } from "./support/gateway.ts
 import { startUpstream } from "./support/upstream.ts";
 import { freePort } from "./support/free_port.ts";
 import { statusOf } from "./support/http.ts";
+import { createKey, statuses } from "./support/keys.ts";
+import { redisCli, startRedis } from "./support/redis_server.ts";
+import { hasRedisServer } from "./support/tools.ts";
 
 function session(apis: string[], extra: Record<string, unknown> = {}) {
   return {
@@ -128,16 +131,26 @@ Deno.test("keys API: custom id, get, update with and without suppress_reset, lis
     assert.deepEqual(got.meta_data, { team: "blue" });
     assert.equal(got.org_id, "default");
     const renews = got.quota_renews;
+    assert.deepEqual(await statuses(`${gw.url}/tok/`, 3, key), [200, 200, 200]);
 
     const updated = await gw.admin(`/tyk/keys/${key}?suppress_reset=1`, {
       method: "PUT",
-      body: JSON.stringify({ ...got, meta_data: { team: "red" } }),
+      body: JSON.stringify({ ...got, meta_data: { team: "red" }, quota_renews: renews + 100 }),
     });
     assert.deepEqual(await updated.json(), { key, status: "ok", action: "modified" });
     const after = await (await gw.admin(`/tyk/keys/${key}`)).json();
     assert.deepEqual(after.meta_data, { team: "red" });
-    assert.equal(after.quota_renews, renews);
+    assert.equal(after.quota_renews, renews, "suppress_reset keeps the stored renewal time");
+    assert.equal(after.quota_remaining, 7, "suppress_reset keeps what was used");
     assert.equal(after.date_created, got.date_created);
+
+    const reset = await gw.admin(`/tyk/keys/${key}`, { method: "PUT", body: JSON.stringify(after) });
+    assert.deepEqual(await reset.json(), { key, status: "ok", action: "modified" });
+    const fresh = await (await gw.admin(`/tyk/keys/${key}`)).json();
+    assert.equal(fresh.quota_remaining, 10, "an update without suppress_reset starts the quota again");
+    assert.ok(fresh.quota_renews >= renews);
+    assert.deepEqual(await statuses(`${gw.url}/tok/`, 1, key), [200]);
+    assert.equal((await (await gw.admin(`/tyk/keys/${key}`)).json()).quota_remaining, 9);
 
     const listed = await (await gw.admin("/tyk/keys")).json();
     assert.ok(listed.keys.includes(key));
@@ -200,10 +213,36 @@ Deno.test("control API: wrong or missing secret is refused; bad bodies get Tyk's
 
 Deno.test("control API: an empty secret refuses every admin call", async () => {
   const gw = await startGateway({ conf: { secret: "" } });
+  const body = JSON.stringify(session(["tok"]));
+  const calls: [string, string][] = [
+    ["GET", "/tyk/keys"],
+    ["POST", "/tyk/keys/create"],
+    ["POST", "/tyk/keys/custom-key"],
+    ["GET", "/tyk/keys/custom-key"],
+    ["PUT", "/tyk/keys/custom-key"],
+    ["DELETE", "/tyk/keys/custom-key"],
+    ["GET", "/tyk/apis"],
+    ["POST", "/tyk/apis"],
+    ["DELETE", "/tyk/apis/tok"],
+    ["GET", "/tyk/policies"],
+    ["GET", "/tyk/reload"],
+    ["GET", "/tyk/reload/group"],
+    ["GET", "/tyk/no-such-endpoint"],
+  ];
   try {
-    const res = await fetch(`${gw.url}/tyk/keys`, { headers: { "x-tyk-authorization": "" } });
-    assert.equal(res.status, 403);
-    await res.body?.cancel();
+    for (const [method, path] of calls) {
+      for (const headers of [{}, { "x-tyk-authorization": "" }] as Record<string, string>[]) {
+        const res = await fetch(`${gw.url}${path}`, {
+          method,
+          headers,
+          body: method === "GET" ? null : body,
+        });
+        assert.deepEqual([res.status, await res.json()], [403, {
+          status: "error",
+          message: "Attempted administrative access with invalid or missing key!",
+        }], `${method} ${path} ${JSON.stringify(headers)}`);
+      }
+    }
     await gw.waitForLog("secret is empty");
   } finally {
     await gw.stop();
@@ -234,35 +273,68 @@ Deno.test("embedded store: keys and meta_data survive a gateway restart", async 
   }
 });
 
-Deno.test("keyless and keyed APIs coexist; keyless never touches the key store", async () => {
+/** How many key reads Redis has served (keyspace hits and misses): a key lookup adds to it, PING does not. */
+async function keyReads(port: number): Promise<number> {
+  const info = await redisCli(port, ["INFO", "stats"]);
+  const stat = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, "m").exec(info)?.[1]);
+  return stat("keyspace_hits") + stat("keyspace_misses");
+}
+
+Deno.test({
+  name: "keyless and keyed APIs coexist; keyless never touches the key store",
+  ignore: !hasRedisServer(),
+}, async () => {
+  // On Redis, where every key lookup shows in its keyspace statistics
+  const redis = await startRedis();
   const upstream = await startUpstream();
   const gw = await startGateway({
+    conf: { storage: { type: "redis", host: "127.0.0.1", port: redis.port } },
     apps: {
       "k.json": keylessApi("open", "/open/", upstream.url),
       "t.json": tokenApi("tok", "/tok/", upstream.url),
     },
   });
   try {
-    assert.equal(await statusOf(fetch(`${gw.url}/open/`)), 200);
+    const key = await createKey(gw, session(["tok"]));
     assert.equal(await statusOf(fetch(`${gw.url}/tok/`)), 401);
+    const before = await keyReads(redis.port);
+    for (const authorization of [key, "not-a-key", ""]) {
+      assert.equal(await statusOf(fetch(`${gw.url}/open/`, { headers: { authorization } })), 200);
+    }
+    assert.equal(await keyReads(redis.port), before, "a keyless request read the key store");
+    // the measure sees a lookup: an unknown key on the keyed API is looked up in Redis
+    assert.equal(await statusOf(fetch(`${gw.url}/tok/`, { headers: { authorization: "not-a-key" } })), 403);
+    assert.ok(await keyReads(redis.port) > before);
   } finally {
     await gw.stop();
     await upstream.stop();
+    await redis.stop();
   }
 });
 
-Deno.test("control_api_port: /tyk/ is served only on the control port", async () => {
+Deno.test("control_api_port: /tyk/, /hello and /ready are served only on the control port, APIs only on the other", async () => {
+  const upstream = await startUpstream();
   const controlPort = freePort();
-  const gw = await startGateway({ conf: { control_api_port: controlPort } });
+  const gw = await startGateway({
+    conf: { control_api_port: controlPort },
+    apps: { "k.json": keylessApi("open", "/open/", upstream.url) },
+  });
+  const control = `http://127.0.0.1:${controlPort}`;
+  const headers = { "x-tyk-authorization": SECRET };
   try {
     await gw.waitForLog(`Control API listening on 127.0.0.1:${controlPort}`);
-    assert.equal(await statusOf(gw.admin("/tyk/keys")), 404);
-    const control = await fetch(`http://127.0.0.1:${controlPort}/tyk/keys`, {
-      headers: { "x-tyk-authorization": SECRET },
-    });
-    assert.equal(control.status, 200);
-    assert.deepEqual(await control.json(), { keys: [] });
+    const keys = await fetch(`${control}/tyk/keys`, { headers });
+    assert.equal(keys.status, 200);
+    assert.deepEqual(await keys.json(), { keys: [] });
+    assert.equal((await (await fetch(`${control}/hello`)).json()).status, "pass");
+    assert.equal(await statusOf(fetch(`${control}/ready`)), 200);
+    assert.equal(await statusOf(fetch(`${control}/open/`)), 404);
+    for (const path of ["/tyk/keys", "/hello", "/ready"]) {
+      assert.equal(await statusOf(fetch(`${gw.url}${path}`, { headers })), 404, path);
+    }
+    assert.equal(await statusOf(fetch(`${gw.url}/open/`)), 200);
   } finally {
     await gw.stop();
+    await upstream.stop();
   }
 });
