@@ -1,8 +1,9 @@
 /** End to end: hot reload, the /tyk/apis API, broken files and broken configs. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { keylessApi, runGatewayToExit, startGateway } from "./support/gateway.ts";
+import { keylessApi, runGatewayToExit, startGateway, withPlugins } from "./support/gateway.ts";
 import { statusOf } from "./support/http.ts";
+import { startRawHttpServer } from "./support/raw_http_server.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
 import { waitUntil } from "./support/wait_until.ts";
 
@@ -106,6 +107,51 @@ Deno.test("reloads under concurrent load drop no request", async () => {
   }
 });
 
+Deno.test("a request in flight during a reload finishes on the old API set, with the old plugins", async () => {
+  const release = Promise.withResolvers<void>();
+  await using upstream = await startRawHttpServer({
+    respond: async (req) => {
+      if (req.target === "/held") await release.promise;
+      return { body: "upstream" };
+    },
+  });
+  const stamp = (version: number) =>
+    `var stamp = new TykJS.TykMiddleware.NewMiddleware({});
+stamp.NewProcessResponse(function (response, request, session, spec) {
+  response.SetHeaders["X-Version"] = "${version}";
+  return stamp.ReturnResponseData(response, {});
+});
+`;
+  const gw = await startGateway({
+    conf: { enable_jsvm: true },
+    files: { "plugins/stamp.js": stamp(1) },
+    apps: {
+      "a.json": withPlugins(keylessApi("a", "/a/", upstream.url), {
+        response: [{ name: "stamp", path: "plugins/stamp.js" }],
+      }),
+    },
+  });
+  try {
+    // Held at the upstream, so its response hook runs after the reload has swapped the API set
+    const held = fetch(`${gw.url}/a/held`);
+    await upstream.waitUntil(() => upstream.requests.length === 1);
+    await Deno.writeTextFile(join(gw.dir, "plugins/stamp.js"), stamp(2));
+    await (await gw.admin("/tyk/reload?block=true")).body?.cancel();
+    const fresh = await fetch(`${gw.url}/a/fresh`);
+    assert.deepEqual([fresh.status, fresh.headers.get("x-version"), await fresh.text()], [
+      200,
+      "2",
+      "upstream",
+    ]);
+    release.resolve();
+    const old = await held;
+    assert.deepEqual([old.status, old.headers.get("x-version"), await old.text()], [200, "1", "upstream"]);
+  } finally {
+    release.resolve();
+    await gw.stop();
+  }
+});
+
 Deno.test("/tyk/apis: create writes a file, reload serves it, update and delete change it", async () => {
   const upstream = await startUpstream();
   const gw = await startGateway({ apps: { "a.json": keylessApi("a", "/a/", upstream.url) } });
@@ -154,16 +200,24 @@ Deno.test("a broken tyk.conf stops start-up with one message naming the file and
   const dir = await Deno.makeTempDir();
   const conf = join(dir, "tyk.conf");
   await Deno.writeTextFile(conf, JSON.stringify({ listen_port: "abc", secret: "s" }));
-  const bad = await runGatewayToExit(conf);
-  assert.equal(bad.code, 1);
-  assert.match(bad.log, /tyk\.conf/);
-  assert.match(bad.log, /listen_port/);
-  await Deno.writeTextFile(conf, "{ nope");
-  const syntax = await runGatewayToExit(conf);
-  assert.equal(syntax.code, 1);
-  assert.match(syntax.log, /not valid JSON/);
-  const missing = await runGatewayToExit(join(dir, "absent.conf"));
-  assert.equal(missing.code, 1);
-  assert.match(missing.log, /absent\.conf/);
-  await Deno.remove(dir, { recursive: true });
+  const oneLine = (log: string) => {
+    const lines = log.trim().split("\n");
+    assert.equal(lines.length, 1, log);
+    assert.match(lines[0], /level=error msg="Cannot load \S+/);
+    return lines[0];
+  };
+  try {
+    const bad = await runGatewayToExit(conf);
+    assert.equal(bad.code, 1);
+    assert.match(oneLine(bad.log), /tyk\.conf: listen_port must be an integer/);
+    await Deno.writeTextFile(conf, "{ nope");
+    const syntax = await runGatewayToExit(conf);
+    assert.equal(syntax.code, 1);
+    assert.match(oneLine(syntax.log), /tyk\.conf: not valid JSON/);
+    const missing = await runGatewayToExit(join(dir, "absent.conf"));
+    assert.equal(missing.code, 1);
+    assert.match(oneLine(missing.log), /absent\.conf: file not found/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
