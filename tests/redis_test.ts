@@ -3,11 +3,12 @@
  * TLS-only one, and `storage` settings that stop start-up.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { keylessApi, runGatewayToExit, startGateway, type TestGateway, tokenApi } from "./support/gateway.ts";
 import { statusOf } from "./support/http.ts";
 import { hasOpenssl, hasRedisServer } from "./support/tools.ts";
-import { startRedis } from "./support/redis_server.ts";
+import { redisCli, startRedis } from "./support/redis_server.ts";
 import { makeTestCertificates, startTlsRedis, TLS_USER } from "./support/redis_tls.ts";
 import { startUpstream } from "./support/upstream.ts";
 import { waitUntil } from "./support/wait_until.ts";
@@ -69,6 +70,65 @@ Deno.test(
     }
   },
 );
+
+Deno.test({
+  name:
+    "cluster notifications reload only when signed with node_secret, any with allow_insecure_configs, none " +
+    "with suppress_redis_signal_reload",
+  ignore: !hasRedisServer(),
+}, async () => {
+  const redis = await startRedis();
+  const storage = { type: "redis", host: "127.0.0.1", port: redis.port };
+  const channel = "tyk.cluster.notifications";
+  const subscribers = async () =>
+    Number((await redisCli(redis.port, ["PUBSUB", "NUMSUB", channel])).split("\n")[1]);
+  // Tyk's signature: hex SHA-256 of command, payload and node_secret
+  const sign = (command: string, payload: string, secret: string) =>
+    createHash("sha256").update(command + payload + secret).digest("hex");
+  const gateways: TestGateway[] = [];
+  try {
+    // subscribing is part of start-up: a gateway that listens has subscribed
+    gateways.push(await startGateway({ conf: { storage, suppress_redis_signal_reload: true } }));
+    assert.equal(await subscribers(), 0, "suppress_redis_signal_reload subscribed anyway");
+    gateways.push(await startGateway({ conf: { storage, node_secret: "cluster-secret" } }));
+    gateways.push(
+      await startGateway({ conf: { storage, node_secret: "cluster-secret", allow_insecure_configs: true } }),
+    );
+    const [muted, strict, insecure] = gateways;
+    assert.equal(await subscribers(), 2);
+    const messages = [
+      { command: "GroupReload", payload: "" },
+      {
+        command: "GroupReload",
+        payload: "",
+        signature: sign("GroupReload", "", "another-secret"),
+        algorithm: 5,
+      },
+      {
+        command: "ApiUpdated",
+        payload: "x",
+        signature: sign("ApiUpdated", "y", "cluster-secret"),
+        algorithm: 5,
+      },
+      { command: "ApiAdded", payload: "a", signature: sign("ApiAdded", "a", "cluster-secret"), algorithm: 5 },
+    ];
+    for (const message of messages) {
+      const received = await redisCli(redis.port, ["PUBLISH", channel, JSON.stringify(message)]);
+      assert.equal(Number(received), 2);
+    }
+    // delivered in order: once the signed one has reloaded, the others were handled
+    const count = (gw: TestGateway, text: string) => gw.logs().split(text).length - 1;
+    await strict.waitForLog("Reload requested by cluster notification");
+    assert.equal(count(strict, "Reload requested by cluster notification"), 1);
+    assert.match(strict.logs(), /Reload requested by cluster notification.*command=ApiAdded/);
+    assert.equal(count(strict, "Ignoring an unsigned or wrongly signed cluster notification"), 3);
+    await insecure.waitForLog(/(Reload requested by cluster notification[\s\S]*){4}/);
+    assert.equal(count(muted, "cluster notification"), 0);
+  } finally {
+    for (const gw of gateways) await gw.stop();
+    await redis.stop();
+  }
+});
 
 Deno.test({
   name: "Redis unreachable at start: keyless serves, keyed answers a clear error, recovery works",
