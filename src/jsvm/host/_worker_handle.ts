@@ -85,12 +85,12 @@ export const STUCK_MS = 1_000;
 /** Longest time a Worker may take to boot (before its first source starts). */
 const BOOT_TIMEOUT_MS = 30_000;
 
-/** Starts a sandbox: a module Worker without any permission. */
+/** A sandbox is a module Worker without any permission: file, network, env, run, sys and ffi are denied. */
+export const SANDBOX_WORKER_OPTIONS: WorkerOptions = { type: "module", deno: { permissions: "none" } };
+
+/** Starts a sandbox. */
 function startWorker(): Worker {
-  return new Worker(new URL("../sandbox/worker.ts", import.meta.url), {
-    type: "module",
-    deno: { permissions: "none" },
-  });
+  return new Worker(new URL("../sandbox/worker.ts", import.meta.url), SANDBOX_WORKER_OPTIONS);
 }
 
 /** A Worker running one API's sandbox. */

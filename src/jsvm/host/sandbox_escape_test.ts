@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { mw, processRequest, rejection, withPool } from "./_pool_test_helpers.ts";
+import { SANDBOX_WORKER_OPTIONS } from "./_worker_handle.ts";
 import { noThreadSpins } from "../../../tests/support/thread_cpu.ts";
 
 /** A plugin exposing `probe.run()`, which evaluates `body` and returns what it returns (or the error name and message). */
@@ -46,6 +47,54 @@ function countingServer() {
     },
   };
 }
+
+/**
+ * Runs `code` as the main module of a Worker started with the sandbox's own options, and answers what it
+ * posts. The Deno APIs the sandbox removes before plugin code runs are still there for this module, so
+ * what it reports is the Worker's permissions themselves.
+ */
+async function inSandboxWorker(code: string): Promise<Record<string, string>> {
+  const worker = new Worker(`data:text/javascript,${encodeURIComponent(code)}`, SANDBOX_WORKER_OPTIONS);
+  try {
+    return await new Promise((resolve, reject) => {
+      worker.onmessage = (event) => resolve(event.data);
+      worker.onerror = (event) => {
+        event.preventDefault();
+        reject(new Error(event.message));
+      };
+    });
+  } finally {
+    worker.terminate();
+  }
+}
+
+Deno.test("sandbox Workers start with every permission denied, not only with Deno's APIs removed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const secret = `${dir}/secret.txt`;
+    await Deno.writeTextFile(secret, "s3cr3t");
+    const server = countingServer();
+    const out = await inSandboxWorker(`
+      const out = {};
+      const attempt = (name, fn) => { try { fn(); out[name] = "ALLOWED"; } catch (e) { out[name] = e.name; } };
+      attempt("read", () => Deno.readTextFileSync(${JSON.stringify(secret)}));
+      attempt("write", () => Deno.writeTextFileSync(${JSON.stringify(`${dir}/written.txt`)}, "x"));
+      attempt("env", () => Deno.env.get("HOME"));
+      attempt("run", () => new Deno.Command("true").outputSync());
+      attempt("sys", () => Deno.hostname());
+      out.net = await Deno.connect({ hostname: "127.0.0.1", port: ${new URL(server.url).port} })
+        .then((conn) => (conn.close(), "ALLOWED"), (e) => e.name);
+      postMessage(out);
+    `);
+    await server.close();
+    const denied = ["read", "write", "env", "run", "sys", "net"].map((name) => [name, "NotCapable"]);
+    assert.deepEqual(out, Object.fromEntries(denied));
+    assert.equal(server.hits(), 0);
+    await assert.rejects(Deno.stat(`${dir}/written.txt`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("sandbox: Deno file and env APIs are not there", async () => {
   const dir = await Deno.makeTempDir();
