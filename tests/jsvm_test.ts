@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { keylessApi, startGateway, tokenApi, withPlugins } from "./support/gateway.ts";
+import { freePort } from "./support/free_port.ts";
 import { statusOf } from "./support/http.ts";
+import { startRawHttpServer } from "./support/raw_http_server.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
 
 const JSVM = { enable_jsvm: true, jsvm_timeout: 2 };
@@ -594,5 +596,174 @@ Deno.test("plugins reach the host API: TykMakeHttpRequest, TykStorage*, TykGetKe
   } finally {
     await gw.stop();
     await upstream.stop();
+  }
+});
+
+const KEY_ADMIN = `var keyAdmin = new TykJS.TykMiddleware.NewMiddleware({});
+keyAdmin.NewProcessRequest(function (request, session, spec) {
+  var key = request.Params.key[0];
+  TykSetKeyData(key, JSON.stringify({
+    org_id: "default", quota_max: 5, quota_renewal_rate: 3600, meta_data: { by: request.Params.by[0] },
+    access_rights: { tok: { api_id: "tok", api_name: "tok", versions: ["Default"] } }
+  }), request.Params.suppress[0]);
+  request.ReturnOverrides.ResponseCode = 200;
+  request.ReturnOverrides.ResponseBody = TykGetKeyData(key, "tok");
+  return keyAdmin.ReturnData(request, {});
+});
+`;
+
+Deno.test('TykSetKeyData creates and updates a key (quota reset unless suppressReset is "1"); TykGetKeyData reads it', async () => {
+  const upstream = await startUpstream();
+  const gw = await startGateway({
+    conf: JSVM,
+    files: { "plugins/keyAdmin.js": KEY_ADMIN },
+    apps: {
+      "a.json": withPlugins(keylessApi("admin", "/admin/", upstream.url), {
+        pre: [{ name: "keyAdmin", path: "plugins/keyAdmin.js" }],
+      }),
+      "t.json": tokenApi("tok", "/tok/", upstream.url),
+    },
+  });
+  const setKey = async (by: string, suppress: string) => {
+    const res = await fetch(`${gw.url}/admin/?key=plugin-key&by=${by}&suppress=${suppress}`);
+    assert.equal(res.status, 200);
+    return JSON.parse(await res.text());
+  };
+  const stored = async () => await (await gw.admin("/tyk/keys/plugin-key")).json();
+  try {
+    assert.equal(await statusOf(fetch(`${gw.url}/tok/`, { headers: { authorization: "plugin-key" } })), 403);
+    assert.deepEqual((await setKey("first", "0")).meta_data, { by: "first" });
+    for (let i = 0; i < 3; i++) {
+      assert.equal(
+        await statusOf(fetch(`${gw.url}/tok/`, { headers: { authorization: "plugin-key" } })),
+        200,
+      );
+    }
+    assert.deepEqual([(await stored()).meta_data, (await stored()).quota_remaining], [{ by: "first" }, 2]);
+    assert.deepEqual((await setKey("second", "1")).meta_data, { by: "second" });
+    assert.deepEqual([(await stored()).meta_data, (await stored()).quota_remaining], [{ by: "second" }, 2]);
+    await setKey("third", "0");
+    assert.deepEqual([(await stored()).meta_data, (await stored()).quota_remaining], [{ by: "third" }, 5]);
+    assert.equal(await statusOf(fetch(`${gw.url}/tok/`, { headers: { authorization: "plugin-key" } })), 200);
+    assert.equal((await stored()).quota_remaining, 4);
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+  }
+});
+
+const BATCH = `var batch = new TykJS.TykMiddleware.NewMiddleware({});
+batch.NewProcessRequest(function (request, session, spec) {
+  var base = spec.config_data.upstream;
+  var sequential = request.Params.sequential !== undefined;
+  var out = TykBatchRequest(JSON.stringify({
+    requests: [
+      { method: "GET", relative_url: base + "/waits-for-second", headers: {} },
+      { method: "POST", relative_url: base + "/second", body: "two", headers: { "x-n": "2" } },
+      { method: "GET", relative_url: spec.config_data.closed + "/refused", headers: {} }
+    ],
+    suppress_parallel_execution: sequential
+  }));
+  request.ReturnOverrides.ResponseCode = 200;
+  request.ReturnOverrides.ResponseBody = out;
+  return batch.ReturnData(request, {});
+});
+`;
+
+Deno.test("TykBatchRequest runs requests in parallel (answers in completion order), or one by one with suppress_parallel_execution", async () => {
+  await using upstream = await startRawHttpServer({
+    respond: async (req) => {
+      if (req.target !== "/waits-for-second") {
+        return { headers: [["X-Seen", req.header("x-n") ?? ""]], body: req.text() };
+      }
+      // /second arrives meanwhile only when the requests run side by side; run one by one, this gives up after
+      // a second and says so. Side by side, it answers half a second after /second, which has long been
+      // answered by then: the batch's answers are in completion order, /second first.
+      const seconds = () => upstream.requests.filter((r) => r.target === "/second").length;
+      const before = seconds();
+      const together = await upstream.waitUntil(() => seconds() > before, 1_000).then(
+        () => true,
+        () => false,
+      );
+      if (together) await new Promise((resolve) => setTimeout(resolve, 500));
+      return { body: together ? "together" : "alone" };
+    },
+  });
+  const gw = await startGateway({
+    conf: JSVM,
+    files: { "plugins/batch.js": BATCH },
+    apps: {
+      "b.json": withPlugins(keylessApi("batch", "/batch/", upstream.url), {
+        pre: [{ name: "batch", path: "plugins/batch.js" }],
+      }, { config_data: { upstream: upstream.url, closed: `http://127.0.0.1:${freePort()}` } }),
+    },
+  });
+  type Result = {
+    relative_url: string;
+    code: number;
+    headers: Record<string, string[]> | null;
+    body: string;
+  };
+  // what each answer says, with the one header the upstream set on purpose
+  const brief = (results: Result[]) =>
+    results.map((
+      r,
+    ) => [r.relative_url, r.code, r.body, r.headers === null ? null : r.headers["X-Seen"] ?? []]);
+  const second = [`${upstream.url}/second`, 200, "two", ["2"]];
+  const failed = ["", 0, "", null];
+  try {
+    const parallel: Result[] = JSON.parse(await (await fetch(`${gw.url}/batch/`)).text());
+    const waited = `${upstream.url}/waits-for-second`;
+    // in completion order: /second first; the refused one may come anywhere
+    assert.deepEqual(brief(parallel).filter((r) => r[1] !== 0), [second, [waited, 200, "together", []]]);
+    assert.deepEqual(brief(parallel).filter((r) => r[1] === 0), [failed]);
+    assert.equal(parallel.find((r) => r.code === 0)?.headers, null);
+    const oneByOne: Result[] = JSON.parse(await (await fetch(`${gw.url}/batch/?sequential`)).text());
+    assert.deepEqual(brief(oneByOne), [[waited, 200, "alone", []], second, failed]);
+  } finally {
+    await gw.stop();
+  }
+});
+
+const USES_LIBRARY = `var usesLibrary = new TykJS.TykMiddleware.NewMiddleware({});
+usesLibrary.NewProcessRequest(function (request, session, spec) {
+  request.SetHeaders["X-Library"] = libraryGreeting();
+  return usesLibrary.ReturnData(request, {});
+});
+`;
+
+Deno.test("the tyk_js_path library is loaded into every API's sandbox under both drivers, and re-read on reload", async () => {
+  const upstream = await startUpstream();
+  // tyk_js_path is read relative to the working directory, so the test names it by its absolute path
+  const dir = await Deno.makeTempDir({ prefix: "portcullis-test-" });
+  const library = (text: string) => `function libraryGreeting() { return "${text}"; }\n`;
+  const gw = await startGateway({
+    dir,
+    conf: { ...JSVM, tyk_js_path: join(dir, "lib/library.js") },
+    files: { "lib/library.js": library("from the library"), "plugins/usesLibrary.js": USES_LIBRARY },
+    apps: Object.fromEntries(
+      (["otto", "javascript"] as const).map((driver) => [
+        `${driver}.json`,
+        withPlugins(keylessApi(driver, `/${driver}/`, upstream.url), {
+          driver,
+          pre: [{ name: "usesLibrary", path: "plugins/usesLibrary.js" }],
+        }),
+      ]),
+    ),
+  });
+  const greeting = async (path: string) => ((await (await fetch(`${gw.url}${path}`)).json()) as Echo).headers;
+  try {
+    for (const path of ["/otto/", "/javascript/"]) {
+      assert.equal((await greeting(path))["x-library"], "from the library", path);
+    }
+    await Deno.writeTextFile(join(dir, "lib/library.js"), library("edited"));
+    await (await gw.admin("/tyk/reload?block=true")).body?.cancel();
+    for (const path of ["/otto/", "/javascript/"]) {
+      assert.equal((await greeting(path))["x-library"], "edited", path);
+    }
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });
