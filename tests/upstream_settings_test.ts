@@ -3,7 +3,7 @@
  * sees them (header name case, Host, keep-alive, TLS verification, answers without a body).
  */
 import assert from "node:assert/strict";
-import { keylessApi, startGateway } from "./support/gateway.ts";
+import { keylessApi, startGateway, withPlugins } from "./support/gateway.ts";
 import { statusOf } from "./support/http.ts";
 import { startRawHttpServer } from "./support/raw_http_server.ts";
 import { makeSelfSignedCert } from "./support/tls_cert.ts";
@@ -113,6 +113,36 @@ Deno.test("proxy_close_connections asks for Connection: close and opens a connec
   assert.deepEqual(upstream.requests.map((r) => r.connection), [0, 1, 2]);
 });
 
+Deno.test("max_idle_connections_per_host keeps that many idle upstream connections and closes the rest", async () => {
+  const release = Promise.withResolvers<void>();
+  await using upstream = await startRawHttpServer({
+    respond: async (req) => {
+      if (req.target.startsWith("/held")) await release.promise;
+      return { body: "ok" };
+    },
+  });
+  const gw = await startGateway({
+    conf: { max_idle_connections_per_host: 2 },
+    apps: { "a.json": keylessApi("idle", "/idle/", upstream.url) },
+  });
+  try {
+    // three at once need three connections; once they are answered, two may stay
+    const held = [1, 2, 3].map((i) => statusOf(fetch(`${gw.url}/idle/held${i}`)));
+    await upstream.waitUntil(() => upstream.requests.length === 3);
+    release.resolve();
+    assert.deepEqual(await Promise.all(held), [200, 200, 200]);
+    await upstream.waitUntil(() => upstream.connections.filter((c) => c.closed).length === 1);
+    for (let i = 0; i < 4; i++) assert.equal(await statusOf(fetch(`${gw.url}/idle/again${i}`)), 200);
+    // no connection was opened for them: they went over the two that were kept
+    assert.equal(upstream.connections.length, 3);
+    const closed = upstream.connections.find((c) => c.closed)!;
+    assert.ok(upstream.requests.slice(3).every((r) => r.connection !== closed.id));
+  } finally {
+    release.resolve();
+    await gw.stop();
+  }
+});
+
 Deno.test("HEAD, 204 and 304 answers pass through without a body and the pooled connection stays in step", async () => {
   await using upstream = await startRawHttpServer({
     respond(req) {
@@ -142,8 +172,21 @@ Deno.test("HEAD, 204 and 304 answers pass through without a body and the pooled 
   assert.equal(new Set(upstream.requests.map((r) => r.connection)).size, 1);
 });
 
+const TLS_CALLS = `var tlsCalls = new TykJS.TykMiddleware.NewMiddleware({});
+tlsCalls.NewProcessRequest(function (request, session, spec) {
+  var base = spec.config_data.upstream;
+  var made = TykMakeHttpRequest(JSON.stringify({ Method: "GET", Domain: base, Resource: "/made" }));
+  var batch = JSON.parse(TykBatchRequest(JSON.stringify({ requests: [{ method: "GET", relative_url: base + "/batch" }] })));
+  request.ReturnOverrides.ResponseCode = 200;
+  request.ReturnOverrides.ResponseBody = (made === undefined ? "failed" : JSON.parse(made).Code) + "," + batch[0].code;
+  return tlsCalls.ReturnData(request, {});
+});
+`;
+
 Deno.test({
-  name: "an HTTPS upstream with a self-signed certificate is refused unless proxy_ssl_insecure_skip_verify",
+  name:
+    "an HTTPS upstream with a self-signed certificate is refused, by the proxy and the host API's HTTP calls, " +
+    "unless proxy_ssl_insecure_skip_verify",
   ignore: !hasOpenssl(),
 }, async () => {
   const dir = await Deno.makeTempDir({ prefix: "portcullis-upstream-tls-" });
@@ -151,19 +194,30 @@ Deno.test({
     await using upstream = await startRawHttpServer({ tls: await makeSelfSignedCert(dir) });
     for (const insecure of [false, true]) {
       const gw = await startGateway({
-        conf: { proxy_ssl_insecure_skip_verify: insecure },
-        apps: { "a.json": keylessApi("tls", "/tls/", upstream.url) },
+        conf: { proxy_ssl_insecure_skip_verify: insecure, enable_jsvm: true },
+        files: { "plugins/tlsCalls.js": TLS_CALLS },
+        apps: {
+          "a.json": keylessApi("tls", "/tls/", upstream.url),
+          "c.json": withPlugins(keylessApi("calls", "/calls/", upstream.url), {
+            pre: [{ name: "tlsCalls", path: "plugins/tlsCalls.js" }],
+          }, { config_data: { upstream: upstream.url } }),
+        },
       });
       try {
         const res = await fetch(`${gw.url}/tls/x`);
         const body = await res.text();
         assert.equal(res.status, insecure ? 200 : 500, `insecure ${insecure}: ${body}`);
         if (insecure) assert.equal(body, "ok");
+        assert.equal(await (await fetch(`${gw.url}/calls/`)).text(), insecure ? "200,200" : "failed,0");
       } finally {
         await gw.stop();
       }
     }
-    assert.equal(upstream.requests.length, 1, "only the insecure gateway got through");
+    assert.deepEqual(
+      upstream.requests.map((r) => r.target),
+      ["/x", "/made", "/batch"],
+      "only the insecure gateway got through",
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
