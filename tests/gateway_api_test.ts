@@ -100,6 +100,9 @@ Deno.test("hash_keys: PUT and DELETE take a hash with ?hashed=true, a hash alone
       await res.body?.cancel();
     }
 
+    const byHash = await (await call("GET", `/tyk/keys/${one.key_hash}?hashed=true`)).json();
+    assert.deepEqual([Object.keys(byHash.access_rights), byHash.meta_data], [["a"], { v: "1" }]);
+
     const updated = await call("PUT", `/tyk/keys/${one.key_hash}?hashed=true`, {
       ...keyFor("a"),
       meta_data: { v: "2" },
@@ -119,6 +122,40 @@ Deno.test("hash_keys: PUT and DELETE take a hash with ?hashed=true, a hash alone
     );
   } finally {
     await gw.stop();
+    await upstream.stop();
+  }
+});
+
+Deno.test("hash_keys without enable_hashed_keys_listing refuses listing; ?hashed=true needs hash_keys", async () => {
+  const upstream = await startUpstream();
+  const hidden = await startGateway({
+    conf: { hash_keys: true, hash_key_function: "murmur64" },
+    apps: { "a.json": tokenApi("a", "/a/", upstream.url) },
+  });
+  const plain = await startGateway({
+    conf: { hash_keys: false },
+    apps: { "a.json": tokenApi("a", "/a/", upstream.url) },
+  });
+  try {
+    const create = { method: "POST", body: JSON.stringify(keyFor("a")) };
+    const { key_hash } = await (await hidden.admin("/tyk/keys/create", create)).json();
+    const list = await hidden.admin("/tyk/keys");
+    assert.deepEqual([list.status, await list.json()], [404, {
+      status: "error",
+      message: "Hashed key listing is disabled in config (enable_hashed_keys_listing)",
+    }]);
+    assert.equal((await hidden.admin(`/tyk/keys/${key_hash}?hashed=true`)).status, 200);
+
+    const { key } = await (await plain.admin("/tyk/keys/create", create)).json();
+    assert.deepEqual((await (await plain.admin("/tyk/keys")).json()).keys, [key]);
+    const byHash = await plain.admin(`/tyk/keys/${key}?hashed=true`);
+    assert.deepEqual([byHash.status, await byHash.json()], [400, {
+      status: "error",
+      message: "Key requested by hash but key hashing is not enabled",
+    }]);
+  } finally {
+    await hidden.stop();
+    await plain.stop();
     await upstream.stop();
   }
 });

@@ -131,6 +131,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: "sessions are cached for a while unless local_session_cache.disable_cached_session_state",
+  ignore: !hasRedisServer(),
+}, async () => {
+  const redis = await startRedis();
+  const upstream = await startUpstream();
+  const apps = { "t.json": tokenApi("tok", "/tok/", upstream.url) };
+  const storage = { type: "redis", host: "127.0.0.1", port: redis.port };
+  const cached = await startGateway({ conf: { storage }, apps });
+  const uncached = await startGateway({
+    conf: { storage, local_session_cache: { disable_cached_session_state: true } },
+    apps,
+  });
+  try {
+    const { key } = await (await cached.admin("/tyk/keys/create", { method: "POST", body: KEY_BODY })).json();
+    for (const gw of [cached, uncached]) {
+      assert.equal(await statusOf(fetch(`${gw.url}/tok/`, { headers: { authorization: key } })), 200);
+    }
+    // removed behind the gateways' backs: no API call, no cluster notification
+    const records = (await redisCli(redis.port, ["--scan", "--pattern", "apikey-*"])).trim().split("\n");
+    assert.equal(records.length, 1);
+    assert.equal((await redisCli(redis.port, ["DEL", records[0]])).trim(), "1");
+    assert.equal(await statusOf(fetch(`${uncached.url}/tok/`, { headers: { authorization: key } })), 403);
+    // Tyk's session cache keeps a session for 10 s
+    assert.equal(await statusOf(fetch(`${cached.url}/tok/`, { headers: { authorization: key } })), 200);
+  } finally {
+    await cached.stop();
+    await uncached.stop();
+    await upstream.stop();
+    await redis.stop();
+  }
+});
+
+Deno.test({
   name: "Redis unreachable at start: keyless serves, keyed answers a clear error, recovery works",
   ignore: !hasRedisServer(),
 }, async () => {
