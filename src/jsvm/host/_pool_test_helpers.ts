@@ -2,8 +2,10 @@
 
 import assert from "node:assert/strict";
 import { captureLog } from "../../capture_log.ts";
+import { waitUntil } from "../../../tests/support/wait_until.ts";
 import {
   createSandboxPool,
+  type HostCallHandler,
   JsvmError,
   type PluginSource,
   type SandboxPool,
@@ -35,6 +37,28 @@ export async function withPool(
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * Marks a test can wait for: plugin code calls `TykStorageGet("<mark>")` (at load, before a loop, …) and the
+ * test awaits `reached(mark)` instead of sleeping. `"loaded"` at the top of a source counts started workers.
+ */
+export function hostMarks(): {
+  hostCalls: HostCallHandler;
+  count(mark: string): number;
+  reached(mark: string, times?: number): Promise<void>;
+} {
+  const counts = new Map<string, number>();
+  const count = (mark: string) => counts.get(mark) ?? 0;
+  return {
+    hostCalls: (_op, args) => {
+      counts.set(args[0], count(args[0]) + 1);
+      return Promise.resolve(undefined);
+    },
+    count,
+    reached: (mark, times = 1) =>
+      waitUntil(() => count(mark) >= times, `the sandbox reached "${mark}" ${times}×`),
+  };
 }
 
 /** Base64 of the UTF-8 bytes, as the gateway sends request bodies. */

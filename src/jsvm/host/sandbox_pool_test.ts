@@ -8,7 +8,7 @@ import {
   type SandboxPool,
 } from "./sandbox_pool.ts";
 import { captureLog } from "../../capture_log.ts";
-import { mw, processRequest, rejection, requestJson, withPool } from "./_pool_test_helpers.ts";
+import { hostMarks, mw, processRequest, rejection, requestJson, withPool } from "./_pool_test_helpers.ts";
 import { noThreadSpins } from "../../../tests/support/thread_cpu.ts";
 
 const SESSION = JSON.stringify({ meta_data: { user: "ann" }, rate: 0 });
@@ -167,19 +167,27 @@ myMw.NewProcessRequest(function (request) {
 });
 
 Deno.test("call() times out a while(true) and the next call runs on a fresh worker", async () => {
-  const code = `var spin = { run: function (n) {
+  const marks = hostMarks();
+  const code = `TykStorageGet("loaded");
+  var spin = { run: function (n) {
     if (n === 1) { while (true) {} }
     if (n === 2) { for (;;) { try { for (var i = 0; ; i++) {} } catch (e) {} } }
     if (n === 3) { (function again() { Promise.resolve().then(again); })(); return "storm"; }
     return "done " + n;
   } };`;
-  await withPool({ timeoutMs: 1_000, sources: [mw("/spin.js", code, ["spin"])] }, async (pool) => {
+  const sources = [mw("/spin.js", code, ["spin"])];
+  await withPool({ timeoutMs: 300, hostCalls: marks.hostCalls, sources }, async (pool) => {
+    await pool.load();
     const started = performance.now();
     const error = await rejection(pool.call("spin", "run", ["1"]));
     assert.equal(error.kind, "timeout");
-    assert.ok(performance.now() - started < 2_000);
+    assert.ok(performance.now() - started < 5_000, "the hard timeout came long after 300 ms");
+    // A fresh worker starts at once; each call below waits for it, since starting one may take longer than
+    // 300 ms on a busy machine.
+    await marks.reached("loaded", 2);
     assert.equal(await pool.call("spin", "run", ["4"]), "done 4");
     assert.equal((await rejection(pool.call("spin", "run", ["2"]))).kind, "timeout");
+    await marks.reached("loaded", 3);
     // Its promise jobs never end by themselves; they stop soon after the next call arrives.
     assert.equal(await pool.call("spin", "run", ["3"]), "storm");
     assert.equal(await pool.call("spin", "run", ["4"]), "done 4");
@@ -190,11 +198,19 @@ Deno.test("call() times out a while(true) and the next call runs on a fresh work
 });
 
 Deno.test("call() queued behind a runaway call runs on the fresh worker that replaces it", async () => {
-  const code = `var spin = { run: function (n) { if (n === 1) { while (true) {} } return "done " + n; } };`;
-  await withPool({ timeoutMs: 2_000, sources: [mw("/spin.js", code, ["spin"])] }, async (pool) => {
+  const marks = hostMarks();
+  const code = `var spin = { run: function (n) {
+    if (n === 1) { TykStorageGet("spinning"); while (true) {} }
+    return "done " + n;
+  } };`;
+  const sources = [mw("/spin.js", code, ["spin"])];
+  await withPool({ timeoutMs: 3_000, hostCalls: marks.hostCalls, sources }, async (pool) => {
     await pool.load();
     const stuck = rejection(pool.call("spin", "run", ["1"]));
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await marks.reached("spinning");
+    // Deadlines count from call(): queued halfway through the loop's 3 s, these have 1.5 s after it is
+    // killed for the fresh worker to start, however busy the machine.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
     // The one worker is busy: these queue in it, behind the loop, and are handed back when it is killed.
     const queued = [pool.call("spin", "run", ["2"]), pool.call("spin", "run", ["3"])];
     assert.equal((await stuck).kind, "timeout");
@@ -203,27 +219,43 @@ Deno.test("call() queued behind a runaway call runs on the fresh worker that rep
 });
 
 Deno.test("call() on a second worker is not held up by a stuck one", async () => {
-  const code = `var spin = { run: function (n) { if (n === 1) { while (true) {} } return "done " + n; } };`;
-  await withPool({ timeoutMs: 1_500, size: 2, sources: [mw("/spin.js", code, ["spin"])] }, async (pool) => {
+  const marks = hostMarks();
+  const code = `var spin = { run: function (n) {
+    if (n === 1) { TykStorageGet("spinning"); while (true) {} }
+    return "done " + n;
+  } };`;
+  // 3 s: the second call starts the second worker, which may take a while on a busy machine
+  const sources = [mw("/spin.js", code, ["spin"])];
+  await withPool({ timeoutMs: 3_000, size: 2, hostCalls: marks.hostCalls, sources }, async (pool) => {
     await pool.load();
-    const stuck = rejection(pool.call("spin", "run", ["1"]));
-    const started = performance.now();
+    let stuckSettled = false;
+    const stuck = rejection(pool.call("spin", "run", ["1"])).finally(() => stuckSettled = true);
+    await marks.reached("spinning");
     assert.equal(await pool.call("spin", "run", ["2"]), "done 2");
-    assert.ok(performance.now() - started < 1_000, "the second call waited for the stuck one");
+    assert.equal(stuckSettled, false, "the second call waited for the stuck one");
     assert.equal((await stuck).kind, "timeout");
   });
 });
 
 Deno.test("call() in one API's pool answers while another API's pool is stuck", async () => {
-  const spin = mw("/spin.js", "var spin = { run: function () { while (true) {} } };", ["spin"]);
+  const marks = hostMarks();
+  const spin = mw(
+    "/spin.js",
+    'var spin = { run: function () { TykStorageGet("spinning"); while (true) {} } };',
+    [
+      "spin",
+    ],
+  );
   const fast = mw("/fast.js", 'var fast = { run: function () { return "fast"; } };', ["fast"]);
-  await withPool({ apiId: "stuck", timeoutMs: 1_500, sources: [spin] }, async (stuckPool) => {
+  const stuckSpec = { apiId: "stuck", timeoutMs: 1_500, hostCalls: marks.hostCalls, sources: [spin] };
+  await withPool(stuckSpec, async (stuckPool) => {
     await withPool({ apiId: "quick", sources: [fast] }, async (quickPool) => {
       await Promise.all([stuckPool.load(), quickPool.load()]);
-      const stuck = rejection(stuckPool.call("spin", "run", []));
-      const started = performance.now();
+      let stuckSettled = false;
+      const stuck = rejection(stuckPool.call("spin", "run", [])).finally(() => stuckSettled = true);
+      await marks.reached("spinning");
       assert.equal(await quickPool.call("fast", "run", []), "fast");
-      assert.ok(performance.now() - started < 500);
+      assert.equal(stuckSettled, false, "the quick pool waited for the stuck one");
       assert.equal((await stuck).kind, "timeout");
     });
   });
@@ -242,8 +274,10 @@ Deno.test("call() queues FIFO when every worker is busy", async () => {
 
 Deno.test("call() serves a long queue of calls on one worker, each with its own answer", async () => {
   const code = `function echo(n) { return n; }`;
+  // Deadlines count from call(): all 5,000 are queued at once, and a busy machine may take seconds to serve
+  // them. The timeout is not what this test is about.
   await withPool(
-    { sources: [{ file: "/echo.js", code, names: ["echo"], kind: "virtual" }] },
+    { timeoutMs: 60_000, sources: [{ file: "/echo.js", code, names: ["echo"], kind: "virtual" }] },
     async (pool) => {
       const calls = Array.from({ length: 5000 }, (_, i) => pool.call("echo", null, [String(i)]));
       const out = await Promise.all(calls);
