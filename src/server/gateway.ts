@@ -257,13 +257,19 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     limitHeaders: config.rate_limit_response_headers,
   });
 
-  await reloader.reload();
-  // Watch before listening, so a change made right after start-up is never missed
+  // Watch before the first reload, so a change made during start-up is never missed or read half-written
   const watcher = await watchFolders(
     [config.app_path, config.middleware_path],
     () => void reload(),
     logger("watch"),
   );
+  reloader.followFileChanges(() => watcher.changes);
+  try {
+    await reloader.reload();
+  } catch (err) {
+    watcher.close();
+    throw err;
+  }
 
   const listeners = listen(config, routeTraffic(config, control, handleApi), {
     // The outermost fallback: even a bug answers with Tyk's 500 body

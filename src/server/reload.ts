@@ -19,6 +19,18 @@ export interface ReloadReport {
   errors: { file: string; message: string }[];
 }
 
+/** How often a reload reads the files again because they changed while it read them, before it gives up. */
+const MAX_READS = 5;
+
+/** What one pass over the files produced, before anything is swapped in. */
+interface FilesRead {
+  policies: Awaited<ReturnType<typeof loadPolicies>>;
+  /** The handles to serve: newly compiled ones, and `reused` ones of the current set. */
+  next: ApiHandle[];
+  reused: Set<ApiHandle>;
+  errors: { file: string; message: string }[];
+}
+
 /** Owns the current ApiSet and rebuilds it on demand. */
 export class ApiReloader {
   readonly #services: GatewayServices;
@@ -28,6 +40,7 @@ export class ApiReloader {
   #queued: Promise<ReloadReport> | null = null;
   #succeeded = false;
   #policies: PolicyMap = new Map();
+  #fileChanges: () => number = () => 0;
 
   constructor(services: GatewayServices) {
     this.#services = services;
@@ -38,6 +51,14 @@ export class ApiReloader {
 
   /** The policies loaded by the last reload; files written since are served after the next one. */
   policies = (): PolicyMap => this.#policies;
+
+  /**
+   * Follows the changes seen under app_path and middleware_path (the file watcher's count): a reload during
+   * which the count moves reads the files again before it swaps anything in.
+   */
+  followFileChanges(count: () => number): void {
+    this.#fileChanges = count;
+  }
 
   /** The set new requests are routed with. */
   current = (): ApiSet => this.#current;
@@ -77,16 +98,12 @@ export class ApiReloader {
     }
   }
 
-  async #run(): Promise<ReloadReport> {
-    const { log, config } = this.#services;
-    const previous = this.#current;
-    const previousByFile = new Map(previous.router.apis.map((api) => [api.file, api]));
-    const loadedPolicies = await loadPolicies(config.policies);
-    for (const error of loadedPolicies.errors) log.error(error.message, { file: error.file });
-    this.#policies = loadedPolicies.policies;
+  /** Reads policies, definitions, the user library and plugin files, compiling every API that needs it. */
+  async #read(previousByFile: Map<string, ApiHandle>): Promise<FilesRead> {
+    const { config } = this.#services;
+    const policies = await loadPolicies(config.policies);
     const { apis, errors } = await loadApiDefinitions(config.app_path, { secrets: config.secrets });
     this.#services.userLibrary = config.enable_jsvm ? await this.#readUserLibrary() : undefined;
-
     const next: ApiHandle[] = [];
     const reused = new Set<ApiHandle>();
     for (const { file, def } of apis) {
@@ -102,6 +119,26 @@ export class ApiReloader {
         errors.push({ file, message: `Cannot load API "${def.api_id}": ${(err as Error).message}` });
       }
     }
+    return { policies, next, reused, errors };
+  }
+
+  async #run(): Promise<ReloadReport> {
+    const { log } = this.#services;
+    const previous = this.#current;
+    const previousByFile = new Map(previous.router.apis.map((api) => [api.file, api]));
+    let read: FilesRead;
+    for (let attempt = 1;; attempt++) {
+      const changes = this.#fileChanges();
+      read = await this.#read(previousByFile);
+      if (attempt === MAX_READS || this.#fileChanges() === changes) break;
+      // A watched file changed while the files were read: one caught half-written (an editor truncates, then
+      // writes) would be served broken until the next reload, so nothing read now is swapped in
+      log.debug("Files changed while the reload read them; reading them again", { attempt });
+      for (const api of read.next) if (!read.reused.has(api)) void api.close();
+    }
+    const { next, reused, errors, policies } = read;
+    for (const error of policies.errors) log.error(error.message, { file: error.file });
+    this.#policies = policies.policies;
     for (const error of errors) {
       const old = previousByFile.get(error.file);
       if (old && !next.some((api) => api.apiId === old.apiId)) {
@@ -132,7 +169,7 @@ export class ApiReloader {
     log.info("API reload complete", {
       apis: next.length,
       policies: this.#policies.size,
-      errors: errors.length + loadedPolicies.errors.length,
+      errors: errors.length + policies.errors.length,
     });
     // Requests routed before the swap still hold the old handles; close() waits for their sandbox calls
     for (const api of previous.router.apis) if (!reused.has(api)) api.close();

@@ -8,6 +8,8 @@ import type { Logger } from "../log.ts";
 
 /** A running watcher. */
 export interface Watcher {
+  /** How many changes it has seen so far; a reload compares it before and after reading the files. */
+  readonly changes: number;
   close(): void;
 }
 
@@ -32,7 +34,9 @@ export async function watchFolders(
   const watchers = new Set<Deno.FsWatcher>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
+  let changes = 0;
   const changed = () => {
+    changes++;
     clearTimeout(timer);
     timer = setTimeout(onChange, debounceMs);
   };
@@ -73,6 +77,9 @@ export async function watchFolders(
     else await watchForCreation(path);
   }
   return {
+    get changes() {
+      return changes;
+    },
     close() {
       closed = true;
       clearTimeout(timer);
