@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { keylessApi, startGateway, type TestGateway, tokenApi } from "./support/gateway.ts";
 import { statusOf } from "./support/http.ts";
 import { startRedisCluster } from "./support/redis_cluster.ts";
+import { redisCli } from "./support/redis_server.ts";
 import { hasRedisServer } from "./support/tools.ts";
 import { startRedisSentinel } from "./support/redis_sentinel.ts";
 import { startUpstream } from "./support/upstream.ts";
@@ -117,8 +118,23 @@ Deno.test("redis cluster: two gateways share keys and reloads, and keep serving 
     // after the failover: a key made on one gateway works on the other, and group reloads still travel
     const after = await createKey(b);
     assert.equal(await statusOf(fetch(`${a.url}/tok/`, { headers: { authorization: after.key } })), 200);
+    // Redis does not keep a message for a subscriber that is reconnecting: a gateway whose subscription was
+    // on the killed node gets group reloads once it has subscribed again on a live one
+    const subscribers = async () => {
+      let count = 0;
+      for (const { port } of cluster.nodes.filter((node) => node.port !== victim)) {
+        count += Number(
+          (await redisCli(port, ["PUBSUB", "NUMSUB", "tyk.cluster.notifications"])).split("\n")[1],
+        );
+      }
+      return count;
+    };
+    await waitUntil(
+      async () => (await subscribers()) === 2,
+      "both gateways are subscribed after the failover",
+    );
     const reloads = a.logs().split("Reload requested by cluster notification").length;
-    await b.admin("/tyk/reload/group");
+    assert.deepEqual(await (await b.admin("/tyk/reload/group")).json(), { status: "ok", message: "" });
     await a.waitForLog(new RegExp(`(Reload requested by cluster notification[\\s\\S]*){${reloads}}`));
     for (const gw of gateways) assert.doesNotMatch(gw.logs(), /Redis unavailable/);
   } finally {
