@@ -11,7 +11,7 @@
  */
 import { logger } from "../src/log.ts";
 import { createSandboxPool } from "../src/jsvm/host/sandbox_pool.ts";
-import { requestJson } from "../src/jsvm/host/_pool_test_helpers.ts";
+import { requestJson } from "../tests/support/sandbox_pool.ts";
 
 const REQUEST = requestJson("");
 const SESSION = JSON.stringify({ meta_data: {}, rate: 0, per: 0, quota_max: -1 });

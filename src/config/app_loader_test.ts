@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadApiDefinitions } from "./app_loader.ts";
+import { withDir } from "../../tests/support/temp_dir.ts";
 
 function classic(apiId: string, listenPath: string, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
@@ -25,14 +26,11 @@ function oasDocument(apiId: string, listenPath: string): string {
   });
 }
 
-async function withAppDir(files: Record<string, string>, run: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
+function withAppDir(files: Record<string, string>, run: (dir: string) => Promise<void>): Promise<void> {
+  return withDir(async (dir) => {
     for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(join(dir, name), text);
     await run(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 Deno.test("loadApiDefinitions() loads good files in name order and reports each bad one", async () => {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError, type GatewayConfig, loadGatewayConfig, parseGatewayConfig } from "./gateway_config.ts";
+import { withDir } from "../../tests/support/temp_dir.ts";
+import { capturingLog } from "../../tests/support/console_log.ts";
 
 /** The sample from Tyk's `tyk.conf.example`. */
 const TYK_SAMPLE = {
@@ -39,27 +41,12 @@ const TYK_SAMPLE = {
   max_idle_connections_per_host: 500,
 };
 
-async function withConfFile(text: string, run: (file: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
+function withConfFile(text: string, run: (file: string) => Promise<void>): Promise<void> {
+  return withDir(async (dir) => {
     const file = join(dir, "tyk.conf");
     await Deno.writeTextFile(file, text);
     await run(file);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Runs `fn` with console.error captured; the gateway log writes there. */
-function captureLog<T>(fn: () => T): { result: T; lines: string[] } {
-  const lines: string[] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => lines.push(args.join(" "));
-  try {
-    return { result: fn(), lines };
-  } finally {
-    console.error = original;
-  }
+  });
 }
 
 function configError(json: unknown, env: Record<string, string> = {}): string {
@@ -233,12 +220,12 @@ Deno.test("parseGatewayConfig() refuses storage options that cannot be honoured 
     redis({ master_name: "m", addrs: ["a:1", "b:2"], sentinel_password: "s" }),
     "/x/tyk.conf",
   );
-  const { lines } = captureLog(() =>
+  const lines = capturingLog((lines) => (
     parseGatewayConfig(
       redis({ use_ssl: true, tls_min_version: "1.0", tls_max_version: "1.3" }),
       "/x/tyk.conf",
-    )
-  );
+    ), lines
+  ));
   assert.match(
     lines.join("\n"),
     /level=warn msg="storage.tls_min_version \\"1.0\\": TLS 1.0 and 1.1 are not available/,
@@ -271,14 +258,14 @@ Deno.test("parseGatewayConfig() matches keys case-insensitively like Go's encodi
 });
 
 Deno.test("parseGatewayConfig() warns once per unknown key, naming the file and the key path", () => {
-  const { lines } = captureLog(() =>
+  const lines = capturingLog((lines) => (
     parseGatewayConfig({
       listen_prot: 1,
       storage: { hots: "x" },
       uptime_tests: { disable: true },
       slave_options: {},
-    }, "/x/tyk.conf")
-  );
+    }, "/x/tyk.conf"), lines
+  ));
   assert.equal(lines.length, 2);
   assert.match(
     lines[0],
@@ -286,7 +273,7 @@ Deno.test("parseGatewayConfig() warns once per unknown key, naming the file and 
   );
   assert.match(lines[1], /msg="Ignoring unknown key storage.hots" prefix=config file=\/x\/tyk.conf/);
   // every key of Tyk's own sample is known to Tyk, so none is warned about
-  assert.deepEqual(captureLog(() => parseGatewayConfig(TYK_SAMPLE, "/x/tyk.conf")).lines, []);
+  assert.deepEqual(capturingLog((lines) => (parseGatewayConfig(TYK_SAMPLE, "/x/tyk.conf"), lines)), []);
 });
 
 Deno.test("parseGatewayConfig() lets TYK_GW_* variables win over the file", () => {

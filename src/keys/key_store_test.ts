@@ -8,6 +8,7 @@ import { murmur32Legacy, murmur64 } from "./hash.ts";
 import { KeyStore, type KeyStoreOptions } from "./key_store.ts";
 import { accessDefinitionSchema, emptySession, parseSession, type Session } from "./session.ts";
 import { generateToken } from "./token.ts";
+import { capturingLog } from "../../tests/support/console_log.ts";
 
 const root = await Deno.makeTempDir({ prefix: "portcullis-keys-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
@@ -332,14 +333,10 @@ Deno.test("list() with apiId keeps only keys whose access_rights name that API",
 Deno.test("lookup() treats an unreadable record as not found", async () => {
   await withKeys({ hashKeys: false }, async (keys, store) => {
     await store.set("apikey-corrupt-key", '{"rate":"fast"}');
-    const original = console.error;
-    const lines: string[] = [];
-    console.error = (line: string) => lines.push(line);
-    try {
+    const lines = await capturingLog(async (lines) => {
       assert.equal(await keys.lookup("corrupt-key", ""), null);
-    } finally {
-      console.error = original;
-    }
+      return lines;
+    });
     assert.match(
       lines.join("\n"),
       /Cannot read session .*apikey-corrupt-key.*Cannot parse session: rate: expected number/,

@@ -25,12 +25,6 @@ export interface Upstream {
   stop(): Promise<void>;
 }
 
-function b64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
 /** Starts the echo upstream on a free loopback port. */
 export async function startUpstream(): Promise<Upstream> {
   const abort = new AbortController();
@@ -78,7 +72,7 @@ export async function startUpstream(): Promise<Upstream> {
       path: url.pathname,
       query: url.search.slice(1),
       headers: Object.fromEntries(req.headers),
-      body: b64(body),
+      body: body.toBase64(),
       bodyLength: body.length,
     };
     return Response.json(echo, { headers: { "x-upstream": "echo", "set-cookie": "a=1" } });

@@ -4,6 +4,8 @@ import { GatewayError, MESSAGES } from "../errors.ts";
 import { captureLog } from "../../capture_log.ts";
 import { testCtx, testDefinition } from "../_test_ctx.ts";
 import { createApiJs } from "./api_js.ts";
+import { base64 } from "../../../tests/support/base64.ts";
+import { withDir } from "../../../tests/support/temp_dir.ts";
 
 const PRE = `log("dirPre loaded");
 var dirPre = new TykJS.TykMiddleware.NewMiddleware({});
@@ -18,15 +20,13 @@ inlinePost.NewProcessRequest(function (request, session, spec) {
   return inlinePost.ReturnData(request, {});
 });`;
 
-async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "api_js_test_" });
-  try {
+/** Runs `run` in a temporary folder holding the directory loader's `mw/api-1/pre/dirPre.js`. */
+function withPluginDir(run: (dir: string) => Promise<void>): Promise<void> {
+  return withDir(async (dir) => {
     await Deno.mkdir(join(dir, "mw/api-1/pre"), { recursive: true });
     await Deno.writeTextFile(join(dir, "mw/api-1/pre/dirPre.js"), PRE);
     await run(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 function options(dir: string, enableJsvm = true) {
@@ -36,19 +36,19 @@ function options(dir: string, enableJsvm = true) {
 const DEF = {
   custom_middleware: {
     driver: "javascript",
-    post: [{ name: "inlinePost", code: new TextEncoder().encode(POST).toBase64() }],
+    post: [{ name: "inlinePost", code: base64(POST) }],
     post_key_auth: [{ name: "gone", path: "gone.js" }],
   },
 };
 
 Deno.test("createApiJs() returns null for an API without JS", async () => {
-  await withDir(async (dir) => {
+  await withPluginDir(async (dir) => {
     assert.equal(await createApiJs(testDefinition({ api_id: "no-js" }), options(dir)), null);
   });
 });
 
 Deno.test("createApiJs() builds steps from the definition and the directory loader, logging load issues", async () => {
-  await withDir(async (dir) => {
+  await withPluginDir(async (dir) => {
     const opts = options(dir);
     const js = await createApiJs(testDefinition(DEF), opts);
     assert.ok(js);
@@ -78,7 +78,7 @@ Deno.test("createApiJs() builds steps from the definition and the directory load
 });
 
 Deno.test("createApiJs() answers 500 middleware error without workers when enable_jsvm is false", async () => {
-  await withDir(async (dir) => {
+  await withPluginDir(async (dir) => {
     const opts = options(dir, false);
     const js = await createApiJs(testDefinition(DEF), opts);
     assert.ok(js);

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { captureLog } from "../../capture_log.ts";
 import { testCtx } from "../_test_ctx.ts";
 import type { HookEntry } from "./plugin_loader.ts";
-import { createSandboxPool, type SandboxPool } from "../../jsvm/host/sandbox_pool.ts";
+import type { SandboxPool } from "../../jsvm/host/sandbox_pool.ts";
+import { mw, withPool } from "../../../tests/support/sandbox_pool.ts";
 import { emptySession } from "../../keys/session.ts";
 import { GatewayError, MESSAGES } from "../errors.ts";
 import { buildSpecArgument, createJsAuthCheckStep, createJsHookStep, type JsHookApi } from "./hook_steps.ts";
@@ -16,36 +17,23 @@ const API: JsHookApi = {
   ignoreCanonical: false,
 };
 
-/** A sandbox pool (real Workers) with one plugin file per entry of `plugins` (name → code). */
-async function withPool(
+/** A sandbox pool (real Workers) with one plugin file per entry of `plugins` (name → code), all loaded. */
+function withHookPool(
   plugins: Record<string, string>,
   run: (pool: SandboxPool, entry: (name: string, requireSession?: boolean) => HookEntry) => Promise<void>,
   options: { timeoutMs?: number } = {},
 ): Promise<void> {
-  const pool = createSandboxPool({
-    apiId: API.apiId,
-    orgId: API.orgId,
-    driver: "otto",
-    sources: Object.entries(plugins).map(([name, code]) => ({
-      file: `/plugins/${name}.js`,
-      code,
-      names: [name],
-      kind: "middleware" as const,
-    })),
-    timeoutMs: options.timeoutMs ?? 5000,
-    size: 1,
-    log: captureLog(),
-  });
-  try {
-    const { issues } = await pool.load();
-    assert.deepEqual(issues, []);
-    await run(
-      pool,
-      (name, requireSession = false) => ({ name, requireSession, source: `/plugins/${name}.js` }),
-    );
-  } finally {
-    await pool.close();
-  }
+  const sources = Object.entries(plugins).map(([name, code]) => mw(`/plugins/${name}.js`, code, [name]));
+  return withPool(
+    { apiId: API.apiId, orgId: API.orgId, timeoutMs: options.timeoutMs ?? 5000, sources },
+    async (pool) => {
+      assert.deepEqual((await pool.load()).issues, []);
+      await run(
+        pool,
+        (name, requireSession = false) => ({ name, requireSession, source: `/plugins/${name}.js` }),
+      );
+    },
+  );
 }
 
 /** The source of a middleware `name` whose ProcessRequest body is `body` (ES5, as seeds write them). */
@@ -73,7 +61,7 @@ Deno.test("createJsHookStep() returns null without entries", () => {
 });
 
 Deno.test("createJsHookStep() runs pre hooks in order, each seeing the previous hook's edits", async () => {
-  await withPool({
+  await withHookPool({
     first: plugin(
       "first",
       `request.SetHeaders["x-pre"] = spec.APIID + ":" + spec.config_data.flag + ":" + JSON.stringify(session);
@@ -100,7 +88,7 @@ Deno.test("createJsHookStep() runs pre hooks in order, each seeing the previous 
 });
 
 Deno.test("createJsHookStep() writes SessionMeta back for a post hook with require_session", async () => {
-  await withPool({
+  await withHookPool({
     meta: plugin(
       "meta",
       `var next = { a: session.meta_data.a, b: "2", n: null };
@@ -133,7 +121,7 @@ Deno.test("createJsHookStep() writes SessionMeta back for a post hook with requi
 });
 
 Deno.test("createJsHookStep() rejects non-string SessionMeta values with a 500, as Go does", async () => {
-  await withPool(
+  await withHookPool(
     { nums: plugin("nums", `return nums.ReturnData(request, { count: 5 });`) },
     async (pool, entry) => {
       const log = captureLog();
@@ -150,7 +138,7 @@ Deno.test("createJsHookStep() rejects non-string SessionMeta values with a 500, 
 });
 
 Deno.test("createJsHookStep() answers 500 and logs when a plugin throws or returns nothing", async () => {
-  await withPool({
+  await withHookPool({
     thrower: plugin("thrower", `throw new Error("boom");`),
     nothing: plugin("nothing", `return undefined;`),
   }, async (pool, entry) => {
@@ -173,7 +161,7 @@ Deno.test("createJsHookStep() answers 500 and logs when a plugin throws or retur
 });
 
 Deno.test("createJsHookStep() answers ReturnOverrides: forced response and Tyk's error path", async () => {
-  await withPool({
+  await withHookPool({
     testJSVMData: plugin(
       "testJSVMData",
       `request.ReturnOverrides.ResponseError = "Foobarbaz";
@@ -211,7 +199,7 @@ Deno.test("createJsHookStep() answers ReturnOverrides: forced response and Tyk's
 });
 
 Deno.test("createJsAuthCheckStep() installs the returned session under AuthValue, or rejects", async () => {
-  await withPool({
+  await withHookPool({
     authMw: plugin(
       "authMw",
       `if (request.Headers["Authorization"] && request.Headers["Authorization"][0] === "let-me-in") {
@@ -250,7 +238,7 @@ Deno.test("createJsAuthCheckStep() installs the returned session under AuthValue
 });
 
 Deno.test("createJsHookStep() forwards an untouched binary body byte for byte through the sandbox", async () => {
-  await withPool({
+  await withHookPool({
     touch: plugin(
       "touch",
       `request.SetHeaders["X-Len"] = String(request.Body.length);
@@ -266,7 +254,7 @@ Deno.test("createJsHookStep() forwards an untouched binary body byte for byte th
 });
 
 Deno.test("createJsHookStep() carries an 8 MB body to the plugin and back, edited or not", async () => {
-  await withPool({
+  await withHookPool({
     keep: plugin(
       "keep",
       `request.SetHeaders["X-Len"] = String(request.Body.length);
@@ -299,38 +287,26 @@ handler.NewProcessRequest(function (request) {
   request.SetHeaders["X-${tag}"] = "${tag}";
   return handler.ReturnData(request, {});
 });`;
-  const pool = createSandboxPool({
-    apiId: API.apiId,
-    orgId: API.orgId,
-    driver: "javascript",
-    sources: ["one", "two"].map((tag) => ({
-      file: `/plugins/${tag}.js`,
-      code: code(tag),
-      names: ["handler"],
-      kind: "middleware" as const,
-    })),
-    timeoutMs: 5000,
-    size: 1,
-    log: captureLog(),
-  });
-  try {
-    const entries = ["one", "two"].map((tag) => ({
-      name: "handler",
-      requireSession: false,
-      source: `/plugins/${tag}.js`,
-    }));
-    const step = createJsHookStep("pre", entries, pool, { ...API, driver: "javascript" }, captureLog())!;
-    const ctx = testCtx("http://gw/a");
-    assert.equal(await step(ctx), undefined);
-    assert.equal(ctx.headers.get("x-one"), "one");
-    assert.equal(ctx.headers.get("x-two"), "two");
-  } finally {
-    await pool.close();
-  }
+  const sources = ["one", "two"].map((tag) => mw(`/plugins/${tag}.js`, code(tag), ["handler"]));
+  await withPool(
+    { apiId: API.apiId, orgId: API.orgId, driver: "javascript", timeoutMs: 5000, sources },
+    async (pool) => {
+      const entries = ["one", "two"].map((tag) => ({
+        name: "handler",
+        requireSession: false,
+        source: `/plugins/${tag}.js`,
+      }));
+      const step = createJsHookStep("pre", entries, pool, { ...API, driver: "javascript" }, captureLog())!;
+      const ctx = testCtx("http://gw/a");
+      assert.equal(await step(ctx), undefined);
+      assert.equal(ctx.headers.get("x-one"), "one");
+      assert.equal(ctx.headers.get("x-two"), "two");
+    },
+  );
 });
 
 Deno.test("createJsHookStep() answers 500 when a plugin runs past jsvm_timeout", async () => {
-  await withPool({ spin: plugin("spin", "while (true) {}") }, async (pool, entry) => {
+  await withHookPool({ spin: plugin("spin", "while (true) {}") }, async (pool, entry) => {
     const log = captureLog();
     const out = await createJsHookStep("pre", [entry("spin")], pool, API, log)!(testCtx("http://gw/a"));
     assert.ok(out instanceof GatewayError);
@@ -340,7 +316,7 @@ Deno.test("createJsHookStep() answers 500 when a plugin runs past jsvm_timeout",
 });
 
 Deno.test("createJsAuthCheckStep() rejects with Tyk's missing-session 400 when the returned URL does not parse", async () => {
-  await withPool({
+  await withHookPool({
     badUrl: plugin(
       "badUrl",
       `request.URL = "/bad%zz";

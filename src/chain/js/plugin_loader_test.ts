@@ -3,22 +3,13 @@ import { join } from "node:path";
 import { captureLog } from "../../capture_log.ts";
 import { testDefinition } from "../_test_ctx.ts";
 import { collectPlugins } from "./plugin_loader.ts";
-
-async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "plugin_loader_test_" });
-  try {
-    await run(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { base64 } from "../../../tests/support/base64.ts";
+import { withDir } from "../../../tests/support/temp_dir.ts";
 
 async function write(path: string, text: string): Promise<void> {
   await Deno.mkdir(join(path, ".."), { recursive: true });
   await Deno.writeTextFile(path, text);
 }
-
-const b64 = (text: string) => new TextEncoder().encode(text).toBase64();
 
 Deno.test("collectPlugins() returns no hooks and no warning for an API without JS", async () => {
   await withDir(async (dir) => {
@@ -79,7 +70,7 @@ Deno.test("collectPlugins() takes inline base64 code before path, for both drive
       const def = testDefinition({
         custom_middleware: {
           driver,
-          pre: [{ name: "inl", path: "does/not/exist.js", code: b64("var inl = 'é';") }],
+          pre: [{ name: "inl", path: "does/not/exist.js", code: base64("var inl = 'é';") }],
           post: [{ name: "bad", code: "%%%" }],
         },
       });

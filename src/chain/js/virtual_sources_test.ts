@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { captureLog } from "../../capture_log.ts";
 import { testDefinition } from "../_test_ctx.ts";
 import { collectVirtualEndpoints } from "./virtual_sources.ts";
-
-const b64 = (text: string) => new TextEncoder().encode(text).toBase64();
+import { base64 } from "../../../tests/support/base64.ts";
+import { withDir } from "../../../tests/support/temp_dir.ts";
 
 function definition(virtual: Record<string, unknown>[], useExtendedPaths = true) {
   return testDefinition({
@@ -19,15 +19,6 @@ function entry(fn: string, extra: Record<string, unknown>) {
   return { path: `/${fn}`, method: "GET", response_function_name: fn, ...extra };
 }
 
-async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "virtual_sources_test_" });
-  try {
-    await run(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("collectVirtualEndpoints() reads file sources once and decodes blobs", async () => {
   await withDir(async (dir) => {
     await Deno.writeTextFile(join(dir, "ve.js"), "function a() {} function b() {}");
@@ -35,7 +26,7 @@ Deno.test("collectVirtualEndpoints() reads file sources once and decodes blobs",
       definition([
         entry("a", { function_source_type: "file", function_source_uri: "ve.js", use_session: true }),
         entry("b", { function_source_type: "file", function_source_uri: join(dir, "ve.js"), method: "POST" }),
-        entry("c", { function_source_type: "blob", function_source_uri: b64("function c() {}") }),
+        entry("c", { function_source_type: "blob", function_source_uri: base64("function c() {}") }),
         entry("off", { function_source_type: "file", function_source_uri: "gone.js", disabled: true }),
       ]),
       { baseDir: dir, disableBlobs: false, log: captureLog() },
@@ -70,7 +61,7 @@ Deno.test("collectVirtualEndpoints() reports sources that cannot load, naming th
         entry("a", { function_source_type: "file", function_source_uri: "missing.js" }),
         entry("b", { function_source_type: "blob", function_source_uri: "%%%" }),
         entry("c", { function_source_type: "url", function_source_uri: "http://x" }),
-        entry("d", { function_source_type: "blob", function_source_uri: b64("function d() {}") }),
+        entry("d", { function_source_type: "blob", function_source_uri: base64("function d() {}") }),
       ]),
       { baseDir: dir, disableBlobs: true, log: captureLog() },
     );
@@ -87,7 +78,7 @@ Deno.test("collectVirtualEndpoints() reports sources that cannot load, naming th
 
 Deno.test("collectVirtualEndpoints() leaves out, with a warning, what Tyk never matches", async () => {
   const log = captureLog();
-  const blob = { function_source_type: "blob", function_source_uri: b64("function a() {}") };
+  const blob = { function_source_type: "blob", function_source_uri: base64("function a() {}") };
   const noExtendedPaths = await collectVirtualEndpoints(definition([entry("a", blob)], false), {
     baseDir: "/",
     disableBlobs: false,

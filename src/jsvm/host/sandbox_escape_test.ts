@@ -3,8 +3,9 @@
  */
 
 import assert from "node:assert/strict";
-import { mw, processRequest, rejection, withPool } from "./_pool_test_helpers.ts";
+import { mw, processRequest, rejection, withPool } from "../../../tests/support/sandbox_pool.ts";
 import { SANDBOX_WORKER_OPTIONS } from "./_worker_handle.ts";
+import { startUpstream } from "../../../tests/support/upstream.ts";
 import { noThreadSpins } from "../../../tests/support/thread_cpu.ts";
 
 /** A plugin exposing `probe.run()`, which evaluates `body` and returns what it returns (or the error name and message). */
@@ -25,27 +26,6 @@ async function runProbe(body: string): Promise<string> {
     out = await pool.call("probe", "run", []);
   });
   return out;
-}
-
-/** A local HTTP server that counts the requests it gets. */
-function countingServer() {
-  const controller = new AbortController();
-  let hits = 0;
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen() {} },
-    () => {
-      hits++;
-      return new Response("export default 1;", { headers: { "content-type": "text/javascript" } });
-    },
-  );
-  return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    hits: () => hits,
-    async close() {
-      controller.abort();
-      await server.finished;
-    },
-  };
 }
 
 /**
@@ -73,7 +53,7 @@ Deno.test("sandbox Workers start with every permission denied, not only with Den
   try {
     const secret = `${dir}/secret.txt`;
     await Deno.writeTextFile(secret, "s3cr3t");
-    const server = countingServer();
+    const server = await startUpstream(); // counts the requests it gets
     const out = await inSandboxWorker(`
       const out = {};
       const attempt = (name, fn) => { try { fn(); out[name] = "ALLOWED"; } catch (e) { out[name] = e.name; } };
@@ -82,14 +62,14 @@ Deno.test("sandbox Workers start with every permission denied, not only with Den
       attempt("env", () => Deno.env.get("HOME"));
       attempt("run", () => new Deno.Command("true").outputSync());
       attempt("sys", () => Deno.hostname());
-      out.net = await Deno.connect({ hostname: "127.0.0.1", port: ${new URL(server.url).port} })
+      out.net = await Deno.connect({ hostname: "127.0.0.1", port: ${server.port} })
         .then((conn) => (conn.close(), "ALLOWED"), (e) => e.name);
       postMessage(out);
     `);
-    await server.close();
+    await server.stop();
     const denied = ["read", "write", "env", "run", "sys", "net"].map((name) => [name, "NotCapable"]);
     assert.deepEqual(out, Object.fromEntries(denied));
-    assert.equal(server.hits(), 0);
+    assert.equal(server.count(), 0);
     await assert.rejects(Deno.stat(`${dir}/written.txt`), Deno.errors.NotFound);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -119,7 +99,7 @@ Deno.test("sandbox: Deno file and env APIs are not there", async () => {
 });
 
 Deno.test("sandbox: no network API reaches a local server", async () => {
-  const server = countingServer();
+  const server = await startUpstream(); // counts the requests it gets
   try {
     const url = JSON.stringify(`${server.url}/steal`);
     assert.equal(
@@ -138,14 +118,14 @@ Deno.test("sandbox: no network API reaches a local server", async () => {
       await runProbe(`importScripts(${url}); return "sent";`),
       "blocked: ReferenceError: importScripts is not defined",
     );
-    assert.equal(server.hits(), 0);
+    assert.equal(server.count(), 0);
   } finally {
-    await server.close();
+    await server.stop();
   }
 });
 
 Deno.test("sandbox: import() of a URL, file, npm: or data: module is refused at load", async () => {
-  const server = countingServer();
+  const server = await startUpstream(); // counts the requests it gets
   const dir = await Deno.makeTempDir();
   try {
     const conf = `${dir}/tyk.conf`;
@@ -175,9 +155,9 @@ Deno.test("sandbox: import() of a URL, file, npm: or data: module is refused at 
       assert.equal(await pool.call("good", "run", []), "still serving");
       assert.ok(!captured.lines.some((l) => l.msg.includes("gateway-secret")));
     });
-    assert.equal(server.hits(), 0);
+    assert.equal(server.count(), 0);
   } finally {
-    await server.close();
+    await server.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });

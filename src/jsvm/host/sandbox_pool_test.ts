@@ -8,7 +8,14 @@ import {
   type SandboxPool,
 } from "./sandbox_pool.ts";
 import { captureLog } from "../../capture_log.ts";
-import { hostMarks, mw, processRequest, rejection, requestJson, withPool } from "./_pool_test_helpers.ts";
+import {
+  hostMarks,
+  mw,
+  processRequest,
+  rejection,
+  requestJson,
+  withPool,
+} from "../../../tests/support/sandbox_pool.ts";
 import { noThreadSpins } from "../../../tests/support/thread_cpu.ts";
 
 const SESSION = JSON.stringify({ meta_data: { user: "ann" }, rate: 0 });

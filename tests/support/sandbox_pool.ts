@@ -1,8 +1,8 @@
-/** Shared by the sandbox pool tests: a pool that always closes, Tyk-shaped inputs. */
+/** Sandbox pool tests: a pool that always closes, Tyk-shaped inputs, marks a plugin reaches. */
 
 import assert from "node:assert/strict";
-import { captureLog } from "../../capture_log.ts";
-import { waitUntil } from "../../../tests/support/wait_until.ts";
+import { captureLog } from "../../src/capture_log.ts";
+import { waitUntil } from "./wait_until.ts";
 import {
   createSandboxPool,
   type HostCallHandler,
@@ -10,7 +10,8 @@ import {
   type PluginSource,
   type SandboxPool,
   type SandboxSpec,
-} from "./sandbox_pool.ts";
+} from "../../src/jsvm/host/sandbox_pool.ts";
+import { base64, base64Text } from "./base64.ts";
 
 /** A middleware source. */
 export function mw(file: string, code: string, names = ["myMw"]): PluginSource {
@@ -61,18 +62,13 @@ export function hostMarks(): {
   };
 }
 
-/** Base64 of the UTF-8 bytes, as the gateway sends request bodies. */
-function utf8Base64(text: string): string {
-  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
-}
-
 /** A request object as Tyk passes it to `DoProcessRequest`. */
 export function requestJson(body: string): string {
   return JSON.stringify({
     Headers: { "Content-Type": ["text/plain"] },
     SetHeaders: {},
     DeleteHeaders: [],
-    Body: utf8Base64(body),
+    Body: base64(body),
     URL: "/get",
     Params: {},
     AddParams: {},
@@ -96,9 +92,7 @@ export async function processRequest(
 ) {
   const out = await pool.call(name, "DoProcessRequest", [requestJson(body), session, spec]);
   const parsed = JSON.parse(out);
-  parsed.Request.Body = new TextDecoder().decode(
-    Uint8Array.from(atob(parsed.Request.Body), (c) => c.charCodeAt(0)),
-  );
+  parsed.Request.Body = base64Text(parsed.Request.Body);
   return parsed;
 }
 
