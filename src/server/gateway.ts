@@ -57,7 +57,7 @@ async function openServices(config: GatewayConfig, baseDir: string): Promise<Ser
     cacheTtlMs: config.local_session_cache.disable_cached_session_state ? 0 : 10_000,
   });
   // Go's transport keeps 2 idle connections per host when max_idle_connections_per_host is 0; with 2 a
-  // busy upstream would reconnect on most requests, so 0 keeps 100 here
+  // busy upstream would reconnect on most requests, so 0 keeps 100 here (docs/differences.md)
   const upstream = new UpstreamClient({
     keepAlive: !config.proxy_close_connections,
     maxIdlePerHost: config.max_idle_connections_per_host || 100,

@@ -48,7 +48,8 @@ export interface UpstreamRequest {
   /**
    * Fails the request with an `aborted` UpstreamError (the client went away). A function is called only
    * if the head takes longer than {@link WATCH_CLIENT_AFTER_MS}: reading a Deno.serve request's `signal`
-   * costs about 10 µs, a seventh of a proxied request, and most answers come sooner.
+   * costs about 10 µs, a seventh of a proxied request, and most answers come sooner (a difference from
+   * Tyk, listed in docs/differences.md).
    */
   signal?: AbortSignal | (() => AbortSignal);
   /** Accept any TLS certificate (`proxy_ssl_insecure_skip_verify`). @default false */
