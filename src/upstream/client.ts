@@ -7,24 +7,16 @@
  */
 import type { Connection } from "./connection.ts";
 import { ConnectionError } from "./connection.ts";
-import { type Deadline, DeadlineQueue, type Expiring } from "./deadlines.ts";
+import { DeadlineQueue } from "./deadlines.ts";
+import { Exchange } from "./_exchange.ts";
 import { ConnectError, ConnectionPool, poolKey, type UpstreamOrigin } from "./pool.ts";
 import { type BodyFraming, framingFor, writeRequestHead } from "./request_head.ts";
 import { type ResponseHead, UNTIL_CLOSE } from "./response_head.ts";
 
-export { parseOrigin, type UpstreamOrigin } from "./pool.ts";
+import { UpstreamError } from "./upstream_error.ts";
 
-/** Why an upstream request failed. */
-export class UpstreamError extends Error {
-  override name = "UpstreamError";
-  constructor(
-    readonly kind: "timeout" | "dns" | "connect" | "aborted",
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
+export { parseOrigin, type UpstreamOrigin } from "./pool.ts";
+export { UpstreamError } from "./upstream_error.ts";
 
 /** A request body: bytes, a stream, or none. */
 export type Body = ReadableStream<Uint8Array> | Uint8Array | null;
@@ -129,61 +121,6 @@ function replayable(request: UpstreamRequest): boolean {
   if (request.body instanceof ReadableStream) return false;
   return REPLAYABLE_METHODS.has(request.method) || request.headers.has("idempotency-key") ||
     request.headers.has("x-idempotency-key");
-}
-
-/**
- * One request's state while it waits for its answer: what stops it (its timeout, its client leaving) and
- * what must be undone then. One object instead of a closure per timer and listener.
- */
-class Exchange implements Expiring, EventListenerObject {
-  failure: UpstreamError | null = null;
-  conn: Connection | null = null;
-  connecting: PromiseWithResolvers<never> | null = null;
-  #timeout: Deadline | null;
-  #watch: Deadline | null = null;
-  #source: UpstreamRequest["signal"];
-  #signal: AbortSignal | null = null;
-
-  constructor(request: UpstreamRequest, watchQueue: DeadlineQueue) {
-    this.#timeout = request.deadline?.start(this) ?? null;
-    this.#source = request.signal;
-    if (typeof this.#source === "function") this.#watch = watchQueue.start(this);
-    else if (this.#source) this.#listen(this.#source);
-  }
-
-  #listen(signal: AbortSignal): void {
-    if (signal.aborted) return this.handleEvent();
-    this.#signal = signal;
-    signal.addEventListener("abort", this);
-  }
-
-  /** The client went away. */
-  handleEvent(): void {
-    this.stop(new UpstreamError("aborted", "Client closed request"));
-  }
-
-  onDeadline(queue: DeadlineQueue): void {
-    if (queue === this.#timeout?.queue) {
-      this.stop(new UpstreamError("timeout", "No response headers before the proxy timeout"));
-    } else if (typeof this.#source === "function") {
-      this.#watch = null;
-      this.#listen(this.#source());
-    }
-  }
-
-  stop(err: UpstreamError): void {
-    if (this.failure !== null) return;
-    this.failure = err;
-    this.conn?.close();
-    this.connecting?.reject(err);
-  }
-
-  /** The head arrived or the request failed: nothing may stop it any more. */
-  end(): void {
-    this.#timeout?.cancel();
-    this.#watch?.cancel();
-    this.#signal?.removeEventListener("abort", this);
-  }
 }
 
 /**
