@@ -16,7 +16,7 @@ import { hasDirectoryPlugins } from "./js/plugin_loader.ts";
 import { hashKey } from "../keys/hash.ts";
 import type { KeyStore } from "../keys/key_store.ts";
 import { createResponseCache } from "./cache/response_cache.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, logger } from "../log.ts";
 import type { RateLimiterKind, Store } from "../store/store.ts";
 import { createKeyChecks } from "./auth/key_checks.ts";
 import { createTokenAuth } from "./auth/token_auth.ts";
@@ -134,6 +134,13 @@ export function limiterKind(config: GatewayConfig): RateLimiterKind {
   return "window";
 }
 
+/** Whether the API has enabled JS event handlers, whose files a reload must read again. */
+function hasJsEventHandlers(def: ApiDefinition): boolean {
+  return Object.values(def.event_handlers.events).some((handlers) =>
+    handlers.some((h) => h.handler_name === "eh_dynamic_handler" && h.handler_meta.disabled !== true)
+  );
+}
+
 /**
  * Builds an API's handle.
  * @throws TypeError when target_url cannot be parsed (the loader reports it with the file name).
@@ -166,7 +173,21 @@ export async function compileApi(
   const limiter = limiterKind(config);
   const events = createEventBus(def.event_handlers.events, {
     factories: HANDLER_FACTORIES,
-    context: services.eventContext,
+    context: {
+      ...services.eventContext,
+      jsEvents: {
+        apiId: def.api_id,
+        orgId: def.org_id,
+        enableJsvm: config.enable_jsvm,
+        timeoutMs: jsvmTimeoutMs(config),
+        baseDir: services.baseDir,
+        userLibrary: services.userLibrary,
+        hostCalls: services.hostCalls,
+        load: services.load,
+        log: logger("jsvm"),
+        sandboxes: new Map(),
+      },
+    },
     log,
     owner: def.api_id,
   });
@@ -282,8 +303,10 @@ export async function compileApi(
     },
     sessionLifetime: def.session_lifetime,
     createsSessions: !!js?.authCheck,
-    hasJs: js !== null,
-    ...drainBeforeClose(() => js?.close() ?? Promise.resolve()),
+    hasJs: js !== null || hasJsEventHandlers(def),
+    ...drainBeforeClose(async () => {
+      await Promise.all([js?.close(), events.close()]);
+    }),
   };
 }
 

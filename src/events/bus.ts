@@ -10,6 +10,8 @@ import { type EventMessage, type EventMeta, goTimeString } from "./event.ts";
 /** Something that reacts to events; a failure it throws or rejects with is logged, never propagated. */
 export interface EventHandler {
   handle(event: EventMessage): void | Promise<void>;
+  /** Releases what the handler holds (a JS handler's sandbox) when its API is unloaded. */
+  close?(): Promise<void>;
 }
 
 /** Makes a handler from its `handler_meta`; returns `null` for a disabled one, throws for a bad one. */
@@ -42,10 +44,12 @@ export interface EventBus {
   wants(name: string): boolean;
   /** Hands the event to its handlers after the current task; returns at once. */
   fire(name: string, meta: EventMeta): void;
+  /** Closes the handlers that hold something (JS handlers' sandboxes); idempotent. */
+  close(): Promise<void>;
 }
 
 /** A bus with no handlers. */
-export const NO_EVENTS: EventBus = { wants: () => false, fire: () => {} };
+export const NO_EVENTS: EventBus = { wants: () => false, fire: () => {}, close: () => Promise.resolve() };
 
 /**
  * Builds a bus from `event_handlers.events`. Unknown handler names and handlers whose meta is invalid are
@@ -90,8 +94,13 @@ export function createEventBus<Context>(
   const report = (event: EventMessage, err: unknown) =>
     log.error(`Event handler failed: ${(err as Error)?.message ?? err}`, { owner, event: event.Type });
 
+  let closed: Promise<void> | null = null;
   return {
     wants: (name) => byName.has(name),
+    close() {
+      closed ??= Promise.all([...byName.values()].flat().map((handler) => handler.close?.())).then(() => {});
+      return closed;
+    },
     fire(name, meta) {
       const handlers = byName.get(name);
       if (handlers === undefined) return;
