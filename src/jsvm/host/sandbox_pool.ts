@@ -297,7 +297,9 @@ class Pool implements SandboxPool {
     this.#retired = this.#retired.filter((worker) => worker.check(now));
     const next = pending.length > 0 ? Math.max(0, pending[0].deadline - now) : Infinity;
     const soon = watch || this.#retired.length > 0 ? WATCH_MS : Infinity;
-    if (Math.min(next, soon) < Infinity && !this.#closed) this.#arm(Math.min(next, soon));
+    // A closing pool still times out the calls it waits for (close() drains them first)
+    const due = this.#closed ? next : Math.min(next, soon);
+    if (due < Infinity) this.#arm(due);
   }
 
   wake(): void {

@@ -595,3 +595,24 @@ Deno.test("createSandboxPool() refuses a timeout or size that is not positive", 
   assert.throws(() => createSandboxPool({ ...base, timeoutMs: 0, size: 1 }), RangeError);
   assert.throws(() => createSandboxPool({ ...base, timeoutMs: 100, size: 0 }), RangeError);
 });
+
+Deno.test("close() while calls loop: each still times out at its own deadline, then close() resolves", async () => {
+  const code = `var spin = { run: function () { while (true) {} } };`;
+  await withPool({ timeoutMs: 400, size: 2, sources: [mw("/spin.js", code, ["spin"])] }, async (pool) => {
+    await pool.load();
+    const first = rejection(pool.call("spin", "run", []));
+    await new Promise((r) => setTimeout(r, 150)); // the second call's deadline comes after the first's
+    const second = rejection(pool.call("spin", "run", []));
+    await new Promise((r) => setTimeout(r, 50));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const closed = await Promise.race([
+      pool.close().then(() => true),
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 5_000)),
+    ]);
+    clearTimeout(timer);
+    assert.ok(closed, "close() waits for calls that never time out");
+    assert.equal((await first).kind, "timeout");
+    assert.equal((await second).kind, "timeout");
+  });
+  await noThreadSpins();
+});
