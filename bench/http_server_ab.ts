@@ -9,7 +9,7 @@
 import { logger } from "../src/log.ts";
 import { ConnectionGuard } from "../src/server/connection_guard.ts";
 import { serveHttp } from "../src/server/http_server.ts";
-import { threadCpu } from "./_cpu.ts";
+import { cpuPerRequest } from "./_cpu.ts";
 import { machineLine, median, wrk } from "./_wrk.ts";
 
 const VARIANTS = {
@@ -68,11 +68,13 @@ async function main(): Promise<void> {
     for (const s of servers) await wrk(`http://127.0.0.1:${await s.port}/`, { connections: 32, seconds: 2 });
     for (let round = 0; round < rounds; round++) {
       for (const s of round % 2 === 0 ? servers : [...servers].reverse()) {
-        const before = threadCpu(s.child.pid);
-        const result = await wrk(`http://127.0.0.1:${await s.port}/`, { connections: 32, seconds });
-        const after = threadCpu(s.child.pid);
-        const used = after.main + after.other - before.main - before.other;
-        cpu.get(s.name)!.push(used * 1e6 / result.requests);
+        const url = `http://127.0.0.1:${await s.port}/`;
+        let result = { rps: 0, requests: 0 };
+        const used = await cpuPerRequest(s.child.pid, async () => {
+          result = await wrk(url, { connections: 32, seconds });
+          return result;
+        });
+        cpu.get(s.name)!.push(used.main + used.other);
         rps.get(s.name)!.push(result.rps);
       }
     }
