@@ -6,6 +6,7 @@ import { freePort } from "./support/free_port.ts";
 import { statusOf } from "./support/http.ts";
 import { startRawHttpServer } from "./support/raw_http_server.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
+import { base64Text } from "./support/base64.ts";
 
 const JSVM = { enable_jsvm: true, jsvm_timeout: 2 };
 
@@ -169,7 +170,7 @@ Deno.test("a pre hook sees every request field and its edits reach the upstream"
     assert.equal(echo.headers["x-remove-me"], undefined);
     assert.equal(echo.path, "/rewritten/path");
     assert.equal(echo.query, "added=1&keep=2&keep=3&multi=x&multi=y");
-    assert.equal(atob(echo.body), "HELLO BODY");
+    assert.equal(base64Text(echo.body), "HELLO BODY");
   } finally {
     await gw.stop();
     await upstream.stop();
@@ -204,7 +205,7 @@ Deno.test("a binary body the plugin does not change reaches the upstream byte fo
       const echo: Echo = await (await fetch(`${gw.url}/${prefix}/bin`, { method: "POST", body: bytes }))
         .json();
       assert.equal(echo.headers["x-passed"], "yes");
-      assert.deepEqual(Uint8Array.from(atob(echo.body), (c) => c.charCodeAt(0)), bytes);
+      assert.deepEqual(Uint8Array.fromBase64(echo.body), bytes);
     }
   } finally {
     await gw.stop();
@@ -420,19 +421,8 @@ escape.NewProcessRequest(function (request, session, spec) {
 
 Deno.test("sandbox escape attempts fail and nothing reaches the network", async () => {
   const upstream = await startUpstream();
-  let canaryHits = 0;
-  const abort = new AbortController();
-  const ready = Promise.withResolvers<number>();
-  const canary = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    signal: abort.signal,
-    onListen: (a) => ready.resolve(a.port),
-  }, () => {
-    canaryHits++;
-    return new Response("export default 1", { headers: { "content-type": "text/javascript" } });
-  });
-  const canaryUrl = `http://127.0.0.1:${await ready.promise}/x.js`;
+  const canary = await startUpstream(); // counts the requests it gets
+  const canaryUrl = `${canary.url}/x.js`;
   const gw = await startGateway({
     // One worker, so the call after the tampering one runs in the same sandbox
     conf: { ...JSVM, jsvm_pool_size: 1 },
@@ -453,12 +443,11 @@ Deno.test("sandbox escape attempts fail and nothing reaches the network", async 
       const results = JSON.parse(echo.headers["x-escapes"]);
       for (const [name, outcome] of Object.entries(results)) assert.equal(outcome, "blocked", name);
     }
-    assert.equal(canaryHits, 0);
+    assert.equal(canary.count(), 0);
   } finally {
     await gw.stop();
     await upstream.stop();
-    abort.abort();
-    await canary.finished;
+    await canary.stop();
   }
 });
 

@@ -6,6 +6,7 @@ import { type Echo, startUpstream } from "./support/upstream.ts";
 import { makeSelfSignedCert } from "./support/tls_cert.ts";
 import { hasOpenssl } from "./support/tools.ts";
 import { parseOrigin, readAll, UpstreamClient } from "../src/upstream/client.ts";
+import { base64Text } from "./support/base64.ts";
 
 Deno.test("keyless API: path stripping, query merging, forwarded headers and body reach the upstream", async () => {
   const upstream = await startUpstream();
@@ -33,7 +34,7 @@ Deno.test("keyless API: path stripping, query merging, forwarded headers and bod
     assert.equal(echo.headers["x-forwarded-for"], "10.1.1.1, 127.0.0.1");
     assert.equal(echo.headers["x-drop"], undefined, "headers named by Connection are hop-by-hop");
     assert.equal(echo.headers["host"], `127.0.0.1:${upstream.port}`);
-    assert.equal(atob(echo.body), "hello");
+    assert.equal(base64Text(echo.body), "hello");
   } finally {
     await gw.stop();
     await upstream.stop();

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { keylessApi, startGateway, tokenApi, withPlugins } from "./support/gateway.ts";
 import { statusOf } from "./support/http.ts";
 import { startUpstream } from "./support/upstream.ts";
+import { base64 } from "./support/base64.ts";
 
 const VE_ERROR =
   '{\n    "error": "Error during virtual endpoint execution. Contact Administrator for more details."\n}';
@@ -75,8 +76,6 @@ function ve(path: string, fn: string, extra: Record<string, unknown> = {}) {
   };
 }
 
-const b64 = (text: string) => btoa(text);
-
 Deno.test("virtual endpoints answer from JS: Tyk's example, request object, errors, drivers", async () => {
   const upstream = await startUpstream();
   const gw = await startGateway({
@@ -94,7 +93,7 @@ Deno.test("virtual endpoints answer from JS: Tyk's example, request object, erro
       "goja.json": veApi("goja", "/goja/", upstream.url, [
         ve("/hello", "myVirtualHandler", {
           function_source_type: "blob",
-          function_source_uri: b64(SEED_HANDLER),
+          function_source_uri: base64(SEED_HANDLER),
         }),
       ], { custom_middleware: { driver: "javascript" } }),
       "many.json": veApi("many", "/many/", upstream.url, [
@@ -284,7 +283,7 @@ Deno.test("disable_virtual_path_blobs refuses blobs only; a broken tyk_js_path l
         ve("/file", "myVirtualHandler", { function_source_uri: "plugins/seed.js" }),
         ve("/blob", "fromBlob", {
           function_source_type: "blob",
-          function_source_uri: b64(SEED_HANDLER.replace("myVirtualHandler", "fromBlob")),
+          function_source_uri: base64(SEED_HANDLER.replace("myVirtualHandler", "fromBlob")),
         }),
       ]),
     },

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { keylessApi, SECRET, startGateway, withPlugins } from "../support/gateway.ts";
 import { startUpstream } from "../support/upstream.ts";
+import { base64 } from "../support/base64.ts";
 
 /** Tries every [Domain, Resource] with TykMakeHttpRequest and every URL with TykBatchRequest; answers what came back. */
 const PROBE = `var probe = new TykJS.TykMiddleware.NewMiddleware({});
@@ -48,7 +49,7 @@ Deno.test("attack: the host API refuses file:, data:, blob: and every other non-
     [" \tfile://", canary],
     ["file://localhost", canary],
     ["data:text/plain,", "CANARY-DATA"],
-    ["data:text/plain;base64,", btoa("CANARY-DATA")],
+    ["data:text/plain;base64,", base64("CANARY-DATA")],
     ["blob:", `${upstream.url}/00000000-0000-0000-0000-000000000000`],
     ["ftp://127.0.0.1", "/x"],
     ["javascript:", "1"],
