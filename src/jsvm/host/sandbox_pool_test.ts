@@ -204,13 +204,15 @@ Deno.test("call() times out a while(true) and the next call runs on a fresh work
   await noThreadSpins();
 });
 
+/** `spin.run(1)` reaches the mark "spinning" and loops forever; `spin.run(n)` answers "done n". */
+const SPIN_ON_ONE = `var spin = { run: function (n) {
+  if (n === 1) { TykStorageGet("spinning"); while (true) {} }
+  return "done " + n;
+} };`;
+
 Deno.test("call() queued behind a runaway call runs on the fresh worker that replaces it", async () => {
   const marks = hostMarks();
-  const code = `var spin = { run: function (n) {
-    if (n === 1) { TykStorageGet("spinning"); while (true) {} }
-    return "done " + n;
-  } };`;
-  const sources = [mw("/spin.js", code, ["spin"])];
+  const sources = [mw("/spin.js", SPIN_ON_ONE, ["spin"])];
   await withPool({ timeoutMs: 3_000, hostCalls: marks.hostCalls, sources }, async (pool) => {
     await pool.load();
     const stuck = rejection(pool.call("spin", "run", ["1"]));
@@ -227,12 +229,8 @@ Deno.test("call() queued behind a runaway call runs on the fresh worker that rep
 
 Deno.test("call() on a second worker is not held up by a stuck one", async () => {
   const marks = hostMarks();
-  const code = `var spin = { run: function (n) {
-    if (n === 1) { TykStorageGet("spinning"); while (true) {} }
-    return "done " + n;
-  } };`;
   // 3 s: the second call starts the second worker, which may take a while on a busy machine
-  const sources = [mw("/spin.js", code, ["spin"])];
+  const sources = [mw("/spin.js", SPIN_ON_ONE, ["spin"])];
   await withPool({ timeoutMs: 3_000, size: 2, hostCalls: marks.hostCalls, sources }, async (pool) => {
     await pool.load();
     let stuckSettled = false;
