@@ -62,3 +62,9 @@ export async function machineLine(): Promise<string> {
     git || "uncommitted"
   }, ${navigator.hardwareConcurrency} cores (${cpu}), Deno ${Deno.version.deno}, ${new Date().toISOString()}`;
 }
+
+/** The value after `--<name>` on this benchmark's command line, or `fallback`. */
+export function option(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Deno.args[i + 1] : fallback;
+}

@@ -14,13 +14,8 @@ import { spawnServer } from "./_child.ts";
 import { CANDIDATES, type Send } from "./_clients.ts";
 import { cpuPerRequest } from "./_cpu.ts";
 import { startNginx } from "./_nginx.ts";
-import { machineLine, median, wrk } from "./_wrk.ts";
+import { machineLine, median, option, wrk } from "./_wrk.ts";
 
-const args = Deno.args;
-const option = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
 const SECONDS = Number(option("seconds", "5"));
 const ROUNDS = Number(option("rounds", "5"));
 const ONLY = option("only", Object.keys(CANDIDATES).join(",")).split(",");
