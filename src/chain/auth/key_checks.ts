@@ -1,7 +1,6 @@
 /**
  * Tyk's KeyExpired and AccessRightsCheck steps (`gateway/mw_key_expired_check.go`,
- * `gateway/mw_access_rights.go`), one step since both
- * only read the session attached by auth.
+ * `gateway/mw_access_rights.go`), one step since both only read the session attached by auth.
  */
 import type { RequestCtx, Step } from "../context.ts";
 import { GatewayError, MESSAGES } from "../errors.ts";

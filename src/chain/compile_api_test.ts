@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { testDefinition, withServices } from "./_test_ctx.ts";
+import { canReuse, compileApi } from "./compile_api.ts";
+
+const names = (steps: { name: string }[]) => steps.map((step) => step.name);
+
+Deno.test("compileApi() gives a keyless API no auth or key steps, and no response steps", async () => {
+  await withServices(async (services) => {
+    const api = await compileApi("a.json", testDefinition({ use_keyless: true }), services);
+    const steps = names(api.chain.steps);
+    for (const keyed of ["tokenAuth", "keyChecks", "keyLimits"]) assert.ok(!steps.includes(keyed), keyed);
+    assert.equal(api.chain.response.length, 0);
+    assert.equal(typeof api.chain.proxy, "function");
+    assert.deepEqual([api.apiId, api.orgId, api.listenPath, api.file], ["api-1", "org-1", "/a/", "a.json"]);
+    assert.equal(api.hasJs, false);
+  });
+});
+
+Deno.test("compileApi() gives a keyed API token auth, then key checks, then the key's limits", async () => {
+  await withServices(async (services) => {
+    const api = await compileApi("a.json", testDefinition({ use_keyless: false }), services);
+    const steps = names(api.chain.steps);
+    const order = ["tokenAuth", "keyChecks", "keyLimits"].map((name) => steps.indexOf(name));
+    assert.ok(order.every((at) => at >= 0), `steps: ${steps.join(", ")}`);
+    assert.deepEqual(order, [...order].sort((a, b) => a - b), `steps: ${steps.join(", ")}`);
+  });
+});
+
+Deno.test("compileApi() refuses a target_url it cannot parse", async () => {
+  await withServices(async (services) => {
+    const def = testDefinition({});
+    def.proxy.target_url = "not a url"; // the parser refuses it; compileApi must too
+    await assert.rejects(() => compileApi("a.json", def, services), TypeError);
+  });
+});
+
+Deno.test("ApiHandle.close() waits until the last request on the handle left", async () => {
+  await withServices(async (services) => {
+    const api = await compileApi("a.json", testDefinition({ use_keyless: true }), services);
+    api.enter();
+    api.enter();
+    let closed = false;
+    const closing = api.close().then(() => closed = true);
+    api.leave();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(closed, false, "one request is still on the handle");
+    api.leave();
+    await closing;
+    assert.equal(api.close(), api.close(), "close() is idempotent");
+  });
+});
+
+Deno.test("canReuse() keeps an unchanged API without JS, until a plugin file appears for it", async () => {
+  await withServices(async (services, dir) => {
+    const def = testDefinition({ use_keyless: true });
+    const api = await compileApi("a.json", def, services);
+    assert.equal(await canReuse(api, testDefinition({ use_keyless: true }), services), true);
+    assert.equal(await canReuse(api, testDefinition({ use_keyless: false }), services), false);
+    await Deno.mkdir(join(dir, "middleware/api-1/pre"), { recursive: true });
+    await Deno.writeTextFile(join(dir, "middleware/api-1/pre/late.js"), "var late;");
+    assert.equal(await canReuse(api, def, services), false);
+  });
+});
