@@ -1,6 +1,6 @@
 /**
  * End to end: the plugin test runner, as `POST /tyk/plugins/test` on a real gateway and as
- * `deno task plugin-test` on the command line (offline), on the seeds' examples verbatim.
+ * `deno task plugin-test` on the command line (offline), on Tyk's documented examples verbatim.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -8,7 +8,7 @@ import { startGateway, type TestGateway } from "./support/gateway.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-// The seeds' examples, verbatim
+// Tyk's documented examples, verbatim
 const SAMPLE_MIDDLEWARE = `/* --- sampleMiddleware.js --- */
 
 // Create your middleware object
@@ -104,7 +104,7 @@ async function runnerCall(
   return { status: res.status, json: await res.json() };
 }
 
-Deno.test("POST /tyk/plugins/test runs the seeds' examples and reports edits, logs, sessions and typed errors", async () => {
+Deno.test("POST /tyk/plugins/test runs Tyk's examples and reports edits, logs, sessions and typed errors", async () => {
   const gw = await startGateway({ conf: { enable_jsvm: true, jsvm_timeout: 1 } });
   try {
     const unauthorised = await fetch(`${gw.url}/tyk/plugins/test`, { method: "POST", body: "{}" });
@@ -258,7 +258,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }
 
-Deno.test("deno task plugin-test prints the endpoint's JSON for the seeds' examples and exits 1 on a plugin error", async () => {
+Deno.test("deno task plugin-test prints the endpoint's JSON for Tyk's examples and exits 1 on a plugin error", async () => {
   const dir = await Deno.makeTempDir({ prefix: "portcullis-plugin-test-" });
   const gw = await startGateway({ conf: { enable_jsvm: true } });
   try {
