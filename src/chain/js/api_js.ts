@@ -7,7 +7,7 @@ import type { ResponseStep, Step } from "../context.ts";
 import { GatewayError, MESSAGES } from "../errors.ts";
 import type { ApiDefinition } from "../../config/api_definition.ts";
 import { type Logger, logger } from "../../log.ts";
-import { collectPlugins, type HookEntry } from "./plugin_loader.ts";
+import { collectPlugins, type HookEntry, undefinedNames } from "./plugin_loader.ts";
 import { createJsResponseStep, disabledResponseStep } from "./response_hooks.ts";
 import { createVirtualEndpointStep } from "./virtual_endpoint.ts";
 import { collectVirtualEndpoints } from "./virtual_sources.ts";
@@ -80,11 +80,12 @@ function disabledStep(entries: HookEntry[] | HookEntry | null): Step | null {
  */
 export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Promise<ApiJs | null> {
   const log = options.log ?? logger("jsvm");
-  const { driver, hooks, sources, issues } = await collectPlugins(def, {
+  const collected = await collectPlugins(def, {
     middlewarePath: options.middlewarePath,
     baseDir: options.baseDir,
     log,
   });
+  const { driver, hooks, sources, issues } = collected;
   const virtual = await collectVirtualEndpoints(def, {
     baseDir: options.baseDir,
     disableBlobs: options.disableVirtualPathBlobs ?? false,
@@ -118,6 +119,7 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
   }
 
   issues.unshift(...virtual.issues);
+  issues.push(...undefinedNames(collected, options.userLibrary?.code));
   const pool = createSandboxPool({
     apiId: def.api_id,
     orgId: def.org_id,

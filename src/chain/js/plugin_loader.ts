@@ -280,3 +280,45 @@ export async function collectPlugins(
     issues,
   };
 }
+
+function mentions(code: string, identifier: string): boolean {
+  const escaped = identifier.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`(^|[^\\w$])${escaped}(?![\\w$])`).test(code);
+}
+
+/**
+ * Hooks whose name no source can define, reported at load rather than by a 500 on every request: Tyk calls
+ * `<name>.DoProcessRequest` (a misspelt name, or a file that defines another). A name counts as defined when
+ * its first identifier appears in the hook's own file (driver `javascript`, where files cannot see each
+ * other) or in any of the API's files (otto's one scope), or in the `tyk_js_path` library. Hooks whose file could
+ * not be read are left out: their file is reported already.
+ * @param library the `tyk_js_path` code, when there is one
+ */
+export function undefinedNames(
+  collected: Pick<CollectedPlugins, "driver" | "hooks" | "sources">,
+  library?: string,
+): LoadIssue[] {
+  const { driver, hooks, sources } = collected;
+  const byFile = new Map(sources.map((source) => [source.file, source.code]));
+  const shared = [...sources.map((source) => source.code), library ?? ""];
+  const issues: LoadIssue[] = [];
+  const entries = [
+    ...hooks.pre,
+    ...(hooks.authCheck ? [hooks.authCheck] : []),
+    ...hooks.postKeyAuth,
+    ...hooks.post,
+    ...hooks.response,
+  ];
+  for (const entry of entries) {
+    const own = byFile.get(entry.source);
+    if (own === undefined || entry.name === "") continue;
+    const root = entry.name.split(".")[0];
+    const scope = driver === "javascript" ? [own, library ?? ""] : shared;
+    if (scope.some((code) => mentions(code, root))) continue;
+    issues.push({
+      file: entry.source,
+      message: `Cannot find "${entry.name}": ${entry.source} does not define it, so its hook answers 500`,
+    });
+  }
+  return issues;
+}

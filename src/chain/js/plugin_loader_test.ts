@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { captureLog } from "../../capture_log.ts";
 import { testDefinition } from "../_test_ctx.ts";
-import { collectPlugins } from "./plugin_loader.ts";
+import { collectPlugins, type HookEntry, undefinedNames } from "./plugin_loader.ts";
 import { base64 } from "../../../tests/support/base64.ts";
 import { withDir } from "../../../tests/support/temp_dir.ts";
 
@@ -217,4 +217,30 @@ Deno.test("collectPlugins() re-reads plugin files on every call", async () => {
     await Deno.writeTextFile(join(dir, "mw/api-1/post/late.js"), "var late = 2;");
     assert.equal((await collectPlugins(def, options)).sources[0].code, "var late = 2;");
   });
+});
+
+Deno.test("undefinedNames() reports hooks whose name no source mentions, per file under javascript", () => {
+  const entry = (name: string, source: string): HookEntry => ({ name, requireSession: false, source });
+  const hooks = {
+    pre: [entry("inA", "a.js"), entry("inB", "a.js"), entry("ns.handler", "b.js"), entry("nowhere", "b.js")],
+    authCheck: null,
+    postKeyAuth: [entry("fromLibrary", "a.js")],
+    post: [entry("unread", "gone.js")],
+    response: [],
+  };
+  const sources = [
+    { file: "a.js", code: "var inA = 1; // inAB is not inA", names: [], kind: "middleware" as const },
+    { file: "b.js", code: "var ns = { handler: inB };", names: [], kind: "middleware" as const },
+  ];
+  const names = (driver: "otto" | "javascript") =>
+    undefinedNames({ driver, hooks, sources }, "var fromLibrary;").map((issue) =>
+      `${issue.file} ${issue.message}`
+    );
+  assert.deepEqual(names("otto"), [
+    `b.js Cannot find "nowhere": b.js does not define it, so its hook answers 500`,
+  ]);
+  assert.deepEqual(names("javascript"), [
+    `a.js Cannot find "inB": a.js does not define it, so its hook answers 500`,
+    `b.js Cannot find "nowhere": b.js does not define it, so its hook answers 500`,
+  ]);
 });
