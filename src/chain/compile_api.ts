@@ -11,7 +11,7 @@ import { createEventBus, type EventBus } from "../events/bus.ts";
 import { EVENTS } from "../events/event.ts";
 import { HANDLER_FACTORIES, type HandlerContext } from "../events/handlers.ts";
 import { keyFailureMeta, keyFailureRaiser } from "./events/key_failure.ts";
-import { createApiJs, type HostCallHandler } from "./js/api_js.ts";
+import { createApiJs, type HostCallHandler, type LoadIssue } from "./js/api_js.ts";
 import { hasDirectoryPlugins } from "./js/plugin_loader.ts";
 import { hashKey } from "../keys/hash.ts";
 import type { KeyStore } from "../keys/key_store.ts";
@@ -71,6 +71,8 @@ export interface ApiHandle {
   readonly createsSessions: boolean;
   /** True when the API runs JS; a reload rebuilds such APIs, re-reading their plugin files. */
   readonly hasJs: boolean;
+  /** Plugin files (and virtual endpoint sources) that failed to load: requests reaching them answer 500. */
+  readonly pluginErrors: readonly LoadIssue[];
   /** Marks a request as using this handle (the router handed it out). */
   enter(): void;
   /** Marks that request as done. */
@@ -304,6 +306,7 @@ export async function compileApi(
     sessionLifetime: def.session_lifetime,
     createsSessions: !!js?.authCheck,
     hasJs: js !== null || hasJsEventHandlers(def),
+    pluginErrors: js?.issues ?? [],
     ...drainBeforeClose(async () => {
       await Promise.all([js?.close(), events.close()]);
     }),

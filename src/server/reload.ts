@@ -166,10 +166,22 @@ export class ApiReloader {
     const byId = new Map(served.map((api) => [api.apiId, api]));
     this.#current = { router: new Router(served, { strictRoutes: this.#strictRoutes }), byId };
     this.#succeeded = true;
+    let pluginErrors = 0;
+    for (const api of served) {
+      if (api.pluginErrors.length === 0) continue;
+      pluginErrors += api.pluginErrors.length;
+      const files = [...new Set(api.pluginErrors.map((issue) => issue.file))].join(", ");
+      log.warn(
+        `API "${api.apiId}" serves with ${api.pluginErrors.length} plugin load failure(s); requests that reach ` +
+          `them answer 500 (GET /tyk/apis/${api.apiId}/status lists them)`,
+        { api_id: api.apiId, files },
+      );
+    }
     log.info("API reload complete", {
       apis: next.length,
       policies: this.#policies.size,
       errors: errors.length + policies.errors.length,
+      plugin_errors: pluginErrors,
     });
     // Requests routed before the swap still hold the old handles; close() waits for their sandbox calls
     for (const api of previous.router.apis) if (!reused.has(api)) api.close();

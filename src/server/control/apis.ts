@@ -100,5 +100,12 @@ export function apisRoutes(options: ApisRouteOptions): Hono {
     return modified(api.apiId, "deleted");
   });
   app.all("/:id", methodNotSupported);
+  // Portcullis only: what an operator needs to know about a loaded API beyond its definition
+  app.get("/:id/status", (c) => {
+    const api = options.current().byId.get(c.req.param("id"));
+    if (!api) return apiError(404, "API not found");
+    return json({ api_id: api.apiId, listen_path: api.listenPath, plugin_errors: api.pluginErrors });
+  });
+  app.all("/:id/status", methodNotSupported);
   return app;
 }
