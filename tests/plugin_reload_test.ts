@@ -101,3 +101,73 @@ Deno.test("the file watcher picks up a plugin file in a middleware folder create
     await upstream.stop();
   }
 });
+
+Deno.test("plugins that fail to load are counted in the reload log line, named at warn level and listed by /tyk/apis/{id}/status", async () => {
+  const upstream = await startUpstream();
+  const pre = (name: string, path: string) => ({ name, path });
+  const gw = await startGateway({
+    conf: JSVM,
+    files: {
+      "plugins/syntax.js": "var Broken = {;",
+      "plugins/wrong.js": tagger("Other"), // defines Other, the definition calls Wrong
+      "plugins/good.js": tagger("Good"),
+    },
+    apps: {
+      "bad.json": {
+        ...tokenApi("bad", "/bad/", upstream.url),
+        use_keyless: true,
+        custom_middleware: {
+          driver: "otto",
+          pre: [
+            pre("Broken", "plugins/syntax.js"),
+            pre("Missing", "plugins/missing.js"),
+            pre("Wrong", "plugins/wrong.js"),
+          ],
+        },
+      },
+      "good.json": {
+        ...tokenApi("good", "/good/", upstream.url),
+        use_keyless: true,
+        custom_middleware: { driver: "otto", pre: [pre("Good", "plugins/good.js")] },
+      },
+    },
+  });
+  const status = async (apiId: string) => await (await gw.admin(`/tyk/apis/${apiId}/status`)).json();
+  try {
+    await gw.waitForLog(/msg="API reload complete".* plugin_errors=3/);
+    assert.match(gw.logs(), /level=warn msg="API \\"bad\\" serves with 3 plugin load failure\(s\)/);
+    const bad = await status("bad");
+    const byFile = Object.fromEntries(
+      bad.plugin_errors.map((
+        e: { file: string; message: string },
+      ) => [e.file.replace(`${gw.dir}/`, ""), e.message]),
+    );
+    assert.deepEqual(Object.keys(byFile).sort(), [
+      "plugins/missing.js",
+      "plugins/syntax.js",
+      "plugins/wrong.js",
+    ]);
+    assert.match(byFile["plugins/missing.js"], /no such file/);
+    assert.match(byFile["plugins/syntax.js"], /SyntaxError/);
+    assert.match(byFile["plugins/wrong.js"], /Cannot find "Wrong"/);
+    assert.deepEqual(await status("good"), { api_id: "good", listen_path: "/good/", plugin_errors: [] });
+    const unknown = await gw.admin("/tyk/apis/nope/status");
+    assert.deepEqual([unknown.status, await unknown.json()], [404, {
+      status: "error",
+      message: "API not found",
+    }]);
+
+    await Deno.writeTextFile(join(gw.dir, "plugins/syntax.js"), tagger("Broken"));
+    await Deno.writeTextFile(join(gw.dir, "plugins/missing.js"), tagger("Missing"));
+    await Deno.writeTextFile(join(gw.dir, "plugins/wrong.js"), tagger("Wrong"));
+    await (await gw.admin("/tyk/reload?block=true")).body?.cancel();
+    assert.deepEqual((await status("bad")).plugin_errors, []);
+    assert.match(gw.logs(), /msg="API reload complete".* plugin_errors=0/);
+    const res = await fetch(`${gw.url}/bad/`);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+  }
+});
