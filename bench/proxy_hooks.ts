@@ -1,6 +1,7 @@
 /**
  * What JS hooks cost on the request path, end to end with wrk: a proxied keyless API with a `pre` and a
- * `post` hook that each set a header, against the same API with no hooks, in the same gateway and run.
+ * `post` hook that each set a header, against the same API with no hooks, in the same gateway and run; and
+ * beside them a virtual endpoint that answers JSON from JS without the upstream.
  *
  *   deno run -A bench/proxy_hooks.ts [--seconds 5] [--rounds 3]
  *
@@ -32,12 +33,25 @@ ${name}.NewProcessRequest(function (request, session, spec) {
 });
 `;
 
+const VIRTUAL = `function answer(request, session, config) {
+  return TykJsResponse({
+    Body: JSON.stringify({ ok: true, path: request.URL }),
+    Headers: { "Content-Type": "application/json" },
+    Code: 200
+  }, {});
+}
+`;
+
 const upstream = await startOkUpstream();
 const target = upstream.url;
 
 const gw = await startGateway({
   conf: { enable_jsvm: true, log_level: "warn" },
-  files: { "plugins/preHook.js": HOOK("preHook"), "plugins/postHook.js": HOOK("postHook") },
+  files: {
+    "plugins/preHook.js": HOOK("preHook"),
+    "plugins/postHook.js": HOOK("postHook"),
+    "plugins/virtual.js": VIRTUAL,
+  },
   apps: {
     "plain.json": keylessApi("plain", "/plain/", target),
     "hooks.json": {
@@ -48,6 +62,26 @@ const gw = await startGateway({
         post: [{ name: "postHook", path: "plugins/postHook.js" }],
       },
     },
+    "virtual.json": keylessApi("virtual", "/virtual/", target, {
+      version_data: {
+        not_versioned: true,
+        versions: {
+          Default: {
+            name: "Default",
+            use_extended_paths: true,
+            extended_paths: {
+              virtual: [{
+                path: "/x",
+                method: "GET",
+                response_function_name: "answer",
+                function_source_type: "file",
+                function_source_uri: "plugins/virtual.js",
+              }],
+            },
+          },
+        },
+      },
+    }),
   },
 });
 
@@ -78,16 +112,19 @@ async function pairedDifferences(plainUrl: string, hooksUrl: string, pairs: numb
 try {
   const plainUrl = `${gw.url}/plain/x`;
   const hooksUrl = `${gw.url}/hooks/x`;
-  for (const url of [plainUrl, hooksUrl]) await wrk(url, { connections: 8, seconds: 2 });
+  const virtualUrl = `${gw.url}/virtual/x`;
+  for (const url of [plainUrl, hooksUrl, virtualUrl]) await wrk(url, { connections: 8, seconds: 2 });
 
   await pairedDifferences(plainUrl, hooksUrl, 1000); // warm-up
   const perHook = median(await pairedDifferences(plainUrl, hooksUrl, PAIRS)) / 2;
-  const latency = { plain: [] as number[], hooks: [] as number[] };
-  const rps = { plain: [] as number[], hooks: [] as number[] };
-  const cpu = { plain: [] as ThreadCpu[], hooks: [] as ThreadCpu[] };
+  const latency = { plain: [] as number[], hooks: [] as number[], virtual: [] as number[] };
+  const rps = { plain: [] as number[], hooks: [] as number[], virtual: [] as number[] };
+  const cpu = { plain: [] as ThreadCpu[], hooks: [] as ThreadCpu[], virtual: [] as ThreadCpu[] };
   let errors = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, url] of [["plain", plainUrl], ["hooks", hooksUrl]] as const) {
+    const apis = [["plain", plainUrl], ["hooks", hooksUrl], ["virtual", virtualUrl]] as const;
+    // the order rotates, so no API always runs first
+    for (const [name, url] of [...apis.slice(round % 3), ...apis.slice(0, round % 3)]) {
       const one = await wrk(url, { connections: 1, seconds: SECONDS });
       let many = one;
       cpu[name].push(
@@ -113,7 +150,12 @@ try {
     "| API | p50 latency, 1 connection | throughput, 32 connections | gateway CPU per request (main / sandboxes / other) |",
   );
   console.log("|---|---|---|---|");
-  for (const [label, name] of [["no hooks", "plain"], ["pre + post hooks", "hooks"]] as const) {
+  const rows = [
+    ["no hooks (keyless proxy)", "plain"],
+    ["pre + post hooks", "hooks"],
+    ["virtual endpoint (JSON answer)", "virtual"],
+  ] as const;
+  for (const [label, name] of rows) {
     console.log(
       `| ${label} | ${median(latency[name]).toFixed(0)} µs | ${median(rps[name]).toFixed(0)} req/s | ${
         cpuCell(cpu[name])
@@ -130,6 +172,10 @@ try {
     `gateway CPU per request under load: ${(total(cpu.hooks) / total(cpu.plain)).toFixed(2)}× no hooks (${
       ((total(cpu.hooks) - total(cpu.plain)) / 2).toFixed(1)
     } µs per hook, every thread)`,
+  );
+  console.log(
+    `virtual endpoint (JSON answer): ${(median(rps.virtual) / median(rps.plain)).toFixed(2)}× the keyless ` +
+      `proxy's throughput; gateway CPU per request ${(total(cpu.virtual) / total(cpu.plain)).toFixed(2)}×`,
   );
   console.log(`errors: ${errors}; rounds: ${ROUNDS} × ${SECONDS} s per API and mode`);
 } finally {
