@@ -26,7 +26,12 @@ export type HostCallOp =
   | "TykStorageSetNX"
   | "TykStorageDel"
   | "TykStorageTTL"
-  | "TykStorageIncr";
+  | "TykStorageIncr"
+  /**
+   * What `TykFetch` sends, once per microtask: a JSON array of `TykMakeHttpRequest` specs, answered with
+   * a JSON array, in the same order, of `{"value": <TykMakeHttpRequest's result>}` or `{"error": "…"}`.
+   */
+  | "TykFetch";
 
 /** How many arguments each host function passes on (missing ones arrive as the text "undefined"). */
 export const HOST_CALL_ARITY: Readonly<Record<HostCallOp, number>> = {
@@ -40,6 +45,7 @@ export const HOST_CALL_ARITY: Readonly<Record<HostCallOp, number>> = {
   TykStorageDel: 1,
   TykStorageTTL: 1,
   TykStorageIncr: 2,
+  TykFetch: 1,
 };
 
 /** Something that failed while an API's sources were evaluated; `line` is within `file`. */

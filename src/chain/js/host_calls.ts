@@ -134,23 +134,34 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
     });
   }
 
-  async function makeHttpRequest(arg: string, signal: AbortSignal): Promise<string | undefined> {
-    if (arg === "undefined") return undefined;
-    const spec = JSON.parse(arg) as Record<string, unknown>;
+  /** One `TykMakeHttpRequest` request: its result object, or a rejection for a bad spec or a failed send. */
+  async function httpRequest(spec: Record<string, unknown>, signal: AbortSignal) {
     const method = String(field(spec, "Method") || "GET");
     const url = String(field(spec, "Domain") ?? "") + String(field(spec, "Resource") ?? "");
     const body = String(field(spec, "Body") ?? "") || formBody(stringMap(field(spec, "FormData")));
     const res = await send(url, method, stringMap(field(spec, "Headers")), body, signal);
     const text = DECODER.decode(res.body);
     const hdrs = headerArrays(res.headers);
-    return JSON.stringify({
-      Code: res.status,
-      Body: text,
-      Headers: hdrs,
-      code: res.status,
-      body: text,
-      headers: hdrs,
-    });
+    return { Code: res.status, Body: text, Headers: hdrs, code: res.status, body: text, headers: hdrs };
+  }
+
+  async function makeHttpRequest(arg: string, signal: AbortSignal): Promise<string | undefined> {
+    if (arg === "undefined") return undefined;
+    return JSON.stringify(await httpRequest(JSON.parse(arg), signal));
+  }
+
+  /** `TykFetch`'s batch: every request at once, each answered with its result or why it failed. */
+  async function fetchAll(arg: string, signal: AbortSignal): Promise<string> {
+    const specs = JSON.parse(arg) as unknown[];
+    const outcomes = await Promise.all(specs.map(async (spec) => {
+      try {
+        if (typeof spec !== "object" || spec === null) throw new TypeError("the request must be an object");
+        return { value: await httpRequest(spec as Record<string, unknown>, signal) };
+      } catch (err) {
+        return { error: err instanceof Error ? err.message : String(err) };
+      }
+    }));
+    return JSON.stringify(outcomes);
   }
 
   async function batchRequest(arg: string, signal: AbortSignal): Promise<string | undefined> {
@@ -235,6 +246,8 @@ export function createHostCalls(options: HostCallOptions): HostCallHandler {
       case "TykStorageTTL":
       case "TykStorageIncr":
         return await withTimeout(storage[op](args), STORAGE_TIMEOUT_MS, op);
+      case "TykFetch":
+        return await fetchAll(args[0], signal);
     }
   };
 }

@@ -38,6 +38,13 @@ export const SafeMap = Map;
 export const SafeSet = Set;
 export const SafeError = Error;
 export const SafeSyntaxError = SyntaxError;
+export const SafePromise = Promise;
+export const PromiseResolve = Promise.resolve.bind(Promise);
+export const PromisePrototypeThen = uncurryThis(Promise.prototype.then) as <T, R>(
+  self: Promise<T>,
+  onFulfilled: (value: T) => R,
+  onRejected?: (reason: unknown) => R,
+) => Promise<R>;
 
 export const StringPrototypeCharCodeAt = uncurryThis(String.prototype.charCodeAt);
 export const StringPrototypeCodePointAt = uncurryThis(String.prototype.codePointAt);

@@ -20,12 +20,15 @@ import {
   JSONStringify,
   ObjectCreate,
   ObjectHasOwn,
+  PromisePrototypeThen,
   ReflectApply,
   ReflectDefineProperty,
   SafeError,
   SafeNumber,
+  SafePromise,
   SafeString,
 } from "./_primordials.ts";
+import { createTykFetch } from "./tyk_fetch.ts";
 
 /** A host call's outcome as the sandbox channel returns it. */
 export interface HostCallReply {
@@ -57,11 +60,21 @@ export interface TykNamespace {
   registered(): unknown;
 }
 
-/**
- * Builds `TykJS.TykMiddleware` and `TykJS.TykEventHandlers` (Tyk's core script).
- * @param codec how `DoProcessRequest` reads the body's bytes as text and back: `RAW_BYTES` for otto. @default UTF8
- */
-export function createTykJS(runtime: TykRuntime, codec: TextBytes = UTF8): TykNamespace {
+/** What differs between the drivers' bootstraps. */
+export interface TykJSOptions {
+  /** How `DoProcessRequest` reads the body's bytes as text and back: `RAW_BYTES` for otto. @default UTF8 */
+  codec?: TextBytes;
+  /**
+   * Handlers may be async functions (driver `javascript`): `DoProcessRequest` and `DoProcessResponse` then
+   * return a promise of their result, which the sandbox waits for. @default false
+   */
+  asyncHandlers?: boolean;
+}
+
+/** Builds `TykJS.TykMiddleware` and `TykJS.TykEventHandlers` (Tyk's core script). */
+export function createTykJS(runtime: TykRuntime, options: TykJSOptions = {}): TykNamespace {
+  const codec = options.codec ?? UTF8;
+  const asyncHandlers = options.asyncHandlers ?? false;
   const log = (text: string) => runtime.log("info", text);
   let lastStringified: string | undefined;
   let registered: unknown;
@@ -81,7 +94,11 @@ export function createTykJS(runtime: TykRuntime, codec: TextBytes = UTF8): TykNa
     config: unknown,
   ) {
     request.Body = b64dec(SafeString(request.Body), codec);
-    const result = this.ProcessRequest(request, session, config) as Envelope;
+    const result = this.ProcessRequest(request, session, config);
+    if (asyncHandlers && result instanceof SafePromise) return PromisePrototypeThen(result, finishRequest);
+    return finishRequest(result as Envelope);
+  };
+  function finishRequest(result: Envelope): string | undefined {
     if (!result) {
       log("Middleware didn't return request object!");
       return undefined;
@@ -90,19 +107,23 @@ export function createTykJS(runtime: TykRuntime, codec: TextBytes = UTF8): TykNa
     result.Request.Headers = {};
     result.Request.Body = b64enc(SafeString(result.Request.Body), codec);
     return (lastStringified = JSONStringify(result));
-  };
+  }
   meta.ProcessResponse = function ProcessResponse(response: unknown) {
     log("Process Response Not Implemented");
     return response;
   };
   meta.DoProcessResponse = function DoProcessResponse(this: Plugin, ...args: unknown[]) {
     const result = ReflectApply(this.ProcessResponse, this, args);
+    if (asyncHandlers && result instanceof SafePromise) return PromisePrototypeThen(result, finishResponse);
+    return finishResponse(result);
+  };
+  function finishResponse(result: unknown): string | undefined {
     if (!result) {
       log("Middleware didn't return response object!");
       return undefined;
     }
     return JSONStringify(result);
-  };
+  }
 
   function NewMiddleware(this: Plugin, configuration: unknown) {
     ReflectApply(MiddlewareComponentMeta, this, [configuration]);
@@ -218,15 +239,17 @@ function hostFunction(runtime: TykRuntime, op: HostCallOp): (...args: unknown[])
   return named[op];
 }
 
-const HOST_OPS = Object.keys(HOST_CALL_ARITY) as HostCallOp[];
+/** The host functions that block until they answer (`TykFetch` is built apart: it returns a promise). */
+const HOST_OPS = (Object.keys(HOST_CALL_ARITY) as HostCallOp[]).filter((op) => op !== "TykFetch");
 
 /**
  * The Tyk API functions (plus `console`, which Tyk lacks: see docs/differences.md), installed after the
  * bootstrap and again after the user library, so a library cannot replace them (as in Tyk's otto load
- * order).
- * @param codec how the base64 helpers turn text into bytes and back: `RAW_BYTES` for otto. @default UTF8
+ * order). With `asyncHandlers`, also `TykFetch` (see tyk_fetch.ts).
+ * @param options `codec`: how the base64 helpers turn text into bytes and back (`RAW_BYTES` for otto)
  */
-export function createTykApi(runtime: TykRuntime, codec: TextBytes = UTF8): Record<string, unknown> {
+export function createTykApi(runtime: TykRuntime, options: TykJSOptions = {}): Record<string, unknown> {
+  const codec = options.codec ?? UTF8;
   const api: Record<string, unknown> = {
     log: function log(message: unknown) {
       runtime.log("info", SafeString(message));
@@ -250,6 +273,7 @@ export function createTykApi(runtime: TykRuntime, codec: TextBytes = UTF8): Reco
     },
   };
   for (let i = 0; i < HOST_OPS.length; i++) api[HOST_OPS[i]] = hostFunction(runtime, HOST_OPS[i]);
+  if (options.asyncHandlers) api.TykFetch = createTykFetch(runtime);
   return api;
 }
 

@@ -69,11 +69,13 @@ import {
   JSONParse,
   JSONStringify,
   PerformanceNow,
+  PromisePrototypeThen,
   ReflectApply,
   ReflectDefineProperty,
   ReflectOwnKeys,
   SafeError,
   SafeInt32Array,
+  SafePromise,
   SafeSet,
   SafeString,
   SafeUint8Array,
@@ -117,6 +119,10 @@ let answeredAt = 0;
 let callStart = 0;
 let afterDeadline = 0;
 let timeoutMs = 0;
+/** Driver `javascript`: a call may return a promise, whose outcome is the call's (see `Settling`). */
+let asyncCalls = false;
+/** The call whose promise has not settled yet, if any. */
+let settling: Settling | null = null;
 let loaded: LoadedSources;
 let tykJS: TykNamespace;
 let restoreState: (() => void) | null = null;
@@ -280,10 +286,53 @@ function registeredHandler(): { found: true; value: unknown } | { found: false; 
     : { found: true, value };
 }
 
+/** What answering a call needs once its value is known. */
+interface Settling {
+  id: number;
+  kind: number;
+  hook: HookRequest | null;
+  response: HookResponse | null;
+  done: boolean;
+}
+
+/** Answers a call with its value: as it is for `CALL`, otherwise decoded as its kind asks. */
+function complete(call: Settling, value: string): void {
+  call.done = true;
+  if (call.kind === INBOX.CALL) {
+    answer(OUTCOME.VALUE, call.id, value);
+    return;
+  }
+  let edits: string;
+  try {
+    edits = JSONStringify(decodeAnswer(call.kind, value, call.hook!, call.response));
+  } catch (error) {
+    fail(call.id, "decode", error instanceof GoJsonError ? error.message : errorText(error), {});
+    return;
+  }
+  answer(OUTCOME.VALUE, call.id, edits);
+}
+
+/**
+ * An async handler's promise settled: answer its call, unless the sandbox answered for it already.
+ * Host calls stop with the answer, and the rest of its promise jobs get the leftover rules.
+ */
+function settle(call: Settling, value: string | null, error?: unknown): void {
+  if (call.done) return;
+  if (value === null) {
+    call.done = true;
+    fail(call.id, "threw", errorText(error), loaded.locate(error));
+  } else complete(call, value);
+  settling = null;
+  phase = "after";
+  setState(SANDBOX_STATE.AFTER);
+  answeredAt = PerformanceNow();
+}
+
 /**
  * Runs the call in the inbox and writes its outcome. For a `HOOK`, `VIRTUAL` or `RESPONSE` call the
  * gateway's raw views (`HookRequest`, `HookResponse`) become Tyk's objects here, and the value is
- * answered as the `HookEdits`, `VirtualResult` or `ResponseEdits` it asks for.
+ * answered as the `HookEdits`, `VirtualResult` or `ResponseEdits` it asks for. Under driver
+ * `javascript` a handler may return a promise; the call is answered when it settles (see `settle`).
  */
 function runCall(k: number): void {
   const kind = AtomicsLoad(control, inboxSlot(k, INBOX_LANE.KIND));
@@ -328,7 +377,8 @@ function runCall(k: number): void {
     fail(id, "missing", `Cannot call ${name}: ${resolved.reason}`, {});
     return;
   }
-  let value: string;
+  const call: Settling = { id, kind, hook, response, done: false };
+  let value: unknown;
   try {
     const holder = resolved.value as Record<string, unknown>;
     const fn = method === null ? holder : holder[method];
@@ -336,23 +386,22 @@ function runCall(k: number): void {
       fail(id, "missing", `Cannot call ${name}: it is not a function`, {});
       return;
     }
-    value = SafeString(ReflectApply(fn, method === null ? undefined : holder, args));
+    value = ReflectApply(fn, method === null ? undefined : holder, args);
+    if (asyncCalls && value instanceof SafePromise) {
+      settling = call;
+      PromisePrototypeThen(
+        value,
+        (result) => settle(call, SafeString(result)),
+        (error) => settle(call, null, error),
+      );
+      return;
+    }
+    value = SafeString(value);
   } catch (error) {
     fail(id, "threw", errorText(error), loaded.locate(error));
     return;
   }
-  if (kind === INBOX.CALL) {
-    answer(OUTCOME.VALUE, id, value);
-    return;
-  }
-  let edits: string;
-  try {
-    edits = JSONStringify(decodeAnswer(kind, value, hook!, response));
-  } catch (error) {
-    fail(id, "decode", error instanceof GoJsonError ? error.message : errorText(error), {});
-    return;
-  }
-  answer(OUTCOME.VALUE, id, edits);
+  complete(call, value as string);
 }
 
 /**
@@ -378,10 +427,12 @@ function serve(): void {
     } catch (error) {
       fail(currentId, "threw", `JS sandbox error: ${errorText(error)}`, {});
     }
-    phase = "after";
-    setState(SANDBOX_STATE.AFTER);
-    answeredAt = PerformanceNow();
     afterDeadline = callStart + timeoutMs;
+    if (settling === null) {
+      phase = "after";
+      setState(SANDBOX_STATE.AFTER);
+      answeredAt = PerformanceNow();
+    } else answeredAt = Infinity; // not answered yet: its promise jobs are still the call
     // Runs once the call's promise jobs are all done; a MessagePort message would not wait for them (Deno
     // dispatches it from a promise job of its own, between theirs).
     setImmediate(afterCall);
@@ -391,6 +442,10 @@ function serve(): void {
 
 /** Promise jobs of the last call have run: make the state fresh again, then wait for the next call. */
 function afterCall(): void {
+  if (settling !== null) {
+    // nothing is left to run, and a sandbox has no timers or I/O that could settle it later
+    settle(settling, null, new SafeError("The handler's promise never settled"));
+  }
   afterDeadline = 0;
   try {
     if (!persistState) {
@@ -423,9 +478,12 @@ function init(msg: InitMessage): void {
   hardenGlobal(global, guard);
   ReflectDefineProperty(global, TICK, { __proto__: null, value: tick } as PropertyDescriptor);
   // otto strings hold Go's raw bytes, so invalid UTF-8 in a body survives what a plugin does with it
-  const codec = msg.driver === "otto" ? RAW_BYTES : UTF8;
-  const tyk = tykJS = createTykJS(runtime, codec);
-  const api = createTykApi(runtime, codec);
+  const options = {
+    codec: msg.driver === "otto" ? RAW_BYTES : UTF8,
+    asyncHandlers: asyncCalls = msg.driver === "javascript",
+  };
+  const tyk = tykJS = createTykJS(runtime, options);
+  const api = createTykApi(runtime, options);
   defineGlobals(global, { TykJS: tyk.TykJS, _, ...api });
   const builtins = new SafeSet(ReflectOwnKeys(global));
 
