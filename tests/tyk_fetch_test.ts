@@ -48,13 +48,12 @@ function virtualSource(target: string): string {
 Deno.test("TykFetch: parallel requests, TykMakeHttpRequest's shape, http(s) only, bounded by jsvm_timeout", async () => {
   const upstream = await startUpstream();
   const release = Promise.withResolvers<void>();
-  let raw: RawHttpServer | undefined;
-  const pairs = () => raw!.requests.filter((r) => r.target === "/pair/a" || r.target === "/pair/b").length;
-  raw = await startRawHttpServer({
+  const pairs = () => raw.requests.filter((r) => r.target === "/pair/a" || r.target === "/pair/b").length;
+  const raw: RawHttpServer = await startRawHttpServer({
     respond: async (req) => {
       if (req.target === "/slow") await release.promise;
       // both requests of a pair must be in before either is answered: they were sent side by side
-      else if (req.target !== "/pair/solo") await raw!.waitUntil(() => pairs() % 2 === 0, 10_000);
+      else if (req.target !== "/pair/solo") await raw.waitUntil(() => pairs() % 2 === 0, 10_000);
       return { headers: [["X-Served", "raw"]], body: `got ${req.method} ${req.target} ${req.text()}` };
     },
   });
