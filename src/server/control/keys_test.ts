@@ -23,6 +23,7 @@ async function withKeysApi(
     const events: EventBus = {
       wants: () => true,
       fire: (name, meta) => void fired.push({ name, key: (meta as { Key?: unknown }).Key }),
+      close: () => Promise.resolve(),
     };
     const handle = { apiId: "api-1", orgId: "org-1", sessionLifetime: 120 } as ApiHandle;
     const app = keysRoutes({
