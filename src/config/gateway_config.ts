@@ -196,7 +196,7 @@ function inferStorageType(raw: Record<string, unknown>): void {
 
 /**
  * Resolves a KV reference as Tyk's `kvStore()` does: `secrets://key`, and `env://name` read from
- * `TYK_SECRET_NAME`; the bare `name` is read too, because the spec and many users write it that way.
+ * `TYK_SECRET_NAME`; the bare `name` is read too, because many configurations mean the variable itself.
  */
 function resolveReference(
   field: string,

@@ -6,7 +6,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { logger } from "../log.ts";
 import type { RedisAddr, RedisSettings, RedisTls } from "./_redis_clients.ts";
-import type { StorageOptions } from "./open_store.ts";
+import type { StorageOptions } from "./storage_options.ts";
 
 const log = logger("redis");
 

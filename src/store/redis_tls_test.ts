@@ -13,7 +13,8 @@ import {
   type TestCertificates,
   TLS_USER,
 } from "../../tests/support/redis_tls.ts";
-import { openStore, type StorageOptions } from "./open_store.ts";
+import { openStore } from "./open_store.ts";
+import type { StorageOptions } from "./storage_options.ts";
 import { stepStoreContract } from "./store_contract.ts";
 
 const ignore = !hasRedisServer() || !hasOpenssl();

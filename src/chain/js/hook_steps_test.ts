@@ -36,7 +36,7 @@ function withHookPool(
   );
 }
 
-/** The source of a middleware `name` whose ProcessRequest body is `body` (ES5, as seeds write them). */
+/** The source of a middleware `name` whose ProcessRequest body is `body` (ES5, as Tyk's documented plugins are written). */
 function plugin(name: string, body: string): string {
   return `var ${name} = new TykJS.TykMiddleware.NewMiddleware({});
 ${name}.NewProcessRequest(function (request, session, spec) {

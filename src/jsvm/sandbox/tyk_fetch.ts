@@ -17,7 +17,6 @@
  * });
  */
 import { REPLY } from "../protocol.ts";
-import type { TykRuntime } from "./bootstrap.ts";
 import {
   append,
   JSONParse,
@@ -36,8 +35,13 @@ interface Waiting {
 
 type Outcome = { value: unknown } | { error: string };
 
+/** The one thing `TykFetch` needs from the sandbox: its synchronous host call (the bootstrap's runtime). */
+interface FetchHost {
+  hostCall(op: "TykFetch", args: string[]): { status: number; value: string } | undefined;
+}
+
 /** Builds the sandbox's `TykFetch`. */
-export function createTykFetch(runtime: TykRuntime): (request: unknown) => Promise<unknown> {
+export function createTykFetch(runtime: FetchHost): (request: unknown) => Promise<unknown> {
   let waiting: Waiting[] = [];
 
   /** Sends every request started since the last flush in one host call and settles their promises. */
