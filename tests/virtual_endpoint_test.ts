@@ -38,6 +38,9 @@ function counted(request, session, config) {
   var n = TykStorageIncr("ve-" + request.URL, 0);
   return TykJsResponse({ Body: "call " + n, Headers: {}, Code: request.URL.indexOf("/fail") !== -1 ? 500 : 200 }, {});
 }
+function peek(request, session, config) {
+  return TykJsResponse({ Body: JSON.stringify(session), Code: 200 }, { replaced: "yes" });
+}
 function withMeta(request, session, config) {
   var meta = session.meta_data;
   meta.count = (meta.count || 0) + 1;
@@ -124,6 +127,9 @@ Deno.test("virtual endpoints answer from JS: Tyk's example, request object, erro
       assert.equal(res.headers.get("server"), "tyk");
       assert.equal(res.headers.get("content-type"), "text/plain; charset=utf-8", "sniffed as Go does");
       assert.ok(res.headers.get("date"));
+      for (const name of ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"]) {
+        assert.equal(res.headers.get(name), "0", `${prefix}: ${name} on a keyless API`);
+      }
     }
     assert.equal(upstream.count(), 0, "answered without the upstream");
     assert.equal(await statusOf(fetch(`${gw.url}/seed/hello`, { method: "POST" })), 200);
@@ -193,7 +199,9 @@ Deno.test("use_session writes SessionMeta back; responses are cached where cache
             Default: {
               name: "Default",
               use_extended_paths: true,
-              extended_paths: { virtual: [ve("/count", "withMeta", { use_session: true })] },
+              extended_paths: {
+                virtual: [ve("/count", "withMeta", { use_session: true }), ve("/peek", "peek")],
+              },
             },
           },
         },
@@ -234,8 +242,14 @@ Deno.test("use_session writes SessionMeta back; responses are cached where cache
       const res = await fetch(`${gw.url}/meta/count`, { headers: { authorization: key } });
       assert.equal(await res.text(), expected);
     }
+    const peeked = await fetch(`${gw.url}/meta/peek`, { headers: { authorization: key } });
+    assert.equal(await peeked.text(), "{}", "without use_session the function gets no session");
     const stored = await (await gw.admin(`/tyk/keys/${key}`)).json();
-    assert.deepEqual(stored.meta_data, { team: "blue", count: 2, nested: { seen: true, list: [1, "two"] } });
+    assert.deepEqual(
+      stored.meta_data,
+      { team: "blue", count: 2, nested: { seen: true, list: [1, "two"] } },
+      "written back with use_session only",
+    );
 
     const first = await fetch(`${gw.url}/cached/hit`);
     assert.equal(await first.text(), "call 1");
@@ -270,17 +284,22 @@ Deno.test("use_session writes SessionMeta back; responses are cached where cache
   }
 });
 
-Deno.test("disable_virtual_path_blobs refuses blobs only; a broken tyk_js_path library stops nothing", async () => {
+Deno.test("disable_virtual_path_blobs refuses blobs only, absolute and relative files load; a broken tyk_js_path library stops nothing", async () => {
   const upstream = await startUpstream();
   // tyk_js_path is read relative to the working directory, so this test names it by its absolute path
   const dir = await Deno.makeTempDir({ prefix: "portcullis-test-" });
   const gw = await startGateway({
     dir,
     conf: { enable_jsvm: true, disable_virtual_path_blobs: true, tyk_js_path: `${dir}/lib/broken.js` },
-    files: { "plugins/seed.js": SEED_HANDLER, "lib/broken.js": "function broken( {" },
+    files: {
+      "plugins/seed.js": SEED_HANDLER,
+      "plugins/absolute.js": SEED_HANDLER.replace("myVirtualHandler", "fromAbsolute"),
+      "lib/broken.js": "function broken( {",
+    },
     apps: {
       "mixed.json": veApi("mixed", "/mixed/", upstream.url, [
         ve("/file", "myVirtualHandler", { function_source_uri: "plugins/seed.js" }),
+        ve("/absolute", "fromAbsolute", { function_source_uri: `${dir}/plugins/absolute.js` }),
         ve("/blob", "fromBlob", {
           function_source_type: "blob",
           function_source_uri: base64(SEED_HANDLER.replace("myVirtualHandler", "fromBlob")),
@@ -291,6 +310,7 @@ Deno.test("disable_virtual_path_blobs refuses blobs only; a broken tyk_js_path l
   try {
     await gw.waitForLog(/lib\/broken\.js/);
     assert.equal(await (await fetch(`${gw.url}/mixed/file`)).text(), "THIS IS A VIRTUAL RESPONSE");
+    assert.equal(await (await fetch(`${gw.url}/mixed/absolute`)).text(), "THIS IS A VIRTUAL RESPONSE");
     const blob = await fetch(`${gw.url}/mixed/blob`);
     assert.equal(blob.status, 500);
     assert.equal(await blob.text(), VE_ERROR);
@@ -318,6 +338,65 @@ Deno.test("with enable_jsvm false a virtual endpoint is not compiled: the reques
     assert.equal(res.headers.get("x-upstream"), "echo");
     await res.body?.cancel();
     assert.equal(upstream.count(), 1);
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+  }
+});
+
+Deno.test("a Tyk OAS API's virtualEndpoint operations answer from a file or a base64 body", async () => {
+  const upstream = await startUpstream();
+  const operation = (method: string, operationId: string) => ({
+    [method]: { operationId, responses: { "200": { description: "ok" } } },
+  });
+  const gw = await startGateway({
+    conf: { enable_jsvm: true },
+    files: { "plugins/seed.js": SEED_HANDLER },
+    apps: {
+      "pets.json": {
+        openapi: "3.0.3",
+        info: { title: "pets", version: "1.0" },
+        paths: {
+          "/hello": operation("get", "hello"),
+          "/echo": operation("post", "echo"),
+          "/off": operation("get", "off"),
+        },
+        "x-tyk-api-gateway": {
+          info: { id: "pets", name: "pets", state: { active: true } },
+          upstream: { url: upstream.url },
+          server: { listenPath: { value: "/pets/", strip: true } },
+          middleware: {
+            global: { pluginConfig: { data: { enabled: true, value: { foo: "bar" } } } },
+            operations: {
+              hello: {
+                virtualEndpoint: { enabled: true, functionName: "myVirtualHandler", path: "plugins/seed.js" },
+              },
+              echo: {
+                virtualEndpoint: { enabled: true, functionName: "echoRequest", body: base64(HANDLERS) },
+              },
+              off: { virtualEndpoint: { enabled: false, functionName: "thrower", body: base64(HANDLERS) } },
+            },
+          },
+        },
+      },
+    },
+  });
+  try {
+    const hello = await fetch(`${gw.url}/pets/hello`);
+    assert.equal(hello.status, 200);
+    assert.equal(await hello.text(), "THIS IS A VIRTUAL RESPONSE");
+    assert.equal(hello.headers.get("x-test"), "virtual-header");
+
+    const echo = await fetch(`${gw.url}/pets/echo`, { method: "POST", body: "in" });
+    assert.equal(echo.status, 201);
+    const seen = await echo.json();
+    assert.equal(seen.request.Body, "in");
+    assert.deepEqual(seen.config.config_data, { foo: "bar" }, "pluginConfig.data reaches the function");
+    assert.equal(upstream.count(), 0);
+
+    const off = await fetch(`${gw.url}/pets/off`);
+    assert.equal(off.headers.get("x-upstream"), "echo", "a disabled virtualEndpoint is proxied");
+    await off.body?.cancel();
   } finally {
     await gw.stop();
     await upstream.stop();
