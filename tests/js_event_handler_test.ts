@@ -1,6 +1,7 @@
 /** End to end: JS event handlers (`eh_dynamic_handler`) on the event bus of a real gateway. */
 import assert from "node:assert/strict";
 import { startGateway, tokenApi } from "./support/gateway.ts";
+import { createKey, keySession, statuses } from "./support/keys.ts";
 import { startRawHttpServer } from "./support/raw_http_server.ts";
 import { startUpstream } from "./support/upstream.ts";
 
@@ -105,6 +106,75 @@ Deno.test("JS event handlers run after the request, keep their globals, may call
     assert.ok(performance.now() - started < 1500);
     await sink.waitUntil(() => sink.requests.length === 3, 10_000);
     assert.equal(JSON.parse(sink.requests[2].text()).count, 3, "the looping handler did not reset this one");
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+  }
+});
+
+Deno.test("JS event handlers receive rate limit and quota events, and a Tyk OAS API's custom handler auth failures", async () => {
+  await using sink = await startRawHttpServer();
+  const upstream = await startUpstream();
+  const onLimits = [handler("sampleHandler", "events/sample.js")];
+  const gw = await startGateway({
+    conf: { enable_jsvm: true },
+    files: { "events/sample.js": reporter(sink.url) },
+    apps: {
+      "limited.json": tokenApi("limited", "/limited/", upstream.url, {
+        event_handlers: { events: { RatelimitExceeded: onLimits, QuotaExceeded: onLimits } },
+      }),
+      "pets.json": {
+        openapi: "3.0.3",
+        info: { title: "pets", version: "1.0" },
+        paths: {},
+        components: {
+          securitySchemes: { authToken: { type: "apiKey", in: "header", name: "Authorization" } },
+        },
+        security: [{ authToken: [] }],
+        "x-tyk-api-gateway": {
+          info: { id: "pets", name: "pets", state: { active: true } },
+          upstream: { url: upstream.url },
+          server: {
+            listenPath: { value: "/pets/", strip: true },
+            authentication: { enabled: true, securitySchemes: { authToken: { enabled: true } } },
+            eventHandlers: [{
+              enabled: true,
+              trigger: "AuthFailure",
+              type: "custom",
+              id: "report",
+              name: "report",
+              functionName: "sampleHandler",
+              path: "events/sample.js",
+            }],
+          },
+        },
+      },
+    },
+  });
+  try {
+    const limited = await createKey(gw, keySession(["limited"], { rate: 1, per: 60 }));
+    assert.deepEqual(await statuses(`${gw.url}/limited/rate`, 2, limited), [200, 429]);
+    await sink.waitUntil(() => sink.requests.length === 1, 10_000);
+    const quota = await createKey(gw, keySession(["limited"], { quota_max: 1, quota_renewal_rate: 60 }));
+    assert.deepEqual(await statuses(`${gw.url}/limited/quota`, 2, quota), [200, 403]);
+    await sink.waitUntil(() => sink.requests.length === 2, 10_000);
+    assert.deepEqual(await statuses(`${gw.url}/pets/x`, 1, "no-such-key"), [403]);
+    await sink.waitUntil(() => sink.requests.length === 3, 10_000);
+
+    const [rate, quotaEvent, auth] = sink.requests.map((r) => JSON.parse(r.text()));
+    assert.equal(rate.EventType, "RatelimitExceeded");
+    assert.equal(rate.EventMetaData.Message, "Rate Limit Exceeded");
+    assert.equal(rate.EventMetaData.Path, "/limited/rate");
+    assert.equal(rate.EventMetaData.Key, limited);
+    assert.deepEqual(rate.context, { APIID: "limited", OrgID: "default" });
+    assert.equal(quotaEvent.EventType, "QuotaExceeded");
+    assert.equal(quotaEvent.EventMetaData.Message, "Key Quota Limit Exceeded");
+    assert.equal(quotaEvent.EventMetaData.Key, quota);
+    assert.equal(quotaEvent.count, 2, "one sandbox per handler of an API, whichever event it is on");
+    assert.equal(auth.EventType, "AuthFailure");
+    assert.equal(auth.EventMetaData.Key, "no-such-key");
+    assert.equal(auth.count, 1, "another API's handler has its own globals");
+    assert.deepEqual(auth.context, { APIID: "pets", OrgID: "" });
   } finally {
     await gw.stop();
     await upstream.stop();

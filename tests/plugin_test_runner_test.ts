@@ -61,6 +61,23 @@ sampleMiddleware.NewProcessRequest(function(request, session, config) {
 });
 `;
 
+const SNAKE_CASE_OVERRIDES = `var testJSVMData = new TykJS.TykMiddleware.NewMiddleware({});
+
+testJSVMData.NewProcessRequest(function(request, session, config) {
+  // Logic to determine if the request should be overridden
+  if (someCondition) {
+      request.ReturnOverrides.response_code = 403;
+      request.ReturnOverrides.response_body = "Access Denied";
+      request.ReturnOverrides.headers = {"X-Error": "the-condition"};
+      // This stops the request from proceeding to the upstream
+  }
+	return testJSVMData.ReturnData(request, session.meta_data);
+});
+`;
+
+/** The documented example's condition, which it leaves to the reader. */
+const SOME_CONDITION = "var someCondition = true;\n";
+
 const EDITS = `var edits = new TykJS.TykMiddleware.NewMiddleware({});
 edits.NewProcessRequest(function (request, session, spec) {
   request.SetHeaders["X-Method"] = request.Method + " " + request.URL + " " + request.Headers["X-In"][0];
@@ -134,6 +151,26 @@ Deno.test("POST /tyk/plugins/test runs Tyk's examples and reports edits, logs, s
       ResponseHeaders: { "X-Foo": "Bar", "X-Baz": "Qux" },
       OverrideError: false,
     });
+
+    const snake = await runnerCall(gw, {
+      code: SOME_CONDITION + SNAKE_CASE_OVERRIDES,
+      hook_type: "pre",
+      org_id: "o",
+    });
+    assert.deepEqual(snake.json.request_after.ReturnOverrides, {
+      ResponseCode: 403,
+      ResponseError: "",
+      ResponseBody: "Access Denied",
+      ResponseHeaders: { "X-Error": "the-condition" },
+      OverrideError: false,
+    }, "the documented snake_case keys");
+    const undefinedCondition = await runnerCall(gw, {
+      code: SNAKE_CASE_OVERRIDES,
+      hook_type: "pre",
+      org_id: "o",
+    });
+    assert.equal(undefinedCondition.json.error.type, "runtime");
+    assert.match(undefinedCondition.json.error.message, /someCondition is not defined/);
 
     const config = await runnerCall(gw, {
       code: CONFIG_DATA,
@@ -302,6 +339,13 @@ Deno.test("deno task plugin-test prints the endpoint's JSON for Tyk's examples a
 
     const overrides = await cli([file("overrides.js", RETURN_OVERRIDES), "--hook=pre"]);
     assert.equal(JSON.parse(overrides.stdout).request_after.ReturnOverrides.ResponseError, "Foobarbaz");
+
+    const snake = await cli([file("snake.js", SOME_CONDITION + SNAKE_CASE_OVERRIDES), "--hook", "pre"]);
+    assert.equal(snake.code, 0, snake.stderr);
+    assert.equal(JSON.parse(snake.stdout).request_after.ReturnOverrides.ResponseBody, "Access Denied");
+    const unset = await cli([file("unset.js", SNAKE_CASE_OVERRIDES), "--hook", "pre"]);
+    assert.equal(unset.code, 1, "a plugin that throws");
+    assert.equal(JSON.parse(unset.stdout).error.type, "runtime");
 
     const broken = await cli([file("broken.js", "var broken = ;"), "--hook", "pre"]);
     assert.equal(broken.code, 1);
