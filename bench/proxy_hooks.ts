@@ -12,26 +12,14 @@
  * machine this cancels the drift that makes two separate medians differ by more than a hook costs.
  */
 import { keylessApi, startGateway } from "../tests/support/gateway.ts";
+import { HOOK_FILES, hookedApi } from "./_hooked_api.ts";
 import { startOkUpstream } from "./_upstream.ts";
-import { machineLine, median, wrk } from "./_wrk.ts";
+import { machineLine, median, option, wrk } from "./_wrk.ts";
 import { cpuPerRequest, type ThreadCpu } from "./_cpu.ts";
 
-const args = Deno.args;
-const option = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const SECONDS = option("seconds", 5);
-const ROUNDS = option("rounds", 3);
-const PAIRS = option("pairs", 20_000);
-
-const HOOK = (name: string) =>
-  `var ${name} = new TykJS.TykMiddleware.NewMiddleware({});
-${name}.NewProcessRequest(function (request, session, spec) {
-  request.SetHeaders["X-${name}"] = "1";
-  return ${name}.ReturnData(request, {});
-});
-`;
+const SECONDS = Number(option("seconds", "5"));
+const ROUNDS = Number(option("rounds", "3"));
+const PAIRS = Number(option("pairs", "20000"));
 
 const VIRTUAL = `function answer(request, session, config) {
   return TykJsResponse({
@@ -48,20 +36,12 @@ const target = upstream.url;
 const gw = await startGateway({
   conf: { enable_jsvm: true, log_level: "warn" },
   files: {
-    "plugins/preHook.js": HOOK("preHook"),
-    "plugins/postHook.js": HOOK("postHook"),
+    ...HOOK_FILES,
     "plugins/virtual.js": VIRTUAL,
   },
   apps: {
     "plain.json": keylessApi("plain", "/plain/", target),
-    "hooks.json": {
-      ...keylessApi("hooks", "/hooks/", target),
-      custom_middleware: {
-        driver: "otto",
-        pre: [{ name: "preHook", path: "plugins/preHook.js" }],
-        post: [{ name: "postHook", path: "plugins/postHook.js" }],
-      },
-    },
+    "hooks.json": hookedApi("hooks", "/hooks/", target),
     "virtual.json": keylessApi("virtual", "/virtual/", target, {
       version_data: {
         not_versioned: true,
