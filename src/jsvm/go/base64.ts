@@ -2,10 +2,8 @@
  * Base64 as Go's `encoding/base64` StdEncoding does it, for the bodies and inline code that cross the
  * JSVM boundary.
  *
- * Runs on both sides. Inside the sandbox it runs after plugin code (`sandbox/request_hook.ts`) and may use
- * built-ins directly, not the saved ones of `sandbox/_primordials.ts`: there it only shapes the calling
- * plugin's own result, built-ins a plugin replaces are put back after each call, and the gateway checks
- * whatever comes back.
+ * Runs on both sides; inside the sandbox, after plugin code (`sandbox/request_hook.ts`), with built-ins used
+ * directly, as `sandbox/_primordials.ts` allows for code that only shapes a plugin's own result.
  */
 
 const STD_ALPHABET = /^[A-Za-z0-9+/]*={0,2}$/;

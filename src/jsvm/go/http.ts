@@ -2,10 +2,8 @@
  * The two pieces of Go's `net/http` that plugins can observe: canonical header names and the
  * Content-Type Go's server sniffs for a response written without one.
  *
- * Runs on both sides. Inside the sandbox it runs after plugin code (`sandbox/request_hook.ts`) and may use
- * built-ins directly, not the saved ones of `sandbox/_primordials.ts`: there it only shapes the calling
- * plugin's own result, built-ins a plugin replaces are put back after each call, and the gateway checks
- * whatever comes back.
+ * Runs on both sides; inside the sandbox, after plugin code (`sandbox/request_hook.ts`), with built-ins used
+ * directly, as `sandbox/_primordials.ts` allows for code that only shapes a plugin's own result.
  */
 
 /** Bytes Go accepts in a header name (RFC 7230 token characters). */

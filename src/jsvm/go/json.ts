@@ -4,10 +4,8 @@
  * are ignored, `null` leaves the zero value and every type mismatch fails the whole decode. The hook
  * result's structs are in `sandbox/hook_result.ts`.
  *
- * Runs inside the sandbox, after plugin code (`sandbox/hook_result.ts`), and may use built-ins
- * directly, not the saved ones of `sandbox/_primordials.ts`: there it only shapes the calling
- * plugin's own result, built-ins a plugin replaces are put back after each call, and the gateway checks
- * whatever comes back.
+ * Runs inside the sandbox, after plugin code (`sandbox/hook_result.ts`), with built-ins used directly, as
+ * `sandbox/_primordials.ts` allows for code that only shapes a plugin's own result.
  */
 
 /** A Go type the decoder fills; build them with the `GO_*` constants and `go*()` helpers below. */

@@ -2,10 +2,8 @@
  * URLs and query strings the way Go's `net/url` reads and writes them, so a JS hook's `URL`, `Params`
  * and `AddParams` edits reach the upstream exactly as they would through Tyk.
  *
- * Runs inside the sandbox, after plugin code (`sandbox/request_hook.ts`), and may use built-ins
- * directly, not the saved ones of `sandbox/_primordials.ts`: there it only shapes the calling
- * plugin's own result, built-ins a plugin replaces are put back after each call, and the gateway checks
- * whatever comes back.
+ * Runs inside the sandbox, after plugin code (`sandbox/request_hook.ts`), with built-ins used directly, as
+ * `sandbox/_primordials.ts` allows for code that only shapes a plugin's own result.
  */
 
 const ENCODER = new TextEncoder();

@@ -2,6 +2,10 @@
  * Built-ins saved when the sandbox starts, before any plugin code runs, so that a plugin replacing
  * `JSON.parse`, `String.prototype.split` or `Array.prototype.push` cannot change what the sandbox's own
  * code does. Methods are "uncurried": `StringPrototypeSlice(s, 1)` instead of `s.slice(1)`.
+ *
+ * Code that runs after a plugin's call and only shapes that plugin's own result (the `jsvm/go/` helpers,
+ * used by `request_hook.ts` and `hook_result.ts`) may use built-ins directly: built-ins a plugin replaces
+ * are put back after each call, and the gateway checks whatever comes back.
  */
 
 const { apply, bind, call } = Function.prototype;
