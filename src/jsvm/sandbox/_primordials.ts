@@ -59,6 +59,7 @@ export const StringPrototypeSplit = uncurryThis(
   String.prototype.split as (this: string, separator: string) => string[],
 );
 export const StringFromCodePoint = String.fromCodePoint;
+export const StringFromCharCode = String.fromCharCode;
 export const NumberParseInt = Number.parseInt;
 export const ArrayPrototypeJoin = uncurryThis(Array.prototype.join);
 export const RegExpPrototypeExec = uncurryThis(RegExp.prototype.exec);
@@ -86,6 +87,7 @@ export const AtomicsNotify = Atomics.notify;
 export const PerformanceNow = performance.now.bind(performance);
 export const SafeInt32Array = Int32Array;
 export const SafeUint8Array = Uint8Array;
+export const SafeUint16Array = Uint16Array;
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();

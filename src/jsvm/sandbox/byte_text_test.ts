@@ -45,3 +45,21 @@ Deno.test("textToBytes() keeps surrogate pairs and writes other lone surrogates 
   assert.deepEqual(textToBytes("a\ud800b"), utf8("a\ufffdb"));
   assert.deepEqual(textToBytes("\udc7f"), utf8("\ufffd"));
 });
+
+Deno.test("bytesToText() reads two-, three- and four-byte characters beside invalid bytes", () => {
+  const bytes = new Uint8Array([...utf8("é€😀"), 0xff, ...utf8("ß"), 0xf0, 0x9f, ...utf8("🙂")]);
+  assert.equal(bytesToText(bytes), "é€😀\udcffß\udcf0\udc9f🙂");
+  assert.deepEqual(textToBytes(bytesToText(bytes)), bytes);
+});
+
+Deno.test("bytesToText() and textToBytes() keep every byte of a large binary body", () => {
+  // longer than the chunk bytesToText turns into text at once (8192 units), a character across its end
+  const bytes = new Uint8Array(50_000);
+  for (let i = 0; i < 8191; i++) bytes[i] = i % 2 === 0 ? 0x61 : 0xff; // one unit per byte
+  bytes.set(utf8("😀"), 8191);
+  let seed = 11;
+  for (let i = 8195; i < bytes.length; i++) bytes[i] = seed = (seed * 1103515245 + 12345) & 0xff;
+  const text = bytesToText(bytes);
+  assert.equal(text.slice(8189, 8193), "\udcffa😀");
+  assert.deepEqual(textToBytes(text), bytes);
+});
