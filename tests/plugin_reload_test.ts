@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startGateway, tokenApi } from "./support/gateway.ts";
+import { keylessApi, startGateway, tokenApi, withPlugins } from "./support/gateway.ts";
+import { startRawHttpServer } from "./support/raw_http_server.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
 import { waitUntil } from "./support/wait_until.ts";
 
@@ -166,6 +167,100 @@ Deno.test("plugins that fail to load are counted in the reload log line, named a
     const res = await fetch(`${gw.url}/bad/`);
     assert.equal(res.status, 200);
     await res.body?.cancel();
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+  }
+});
+
+/** A virtual endpoint, a response hook and a JS event handler, each telling which version `n` of it ran. */
+function versioned(n: number, sink: string): Record<string, string> {
+  return {
+    "plugins/answer.js": `function answer(request, session, config) {
+  return TykJsResponse({ Body: "virtual v${n}", Code: 200 }, {});
+}
+`,
+    "plugins/stamp.js": `var stamp = new TykJS.TykMiddleware.NewMiddleware({});
+stamp.NewProcessResponse(function (response, request, session, spec) {
+  response.SetHeaders["X-Stamp"] = "v${n}";
+  return stamp.ReturnResponseData(response, {});
+});
+`,
+    "events/report.js": `var report = new TykJS.TykEventHandlers.NewEventHandler({});
+report.NewHandler(function (event, context) {
+  TykMakeHttpRequest(JSON.stringify({ Method: "POST", Domain: "${sink}", Resource: "/v${n}", Body: event.EventType }));
+});
+`,
+  };
+}
+
+Deno.test("/tyk/reload serves edited virtual endpoint, response hook and JS event handler files of unchanged APIs", async () => {
+  await using sink = await startRawHttpServer();
+  const upstream = await startUpstream();
+  const gw = await startGateway({
+    conf: JSVM,
+    files: versioned(1, sink.url),
+    apps: {
+      "ve.json": withPlugins(
+        keylessApi("ve", "/ve/", upstream.url, {
+          version_data: {
+            not_versioned: true,
+            versions: {
+              Default: {
+                name: "Default",
+                use_extended_paths: true,
+                extended_paths: {
+                  virtual: [{
+                    path: "/answer",
+                    method: "GET",
+                    response_function_name: "answer",
+                    function_source_type: "file",
+                    function_source_uri: "plugins/answer.js",
+                  }],
+                },
+              },
+            },
+          },
+        }),
+        { response: [{ name: "stamp", path: "plugins/stamp.js" }] },
+      ),
+      "tok.json": tokenApi("tok", "/tok/", upstream.url, {
+        event_handlers: {
+          events: {
+            AuthFailure: [{
+              handler_name: "eh_dynamic_handler",
+              handler_meta: { name: "report", path: "events/report.js" },
+            }],
+          },
+        },
+      }),
+    },
+  });
+  try {
+    const served = async () => {
+      const res = await fetch(`${gw.url}/ve/answer`);
+      return [await res.text(), res.headers.get("x-stamp")];
+    };
+    const reported = async (n: number) => {
+      const res = await fetch(`${gw.url}/tok/x`, { headers: { authorization: "unknown" } });
+      assert.equal(res.status, 403);
+      await res.body?.cancel();
+      await sink.waitUntil(() => sink.requests.length === n, 10_000);
+      return sink.requests[n - 1].target;
+    };
+    assert.deepEqual(await served(), ["virtual v1", "v1"]);
+    assert.equal(await reported(1), "/v1");
+
+    for (const [path, text] of Object.entries(versioned(2, sink.url))) {
+      await Deno.writeTextFile(join(gw.dir, path), text);
+    }
+    await (await gw.admin("/tyk/reload?block=true")).body?.cancel();
+    assert.deepEqual(await served(), ["virtual v2", "v2"]);
+    assert.equal(
+      await reported(2),
+      "/v2",
+      "Tyk loses the handlers of unchanged APIs on reload; here they are re-read",
+    );
   } finally {
     await gw.stop();
     await upstream.stop();
