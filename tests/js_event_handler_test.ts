@@ -1,5 +1,6 @@
 /** End to end: JS event handlers (`eh_dynamic_handler`) on the event bus of a real gateway. */
 import assert from "node:assert/strict";
+import { base64Text } from "./support/base64.ts";
 import { startGateway, tokenApi } from "./support/gateway.ts";
 import { createKey, keySession, statuses } from "./support/keys.ts";
 import { startRawHttpServer } from "./support/raw_http_server.ts";
@@ -170,6 +171,9 @@ Deno.test("JS event handlers receive rate limit and quota events, and a Tyk OAS 
     assert.equal(rate.EventMetaData.Message, "Rate Limit Exceeded");
     assert.equal(rate.EventMetaData.Path, "/limited/rate");
     assert.equal(rate.EventMetaData.Key, limited);
+    assert.equal(rate.EventMetaData.Origin, "127.0.0.1");
+    const wire = base64Text(rate.EventMetaData.OriginatingRequest);
+    assert.ok(wire.startsWith("GET /limited/rate HTTP/1.1\r\n"), wire);
     assert.deepEqual(rate.context, { APIID: "limited", OrgID: "default" });
     assert.equal(quotaEvent.EventType, "QuotaExceeded");
     assert.equal(quotaEvent.EventMetaData.Message, "Key Quota Limit Exceeded");
