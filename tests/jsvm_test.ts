@@ -7,64 +7,15 @@ import { statusOf } from "./support/http.ts";
 import { startRawHttpServer } from "./support/raw_http_server.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
 import { base64Text } from "./support/base64.ts";
+import {
+  CONFIG_DATA,
+  RETURN_OVERRIDES,
+  SAMPLE_MIDDLEWARE,
+  SNAKE_CASE_OVERRIDES,
+  SOME_CONDITION,
+} from "./support/tyk_examples.ts";
 
 const JSVM = { enable_jsvm: true, jsvm_timeout: 2 };
-
-// Tyk's documented sample plugin, verbatim (it calls console.log, which Tyk lacks: see docs/differences.md)
-const SAMPLE_MIDDLEWARE = `/* --- sampleMiddleware.js --- */
-
-// Create your middleware object
-var sampleMiddleware = new TykJS.TykMiddleware.NewMiddleware({});
-
-// Initialise it with your functionality by passing a closure that accepts two objects
-// into the NewProcessRequest() function:
-sampleMiddleware.NewProcessRequest(function(request, session, spec) {
-
-  console.log("This middleware does nothing, but will print this to your terminal.")
-
-  // You MUST return both the request and session metadata
-  return sampleMiddleware.ReturnData(request, session.meta_data);
-});
-`;
-
-// Tyk's documented ReturnOverrides example, verbatim
-const RETURN_OVERRIDES = `var testJSVMData = new TykJS.TykMiddleware.NewMiddleware({});
-
-testJSVMData.NewProcessRequest(function(request, session, config) {
-	request.ReturnOverrides.ResponseError = "Foobarbaz"
-  request.ReturnOverrides.ResponseBody = "Foobar"
-	request.ReturnOverrides.ResponseCode = 200
-	request.ReturnOverrides.ResponseHeaders = {
-		"X-Foo": "Bar",
-		"X-Baz": "Qux"
-	}
-	return testJSVMData.ReturnData(request, {});
-});
-`;
-
-// Tyk's documented snake_case example (see docs/differences.md), with its someCondition defined
-const SNAKE_CASE = `var someCondition = true;
-var testJSVMData = new TykJS.TykMiddleware.NewMiddleware({});
-
-testJSVMData.NewProcessRequest(function(request, session, config) {
-  // Logic to determine if the request should be overridden
-  if (someCondition) {
-      request.ReturnOverrides.response_code = 403;
-      request.ReturnOverrides.response_body = "Access Denied";
-      request.ReturnOverrides.headers = {"X-Error": "the-condition"};
-      // This stops the request from proceeding to the upstream
-  }
-	return testJSVMData.ReturnData(request, session.meta_data);
-});
-`;
-
-// Tyk's documented config_data example, verbatim
-const CONFIG_DATA = `var testJSVMData = new TykJS.TykMiddleware.NewMiddleware({});
-testJSVMData.NewProcessRequest(function(request, session, spec) {
-  request.SetHeaders["data-foo"] = spec.config_data.foo;
-  return testJSVMData.ReturnData(request, {});
-});
-`;
 
 Deno.test("Tyk's documented examples run unchanged", async () => {
   const upstream = await startUpstream();
@@ -73,7 +24,7 @@ Deno.test("Tyk's documented examples run unchanged", async () => {
     files: {
       "plugins/sampleMiddleware.js": SAMPLE_MIDDLEWARE,
       "plugins/overrides.js": RETURN_OVERRIDES,
-      "plugins/snake.js": SNAKE_CASE,
+      "plugins/snake.js": SOME_CONDITION + SNAKE_CASE_OVERRIDES,
       "plugins/configData.js": CONFIG_DATA,
     },
     apps: {

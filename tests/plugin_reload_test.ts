@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { keylessApi, startGateway, tokenApi, withPlugins } from "./support/gateway.ts";
+import { defaultVersion, keylessApi, startGateway, tokenApi, withPlugins } from "./support/gateway.ts";
 import { startRawHttpServer } from "./support/raw_http_server.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
 import { waitUntil } from "./support/wait_until.ts";
@@ -203,24 +203,15 @@ Deno.test("/tyk/reload serves edited virtual endpoint, response hook and JS even
     apps: {
       "ve.json": withPlugins(
         keylessApi("ve", "/ve/", upstream.url, {
-          version_data: {
-            not_versioned: true,
-            versions: {
-              Default: {
-                name: "Default",
-                use_extended_paths: true,
-                extended_paths: {
-                  virtual: [{
-                    path: "/answer",
-                    method: "GET",
-                    response_function_name: "answer",
-                    function_source_type: "file",
-                    function_source_uri: "plugins/answer.js",
-                  }],
-                },
-              },
-            },
-          },
+          ...defaultVersion({
+            virtual: [{
+              path: "/answer",
+              method: "GET",
+              response_function_name: "answer",
+              function_source_type: "file",
+              function_source_uri: "plugins/answer.js",
+            }],
+          }),
         }),
         { response: [{ name: "stamp", path: "plugins/stamp.js" }] },
       ),

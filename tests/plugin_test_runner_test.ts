@@ -5,78 +5,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startGateway, type TestGateway } from "./support/gateway.ts";
+import {
+  CONFIG_DATA,
+  RETURN_OVERRIDES,
+  SAMPLE_MIDDLEWARE,
+  SCRIPTING_GUIDE,
+  SNAKE_CASE_OVERRIDES,
+  SOME_CONDITION,
+} from "./support/tyk_examples.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-
-// Tyk's documented examples, verbatim
-const SAMPLE_MIDDLEWARE = `/* --- sampleMiddleware.js --- */
-
-// Create your middleware object
-var sampleMiddleware = new TykJS.TykMiddleware.NewMiddleware({});
-
-// Initialise it with your functionality by passing a closure that accepts two objects
-// into the NewProcessRequest() function:
-sampleMiddleware.NewProcessRequest(function(request, session, spec) {
-
-  console.log("This middleware does nothing, but will print this to your terminal.")
-
-  // You MUST return both the request and session metadata
-  return sampleMiddleware.ReturnData(request, session.meta_data);
-});
-`;
-
-const RETURN_OVERRIDES = `var testJSVMData = new TykJS.TykMiddleware.NewMiddleware({});
-
-testJSVMData.NewProcessRequest(function(request, session, config) {
-	request.ReturnOverrides.ResponseError = "Foobarbaz"
-  request.ReturnOverrides.ResponseBody = "Foobar"
-	request.ReturnOverrides.ResponseCode = 200
-	request.ReturnOverrides.ResponseHeaders = {
-		"X-Foo": "Bar",
-		"X-Baz": "Qux"
-	}
-	return testJSVMData.ReturnData(request, {});
-});
-`;
-
-const CONFIG_DATA = `var testJSVMData = new TykJS.TykMiddleware.NewMiddleware({});
-testJSVMData.NewProcessRequest(function(request, session, spec) {
-  request.SetHeaders["data-foo"] = spec.config_data.foo;
-  return testJSVMData.ReturnData(request, {});
-});
-`;
-
-const SCRIPTING_GUIDE = `/* --- sampleMiddleware.js --- */
-
-// Create new middleware object
-var sampleMiddleware = new TykJS.TykMiddleware.NewMiddleware({});
-
-// Initialise the object with your functionality by passing a closure that accepts
-// two objects into the NewProcessRequest() function:
-sampleMiddleware.NewProcessRequest(function(request, session, config) {
-    log("This middleware does nothing, but will print this to your terminal.")
-
-    // You MUST return both the request and session metadata
-    return sampleMiddleware.ReturnData(request, session.meta_data);
-});
-`;
-
-const SNAKE_CASE_OVERRIDES = `var testJSVMData = new TykJS.TykMiddleware.NewMiddleware({});
-
-testJSVMData.NewProcessRequest(function(request, session, config) {
-  // Logic to determine if the request should be overridden
-  if (someCondition) {
-      request.ReturnOverrides.response_code = 403;
-      request.ReturnOverrides.response_body = "Access Denied";
-      request.ReturnOverrides.headers = {"X-Error": "the-condition"};
-      // This stops the request from proceeding to the upstream
-  }
-	return testJSVMData.ReturnData(request, session.meta_data);
-});
-`;
-
-/** The documented example's condition, which it leaves to the reader. */
-const SOME_CONDITION = "var someCondition = true;\n";
 
 const EDITS = `var edits = new TykJS.TykMiddleware.NewMiddleware({});
 edits.NewProcessRequest(function (request, session, spec) {

@@ -1,6 +1,6 @@
 /** End to end: JS response hooks (`custom_middleware.response`) through the real gateway and real Workers. */
 import assert from "node:assert/strict";
-import { keylessApi, startGateway, withPlugins } from "./support/gateway.ts";
+import { defaultVersion, keylessApi, startGateway, withPlugins } from "./support/gateway.ts";
 import { rawRequest, statusOf } from "./support/http.ts";
 import { startRawHttpServer } from "./support/raw_http_server.ts";
 import { startUpstream } from "./support/upstream.ts";
@@ -121,24 +121,15 @@ Deno.test("response hooks run after post hooks' and virtual endpoints' answers, 
     apps: {
       "hooked.json": withPlugins(
         keylessApi("hooked", "/hooked/", upstream.url, {
-          version_data: {
-            not_versioned: true,
-            versions: {
-              Default: {
-                name: "Default",
-                use_extended_paths: true,
-                extended_paths: {
-                  virtual: [{
-                    path: "/virtual",
-                    method: "GET",
-                    response_function_name: "virtualAnswer",
-                    function_source_type: "file",
-                    function_source_uri: "plugins/virtual.js",
-                  }],
-                },
-              },
-            },
-          },
+          ...defaultVersion({
+            virtual: [{
+              path: "/virtual",
+              method: "GET",
+              response_function_name: "virtualAnswer",
+              function_source_type: "file",
+              function_source_uri: "plugins/virtual.js",
+            }],
+          }),
         }),
         {
           pre: [{ name: "preForced", path: "plugins/preForced.js" }],

@@ -1,6 +1,6 @@
 /** End to end: `await TykFetch(request)` in async plugins (driver `javascript`) through the real gateway. */
 import assert from "node:assert/strict";
-import { keylessApi, startGateway, withPlugins } from "./support/gateway.ts";
+import { defaultVersion, keylessApi, startGateway, withPlugins } from "./support/gateway.ts";
 import { statusOf } from "./support/http.ts";
 import { type RawHttpServer, startRawHttpServer } from "./support/raw_http_server.ts";
 import { type Echo, startUpstream } from "./support/upstream.ts";
@@ -74,24 +74,15 @@ Deno.test("TykFetch: parallel requests, TykMakeHttpRequest's shape, http(s) only
       }),
       "ve.json": keylessApi("ve", "/ve/", upstream.url, {
         custom_middleware: { driver: "javascript" },
-        version_data: {
-          not_versioned: true,
-          versions: {
-            Default: {
-              name: "Default",
-              use_extended_paths: true,
-              extended_paths: {
-                virtual: [{
-                  path: "/answer",
-                  method: "GET",
-                  response_function_name: "fetchedAnswer",
-                  function_source_type: "file",
-                  function_source_uri: "plugins/virtual.js",
-                }],
-              },
-            },
-          },
-        },
+        ...defaultVersion({
+          virtual: [{
+            path: "/answer",
+            method: "GET",
+            response_function_name: "fetchedAnswer",
+            function_source_type: "file",
+            function_source_uri: "plugins/virtual.js",
+          }],
+        }),
       }),
     },
   });

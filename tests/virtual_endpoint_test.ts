@@ -1,6 +1,6 @@
 /** End to end: JS virtual endpoints through the real gateway process, real Workers and a real upstream. */
 import assert from "node:assert/strict";
-import { keylessApi, startGateway, tokenApi, withPlugins } from "./support/gateway.ts";
+import { defaultVersion, keylessApi, startGateway, tokenApi, withPlugins } from "./support/gateway.ts";
 import { statusOf } from "./support/http.ts";
 import { startUpstream } from "./support/upstream.ts";
 import { base64 } from "./support/base64.ts";
@@ -59,13 +59,7 @@ postHook.NewProcessRequest(function (request, session, spec) {
 
 /** A keyless API whose Default version has these virtual endpoints. */
 function veApi(apiId: string, listenPath: string, target: string, virtual: unknown[], extra = {}) {
-  return keylessApi(apiId, listenPath, target, {
-    version_data: {
-      not_versioned: true,
-      versions: { Default: { name: "Default", use_extended_paths: true, extended_paths: { virtual } } },
-    },
-    ...extra,
-  });
+  return keylessApi(apiId, listenPath, target, { ...defaultVersion({ virtual }), ...extra });
 }
 
 function ve(path: string, fn: string, extra: Record<string, unknown> = {}) {
@@ -193,39 +187,21 @@ Deno.test("use_session writes SessionMeta back; responses are cached where cache
     files: { "plugins/handlers.js": HANDLERS },
     apps: {
       "meta.json": tokenApi("meta", "/meta/", upstream.url, {
-        version_data: {
-          not_versioned: true,
-          versions: {
-            Default: {
-              name: "Default",
-              use_extended_paths: true,
-              extended_paths: {
-                virtual: [ve("/count", "withMeta", { use_session: true }), ve("/peek", "peek")],
-              },
-            },
-          },
-        },
+        ...defaultVersion({
+          virtual: [ve("/count", "withMeta", { use_session: true }), ve("/peek", "peek")],
+        }),
       }),
       "cached.json": keylessApi("cached", "/cached/", upstream.url, {
         cache_options: { enable_cache: true, cache_timeout: 60 },
-        version_data: {
-          not_versioned: true,
-          versions: {
-            Default: {
-              name: "Default",
-              use_extended_paths: true,
-              extended_paths: {
-                virtual: [
-                  ve("/hit", "counted"),
-                  ve("/fail", "counted"),
-                  ve("/throw", "thrower"),
-                  ve("/plain", "counted"),
-                ],
-                cache: ["/hit", "/fail", "/throw"],
-              },
-            },
-          },
-        },
+        ...defaultVersion({
+          virtual: [
+            ve("/hit", "counted"),
+            ve("/fail", "counted"),
+            ve("/throw", "thrower"),
+            ve("/plain", "counted"),
+          ],
+          cache: ["/hit", "/fail", "/throw"],
+        }),
       }),
     },
   });

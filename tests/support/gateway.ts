@@ -232,6 +232,16 @@ export function tokenApi(
   });
 }
 
+/** The `version_data` of an unversioned API whose Default version has these `extended_paths`. */
+export function defaultVersion(extendedPaths: Record<string, unknown>) {
+  return {
+    version_data: {
+      not_versioned: true,
+      versions: { Default: { name: "Default", use_extended_paths: true, extended_paths: extendedPaths } },
+    },
+  };
+}
+
 /** `def` with a `custom_middleware` block (driver otto unless `middleware` names one) and `extra` fields. */
 export function withPlugins(
   def: Record<string, unknown>,
