@@ -3,7 +3,7 @@
 #
 # deno compile embeds the program into a copy of the Deno runtime ("denort"), which it normally downloads
 # from the internet. Where that download is not reachable, point DENORT_BIN at a denort binary of the same
-# Deno version (2.9.6), e.g. one copied from a machine with internet access:
+# Deno version, e.g. one copied from a machine with internet access:
 #   DENORT_BIN=/path/to/denort ./compile.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,11 +11,24 @@ cd "$(dirname "$0")"
 DENO=${DENO:-deno}
 command -v "$DENO" >/dev/null 2>&1 || DENO="npx -y deno@2.9.6"
 OUT=${OUT:-dist/portcullis}
-mkdir -p "$(dirname "$OUT")"
+VERSION=$($DENO eval --no-remote 'console.log(Deno.version.deno)')
+ASSET="denort-$($DENO eval --no-remote 'console.log(Deno.build.target)').zip"
 
-if [ -n "${DENORT_BIN:-}" ] && [ ! -x "$DENORT_BIN" ]; then
-  echo "compile.sh: DENORT_BIN=$DENORT_BIN is not an executable file" >&2
-  exit 1
+# What the build needs, said before anything is built
+if [ -n "${DENORT_BIN:-}" ]; then
+  if [ ! -e "$DENORT_BIN" ]; then
+    echo "compile.sh: DENORT_BIN=$DENORT_BIN does not exist. Point it at a denort executable of Deno $VERSION" \
+      "(file $ASSET of https://github.com/denoland/deno/releases/tag/v$VERSION), or unset it to download one." >&2
+    exit 1
+  fi
+  if [ ! -f "$DENORT_BIN" ] || [ ! -x "$DENORT_BIN" ]; then
+    echo "compile.sh: DENORT_BIN=$DENORT_BIN is not an executable file (a denort of Deno $VERSION is needed)." >&2
+    exit 1
+  fi
+  echo "compile.sh: building $OUT on the Deno runtime DENORT_BIN=$DENORT_BIN (no internet access needed)."
+else
+  echo "compile.sh: building $OUT. This needs internet access: deno compile downloads the Deno runtime it embeds"
+  echo "the program into (denort $VERSION, from https://dl.deno.land). Offline, set DENORT_BIN to a local copy."
 fi
 
 # The binary gets the flags `deno task start` runs the gateway with; deno.json's start task is their one
@@ -29,25 +42,30 @@ if [ "${#RUN_FLAGS[@]}" -eq 0 ]; then
   echo "compile.sh: cannot read the gateway's flags from the start task in deno.json" >&2
   exit 1
 fi
+mkdir -p "$(dirname "$OUT")"
+LOG=$(mktemp "${TMPDIR:-/tmp}/portcullis-compile.XXXXXX")
 # The sandbox worker is included explicitly: it is loaded with new Worker(), not imported.
-set +e
-$DENO compile \
+status=0
+NO_COLOR=1 $DENO compile \
   "${RUN_FLAGS[@]}" \
   --include src/jsvm/sandbox/worker.ts \
   --output "$OUT" \
-  main.ts 2>&1 | tee /tmp/portcullis-compile.log
-status=${PIPESTATUS[0]}
-set -e
+  main.ts >"$LOG" 2>&1 || status=$?
 if [ "$status" -ne 0 ]; then
-  if grep -qiE 'denort|download|dns|connect|network|error sending request' /tmp/portcullis-compile.log; then
+  if grep -qiE 'dl\.deno\.land|denort|base binary' "$LOG"; then
     cat >&2 <<MSG
-
-compile.sh: deno compile could not get the Deno runtime (denort) it embeds the program into.
-It downloads it from the internet, which this machine cannot reach. To build offline, set DENORT_BIN to a
-denort executable of Deno 2.9.6 (from https://github.com/denoland/deno/releases, file
-denort-x86_64-unknown-linux-gnu.zip) and run again:  DENORT_BIN=/path/to/denort ./compile.sh
+compile.sh: deno compile could not get the Deno runtime (denort $VERSION) it embeds the program into: it
+downloads it from https://dl.deno.land, which this machine cannot reach. To build offline, set DENORT_BIN to a
+denort executable of Deno $VERSION (file $ASSET of https://github.com/denoland/deno/releases/tag/v$VERSION)
+and run again:  DENORT_BIN=/path/to/denort ./compile.sh
 MSG
+  else
+    echo "compile.sh: deno compile failed." >&2
   fi
+  # its error, without the stack backtrace that follows it; the whole output stays in the log
+  echo "deno compile said (all of it is in $LOG):" >&2
+  sed -e '/^Stack backtrace:/,$d' -e '/^[[:space:]]*$/d' "$LOG" | tail -n 12 | sed 's/^/  /' >&2
   exit "$status"
 fi
+rm -f "$LOG"
 echo "Built $OUT. Run it with: $OUT --conf tyk.conf"
