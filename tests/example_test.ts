@@ -7,7 +7,11 @@ import { freePort } from "./support/free_port.ts";
 const ROOT = new URL("../", import.meta.url).pathname;
 const EXAMPLE_SECRET = "352d20ee67be67f6340b4c0605b044b7";
 
-/** Copies the example, unchanged, to a temp folder (its data/ folder must not be the repository's). */
+/**
+ * The repository as a fresh checkout has it, in a temp folder (its data/ folder must not be the repository's):
+ * the example (tyk.conf, apps/, plugins/) copied unchanged, and the program (deno.json, main.ts, src/ and
+ * the npm packages) linked, so `deno task start` runs there as the README says.
+ */
 async function copyExample(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "portcullis-example-" });
   const files = ["tyk.conf"];
@@ -16,13 +20,22 @@ async function copyExample(): Promise<string> {
     for await (const entry of Deno.readDir(join(ROOT, folder))) files.push(join(folder, entry.name));
   }
   for (const file of files) await Deno.copyFile(join(ROOT, file), join(dir, file));
+  for (const name of ["deno.json", "deno.lock", "main.ts", "src", "node_modules"]) {
+    try {
+      await Deno.symlink(join(ROOT, name), join(dir, name));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err; // no node_modules yet: deno task makes one
+    }
+  }
   return dir;
 }
 
-Deno.test("the example on another port (TYK_GW_LISTENPORT): /open answers, /protected/ needs a key and counts visits", async () => {
+Deno.test("the README's TYK_GW_LISTENPORT=… deno task start serves the example on a free port: /open answers, /protected/ needs a key and counts visits", async () => {
   const dir = await copyExample();
-  const gw = await spawnGateway(dir, EXAMPLE_SECRET, { TYK_GW_LISTENPORT: String(freePort()) });
+  const port = freePort();
+  const gw = await spawnGateway(dir, EXAMPLE_SECRET, { TYK_GW_LISTENPORT: String(port) }, { task: "start" });
   try {
+    assert.equal(gw.port, port);
     const pong = await fetch(`${gw.url}/open/ping`);
     assert.equal(pong.status, 200);
     assert.equal(await pong.text(), "pong");

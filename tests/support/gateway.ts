@@ -103,19 +103,31 @@ async function writeSetup(dir: string, setup: GatewaySetup): Promise<TestGateway
   });
 }
 
+/** How {@link spawnGateway} starts the gateway. */
+export interface SpawnOptions extends Pick<GatewaySetup, "nofile" | "denoFlags"> {
+  /**
+   * Run `deno task <task>` in the folder, the README's way (the folder then holds deno.json and main.ts), so
+   * the gateway reads the folder's `tyk.conf` (and `pid` is the task runner's, which passes signals on); by
+   * default main.ts runs with `--conf <dir>/tyk.conf`.
+   */
+  task?: string;
+}
+
 /** Starts the gateway on an existing folder. */
 export async function spawnGateway(
   dir: string,
   secret = SECRET,
   env: Record<string, string> = {},
-  options: Pick<GatewaySetup, "nofile" | "denoFlags"> = {},
+  options: SpawnOptions = {},
 ): Promise<TestGateway> {
-  const { nofile, denoFlags = [] } = options;
-  const args = [RUN_ARGS[0], ...denoFlags, ...RUN_ARGS.slice(1), join(dir, "tyk.conf")];
+  const { nofile, denoFlags = [], task } = options;
+  const args = task !== undefined
+    ? ["task", task]
+    : [RUN_ARGS[0], ...denoFlags, ...RUN_ARGS.slice(1), join(dir, "tyk.conf")];
   // prlimit sets the limits and then execs Deno, so the child's pid stays the gateway's
   const child = new Deno.Command(nofile ? "prlimit" : Deno.execPath(), {
     args: nofile ? [`--nofile=${nofile.soft}:${nofile.hard}`, Deno.execPath(), ...args] : args,
-    cwd: ROOT,
+    cwd: task !== undefined ? dir : ROOT,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
