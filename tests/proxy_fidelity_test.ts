@@ -78,7 +78,21 @@ Deno.test("method_actions reply in white_list, black_list and ignored answers pe
       },
     },
   };
-  const gw = await startGateway({ apps: { "ver.json": versioned, "tok.json": byUrl } });
+  const byParam = {
+    ...keylessApi("par", "/par/", upstream.url),
+    definition: { location: "url-param", key: "version" },
+    version_data: {
+      not_versioned: false,
+      versions: Object.fromEntries(["v1", "v2"].map((name) => [name, {
+        name,
+        use_extended_paths: true,
+        extended_paths: {
+          ignored: [{ path: "/mock", method_actions: { GET: reply(200, `${name} by param`) } }],
+        },
+      }])),
+    },
+  };
+  const gw = await startGateway({ apps: { "ver.json": versioned, "tok.json": byUrl, "par.json": byParam } });
   const call = async (path: string, version?: string, method = "GET") => {
     const res = await fetch(`${gw.url}${path}`, {
       method,
@@ -102,6 +116,10 @@ Deno.test("method_actions reply in white_list, black_list and ignored answers pe
     const health = await call("/tok/v1/health");
     assert.deepEqual([health.status, health.body], [200, "healthy"], "answered before auth, by URL version");
     assert.equal((await call("/tok/v1/other")).status, 401);
+    for (const version of ["v1", "v2"]) {
+      const byQuery = await call(`/par/mock?version=${version}`);
+      assert.deepEqual([byQuery.status, byQuery.body], [200, `${version} by param`]);
+    }
     assert.equal(upstream.count(), 2, "only /ver/open and /ver/other reached the upstream");
   } finally {
     await gw.stop();
