@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { keylessApi, startGateway, withPlugins } from "./support/gateway.ts";
 import { statusOf } from "./support/http.ts";
 import { startRawHttpServer } from "./support/raw_http_server.ts";
+import { startTlsAlertServer } from "./support/tls_alert_server.ts";
 import { makeSelfSignedCert } from "./support/tls_cert.ts";
+import { withDir } from "./support/temp_dir.ts";
 import { hasOpenssl } from "./support/tools.ts";
 
 const NAMES = `var names = new TykJS.TykMiddleware.NewMiddleware({});
@@ -221,4 +223,44 @@ Deno.test({
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "an HTTPS upstream that refuses the gateway with a TLS alert after the handshake gets 500s under " +
+    "proxy_ssl_insecure_skip_verify, from the proxy and the host API, and the gateway serves on",
+  ignore: !hasOpenssl(),
+}, async () => {
+  await withDir(async (dir) => {
+    await using refusing = await startTlsAlertServer(dir);
+    await using upstream = await startRawHttpServer();
+    const gw = await startGateway({
+      conf: { proxy_ssl_insecure_skip_verify: true, enable_jsvm: true },
+      files: { "plugins/tlsCalls.js": TLS_CALLS },
+      apps: {
+        "a.json": keylessApi("alert", "/alert/", refusing.url),
+        "c.json": withPlugins(keylessApi("calls", "/calls/", upstream.url), {
+          pre: [{ name: "tlsCalls", path: "plugins/tlsCalls.js" }],
+        }, { config_data: { upstream: refusing.url } }),
+        "p.json": keylessApi("plain", "/plain/", upstream.url),
+      },
+    });
+    try {
+      // the alert arrives while the gateway's TLS socket has a request in flight or sits idle; either way
+      // Deno's node:tls reports it as an error event, which would end the process if nothing listened
+      for (let i = 0; i < 20; i++) {
+        const res = await fetch(`${gw.url}/alert/x`);
+        assert.equal(res.status, 500, `try ${i}`);
+        assert.match(await res.text(), /There was a problem proxying the request/);
+      }
+      assert.equal(await (await fetch(`${gw.url}/calls/`)).text(), "failed,0");
+      assert.equal(await (await fetch(`${gw.url}/plain/ok`)).text(), "ok");
+      // the log says why: the server's alert, not only that the connection closed
+      const why = /cause="UpstreamError: upstream closed the connection before answering: (.*)"/;
+      const causes = gw.logs().split("\n").filter((line) => line.includes("api_id=alert"))
+        .map((line) => why.exec(line)?.[1]);
+      assert.deepEqual(causes, Array(20).fill("received fatal alert: CertificateRequired"));
+    } finally {
+      await gw.stop();
+    }
+  }, "portcullis-tls-alert-");
 });

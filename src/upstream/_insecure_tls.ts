@@ -12,6 +12,8 @@ function adapt(socket: tls.TLSSocket): Socket {
   const chunks: Uint8Array[] = [];
   let buffered = 0;
   let ended = false;
+  /** Why the socket ended, when it failed (a TLS alert the server sent after the handshake): reads say so. */
+  let failure: Error | null = null;
   let wake: (() => void) | null = null;
   const notify = () => {
     const w = wake;
@@ -32,14 +34,19 @@ function adapt(socket: tls.TLSSocket): Socket {
     ended = true;
     notify();
   });
-  socket.on("error", () => {
+  // always listened to: node:tls emits a server's late alert as an error event, which ends the process unheard
+  socket.on("error", (err: Error) => {
+    failure = err;
     ended = true;
     notify();
   });
   return {
     async read(buffer) {
       while (chunks.length === 0) {
-        if (ended) return null;
+        if (ended) {
+          if (failure !== null) throw failure;
+          return null;
+        }
         await new Promise<void>((resolve) => wake = resolve);
       }
       const first = chunks[0];

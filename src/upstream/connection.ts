@@ -44,6 +44,8 @@ export class Connection {
   /** The socket read in flight (into `#buf` at `#end`), kept across parking. */
   #reading: Promise<number | null> | null = null;
   #closed = false;
+  /** What the socket's last read failed with (a reset, a TLS alert), to say why the connection ended. */
+  #readError: Error | null = null;
   /** Requests this connection carried; above 0 it came from the pool. */
   uses = 0;
   /** Set while pooled: called if the upstream closes it or sends stray bytes. */
@@ -96,8 +98,10 @@ export class Connection {
     let n: number | null;
     try {
       n = await reading;
-    } catch {
-      n = null; // reset by the peer, or closed by us (timeout, cancel): the end of this connection either way
+    } catch (err) {
+      // reset by the peer, a TLS alert, or closed by us (timeout, cancel): the end of this connection either way
+      if (err instanceof Error) this.#readError = err;
+      n = null;
     }
     if (n === null) return false;
     this.#end += n;
@@ -145,7 +149,12 @@ export class Connection {
         scanned = Math.max(this.#start, this.#end - 2);
         const received = this.#end - this.#start;
         if (!await this.#fill()) {
-          throw new ConnectionError("upstream closed the connection before answering", received === 0);
+          const why = this.#readError;
+          throw new ConnectionError(
+            `upstream closed the connection before answering${why === null ? "" : `: ${why.message}`}`,
+            received === 0,
+            { cause: why ?? undefined },
+          );
         }
         end = headEnd(this.#buf, Math.max(this.#start, scanned), this.#end);
       }
