@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { spawnGateway } from "./support/gateway.ts";
 import { freePort } from "./support/free_port.ts";
+import { type Echo, startUpstream } from "./support/upstream.ts";
+import { waitUntil } from "./support/wait_until.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const EXAMPLE_SECRET = "352d20ee67be67f6340b4c0605b044b7";
@@ -30,9 +32,10 @@ async function copyExample(): Promise<string> {
   return dir;
 }
 
-Deno.test("the README's TYK_GW_LISTENPORT=… deno task start serves the example on a free port: /open answers, /protected/ needs a key and counts visits", async () => {
+Deno.test("the README's TYK_GW_LISTENPORT=… deno task start serves the example on a free port: /open answers, /protected/ needs a key and counts visits, an API added through /tyk/apis proxies", async () => {
   const dir = await copyExample();
   const port = freePort();
+  const upstream = await startUpstream();
   const gw = await spawnGateway(dir, EXAMPLE_SECRET, { TYK_GW_LISTENPORT: String(port) }, { task: "start" });
   try {
     assert.equal(gw.port, port);
@@ -66,8 +69,30 @@ Deno.test("the README's TYK_GW_LISTENPORT=… deno task start serves the example
     }
     const session = await (await gw.admin(`/tyk/keys/${key}`)).json();
     assert.equal(session.meta_data.visits, "2");
+
+    // an API of one's own, added as the README shows, proxies to its service
+    const created = await gw.admin("/tyk/apis", {
+      method: "POST",
+      body: JSON.stringify({
+        api_id: "mine",
+        name: "Mine",
+        use_keyless: true,
+        proxy: { listen_path: "/mine/", target_url: `${upstream.url}/`, strip_listen_path: true },
+        version_data: { not_versioned: true, versions: { Default: { name: "Default" } } },
+      }),
+    });
+    assert.equal(created.status, 200, await created.text());
+    assert.deepEqual(await (await gw.admin("/tyk/reload")).json(), { status: "ok", message: "" });
+    await waitUntil(async () => {
+      const res = await fetch(`${gw.url}/mine/`);
+      await res.body?.cancel();
+      return res.status === 200;
+    }, "the reload serves /mine/");
+    const echo: Echo = await (await fetch(`${gw.url}/mine/hello?a=1`)).json();
+    assert.deepEqual([echo.method, echo.path, echo.query], ["GET", "/hello", "a=1"]);
   } finally {
     await gw.stop();
+    await upstream.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
