@@ -167,6 +167,7 @@ export async function compileApi(
     hostCalls: services.hostCalls,
     load: services.load,
     ignoreCanonicalHeaders: config.ignore_canonical_mime_header_key,
+    fuseHooks: config.jsvm_fuse_hooks,
     disableVirtualPathBlobs: config.disable_virtual_path_blobs,
     prefixMatching: config.http_server_options.enable_path_prefix_matching,
     suffixMatching: config.http_server_options.enable_path_suffix_matching,
@@ -273,7 +274,11 @@ export async function compileApi(
   });
   // Tyk: the cache lookup, then the virtual endpoint; post hooks run only when neither answered. Tyk works out
   // the rewritten URL before both but applies it only for post hooks and the proxy, so it runs after them here
-  steps.push(cache?.lookup, js?.virtual, urlRewrite, js?.post);
+  steps.push(cache?.lookup, js?.virtual, urlRewrite);
+  // nothing between the pre and the post hooks: one step, so they share a sandbox call
+  const preAt = js?.prePost ? steps.indexOf(js.pre) : -1;
+  if (preAt >= 0 && steps.slice(preAt + 1).every((step) => !step)) steps[preAt] = js!.prePost;
+  else steps.push(js?.post);
   // Tyk's response chain: JS response hooks, then the cache writer
   const response: (ResponseStep | null | undefined)[] = [js?.response, cache?.write];
 

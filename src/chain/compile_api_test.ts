@@ -62,3 +62,40 @@ Deno.test("canReuse() keeps an unchanged API without JS, until a plugin file app
     assert.equal(await canReuse(api, def, services), false);
   });
 });
+
+Deno.test("compileApi() runs pre and post hooks as one step only when nothing stands between them", async () => {
+  const hook = (name: string) =>
+    `var ${name} = new TykJS.TykMiddleware.NewMiddleware({});
+${name}.NewProcessRequest(function (request) { return ${name}.ReturnData(request, {}); });`;
+  const jsApi = (extra: Record<string, unknown>) =>
+    testDefinition({
+      use_keyless: true,
+      custom_middleware: {
+        driver: "otto",
+        pre: [{ name: "preHook", path: "pre.js" }],
+        post: [{ name: "postHook", path: "post.js" }],
+      },
+      ...extra,
+    });
+  const hookSteps = async (
+    services: Parameters<typeof compileApi>[2],
+    def: ReturnType<typeof testDefinition>,
+  ) => {
+    const api = await compileApi("a.json", def, services);
+    try {
+      return names(api.chain.steps).filter((name) => name === "jsRequestHooks").length;
+    } finally {
+      await api.close();
+    }
+  };
+  for (const fuse of [true, false]) {
+    await withServices(async (services, dir) => {
+      await Deno.writeTextFile(join(dir, "pre.js"), hook("preHook"));
+      await Deno.writeTextFile(join(dir, "post.js"), hook("postHook"));
+      assert.equal(await hookSteps(services, jsApi({})), fuse ? 1 : 2, `keyless, fuse ${fuse}`);
+      // an API rate limit runs between them
+      const limited = jsApi({ global_rate_limit: { rate: 100, per: 1 } });
+      assert.equal(await hookSteps(services, limited), 2, `rate limited, fuse ${fuse}`);
+    }, { enable_jsvm: true, jsvm_fuse_hooks: fuse });
+  }
+});

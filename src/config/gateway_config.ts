@@ -114,6 +114,12 @@ export const gatewayConfigSchema = z.object({
   jsvm_timeout: z.int({ error: "must be an integer" }).default(0).transform((s) => s <= 0 ? 5 : s),
   /** Our addition: sandbox Workers per API. */
   jsvm_pool_size: int(2, 1, 64),
+  /**
+   * Our addition: request hooks that nothing stands between in an API's chain (its `pre` and `post` hooks
+   * on a keyless API without limits, version checks, virtual endpoints or rewrites; several hooks of one
+   * stage) go to its sandbox in one call. Off: one call per hook; the results are the same.
+   */
+  jsvm_fuse_hooks: bool(true),
   disable_virtual_path_blobs: bool(),
   policies: obj({ policy_source: str(), policy_path: str(), policy_record_name: str() }),
   storage: storageSchema,

@@ -205,6 +205,17 @@ export interface ResponseEdits {
   setHeaders: [string, string][];
 }
 
+/**
+ * What an `INBOX.HOOKS` call answers, as JSON: the edits of each hook called, in order. The run ends at
+ * the first hook that fails (`failure`, and no edits of its own), answers (`decision` "error" or
+ * "respond"), or whose edits leave a request the sandbox cannot describe for certain; hooks after that were
+ * not called, and the gateway sends them in a call of their own.
+ */
+export interface HookRun {
+  edits: HookEdits[];
+  failure: CallFailure | null;
+}
+
 /** A failed call, as the JSON text of an `OUTCOME.FAILED` outbox entry. */
 export interface CallFailure {
   kind: SandboxFailure;
@@ -358,6 +369,12 @@ export const INBOX = {
   HOOK_DECODED: 5,
   /** The same for `DoProcessResponse`: the value is answered as Tyk's `VMResponseReturnObject`, as JSON. */
   RESPONSE_DECODED: 6,
+  /**
+   * Request hooks that follow each other in the chain, each as a `HOOK` call on the request the previous
+   * left (see `sandbox/hook_run.ts`): the arguments are a `HookRequest`, the spec and a JSON list of
+   * `[target, session JSON]`; the answer is a `HookRun`. The call's deadline is `jsvm_timeout` per hook.
+   */
+  HOOKS: 7,
 } as const;
 
 /**

@@ -2,7 +2,12 @@
  * An API's JS, built once per API load: collects the plugins and virtual endpoints, starts the API's
  * sandbox pool and returns one chain step per hook stage, plus the virtual endpoint step.
  */
-import { createJsAuthCheckStep, createJsHookStep, type JsHookApi } from "./hook_steps.ts";
+import {
+  createJsAuthCheckStep,
+  createJsHookRunStep,
+  createJsHookStep,
+  type JsHookApi,
+} from "./hook_steps.ts";
 import type { ResponseStep, Step } from "../context.ts";
 import { GatewayError, MESSAGES } from "../errors.ts";
 import type { ApiDefinition } from "../../config/api_definition.ts";
@@ -33,6 +38,8 @@ export interface ApiJsOptions {
   hostCalls?: HostCallHandler;
   /** The gateway's load gauge, read by idle sandboxes (see `SandboxSpec.load`). */
   load?: SharedArrayBuffer;
+  /** `jsvm_fuse_hooks`: hooks that follow each other go to the sandbox in one call. @default true */
+  fuseHooks?: boolean;
   /** `ignore_canonical_mime_header_key`. @default false */
   ignoreCanonicalHeaders?: boolean;
   /** `disable_virtual_path_blobs`: virtual endpoints may not come from base64 blobs. @default false */
@@ -53,6 +60,11 @@ export interface ApiJs {
   authCheck: Step | null;
   postKeyAuth: Step | null;
   post: Step | null;
+  /**
+   * The `pre` and `post` hooks as one step, for a chain where nothing stands between them; `null` unless
+   * the API has both and hooks are fused (`jsvm_fuse_hooks`).
+   */
+  prePost: Step | null;
   /** Answers requests to the API's virtual endpoints (before the post hooks). */
   virtual: Step | null;
   /** Runs the response hooks on the proxied response and on virtual endpoint and post hook answers. */
@@ -111,6 +123,7 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
       authCheck: disabledStep(hooks.authCheck),
       postKeyAuth: disabledStep(hooks.postKeyAuth),
       post: disabledStep(hooks.post),
+      prePost: null,
       virtual: null,
       response: disabledResponseStep(hooks.response),
       issues: [],
@@ -159,19 +172,29 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
     ignoreCanonical: options.ignoreCanonicalHeaders ?? false,
   };
   const identity = def.base_identity_provided_by;
+  const fuse = { fuse: options.fuseHooks ?? true };
   return {
     wake: function wakeSandbox() {
       pool.wake();
       return undefined;
     },
-    pre: createJsHookStep("pre", hooks.pre, pool, api, log),
+    pre: createJsHookStep("pre", hooks.pre, pool, api, log, fuse),
     authCheck: hooks.authCheck
       ? createJsAuthCheckStep(hooks.authCheck, pool, api, log, {
         installSession: identity === "" || identity === "custom_auth",
       })
       : null,
-    postKeyAuth: createJsHookStep("post_key_auth", hooks.postKeyAuth, pool, api, log),
-    post: createJsHookStep("post", hooks.post, pool, api, log),
+    postKeyAuth: createJsHookStep("post_key_auth", hooks.postKeyAuth, pool, api, log, fuse),
+    post: createJsHookStep("post", hooks.post, pool, api, log, fuse),
+    prePost: fuse.fuse && hooks.pre.length > 0 && hooks.post.length > 0
+      ? createJsHookRunStep(
+        [{ kind: "pre", entries: hooks.pre }, { kind: "post", entries: hooks.post }],
+        pool,
+        api,
+        log,
+        fuse,
+      )
+      : null,
     virtual: createVirtualEndpointStep(def, virtual.endpoints, pool, api, {
       log,
       prefixMatching: options.prefixMatching,

@@ -7,7 +7,7 @@
 import type { RequestCtx } from "../context.ts";
 import type { LogFields, Logger } from "../../log.ts";
 import { decodeBase64 } from "../../jsvm/go/base64.ts";
-import type { HookDecision, HookEdits } from "../../jsvm/protocol.ts";
+import type { HookDecision, HookEdits, HookRun } from "../../jsvm/protocol.ts";
 
 export type { HookDecision } from "../../jsvm/protocol.ts";
 
@@ -66,6 +66,27 @@ function isHookEdits(value: unknown): value is HookEdits {
     isDecision(value.decision) && isStrings(value.warnings) &&
     (value.sessionMeta === null || isStringMap(value.sessionMeta)) &&
     isNullableString(value.session) && typeof value.authValue === "string";
+}
+
+function isFailure(value: unknown): boolean {
+  return isObject(value) && (value.kind === "threw" || value.kind === "missing" || value.kind === "decode") &&
+    typeof value.message === "string" && (value.file === undefined || typeof value.file === "string") &&
+    (value.line === undefined || typeof value.line === "number");
+}
+
+/**
+ * Reads the `HookRun` JSON a sandbox answered a run of hooks with.
+ * @throws Error when it is not what the protocol says
+ */
+export function parseHookRun(text: string): HookRun {
+  const value: unknown = JSON.parse(text);
+  if (
+    !isObject(value) || !Array.isArray(value.edits) || !value.edits.every(isHookEdits) ||
+    (value.failure !== null && !isFailure(value.failure))
+  ) {
+    throw new Error("The JS sandbox answered with a malformed run of hooks");
+  }
+  return value as unknown as HookRun;
 }
 
 /**

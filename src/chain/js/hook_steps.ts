@@ -5,10 +5,10 @@
  */
 import { forcedResponse } from "./forced_response.ts";
 import type { HookEntry } from "./plugin_loader.ts";
-import { applyHookEdits, type HookDecision, parseHookEdits } from "./hook_edits.ts";
+import { applyHookEdits, type HookDecision, parseHookEdits, parseHookRun } from "./hook_edits.ts";
 import { hookRequest } from "./hook_request.ts";
 import { writeBackMeta } from "./session_meta.ts";
-import type { HookEdits } from "../../jsvm/protocol.ts";
+import type { HookEdits, HookRun } from "../../jsvm/protocol.ts";
 import { handlerAlias, JsvmError, type SandboxPool } from "../../jsvm/host/sandbox_pool.ts";
 import { emptySession, parseSession, serializeSession, type Session } from "../../keys/session.ts";
 import type { LogFields, Logger } from "../../log.ts";
@@ -104,16 +104,14 @@ function callTarget(api: JsHookApi, entry: HookEntry): string {
   return api.driver === "javascript" ? handlerAlias(entry.source, entry.name) : entry.name;
 }
 
-/** Runs one hook: call, decode, apply the request edits; a GatewayError when any of it failed. */
-async function runHook(
+/** The buffered body for a hook call, or the GatewayError to answer with when it cannot be read. */
+async function hookBody(
   hook: HookContext,
   entry: HookEntry,
-  target: string,
   ctx: RequestCtx,
-): Promise<HookOutcome | GatewayError> {
-  let body: Uint8Array;
+): Promise<Uint8Array | GatewayError> {
   try {
-    body = await readBody(ctx);
+    return await readBody(ctx);
   } catch (err) {
     if (err instanceof GatewayError) return err; // over the body limits: 413 or 503, not a plugin failure
     hook.log.error("Cannot run JS middleware: the request body cannot be read", {
@@ -122,8 +120,37 @@ async function runHook(
     });
     return INTERNAL;
   }
-  let edits: HookEdits;
+}
+
+/** Decodes a hook's edits and applies the request edits; a GatewayError when that failed. */
+function takeEdits(
+  hook: HookContext,
+  entry: HookEntry,
+  ctx: RequestCtx,
+  edits: HookEdits,
+  body: Uint8Array,
+): HookOutcome | GatewayError {
   let session: Session | null = null;
+  try {
+    // Go decodes Session as a typed SessionState for every hook, so a mistyped one fails any hook
+    if (edits.session !== null) session = parseSession(edits.session);
+  } catch (err) {
+    return logFailure(hook, entry, ctx, err);
+  }
+  const decision = applyHookEdits(ctx, edits, body, { log: hook.log, logFields: fieldsOf(hook, entry, ctx) });
+  return { edits, decision, session };
+}
+
+/** Runs one hook: call, decode, apply the request edits; a GatewayError when any of it failed. */
+async function runHook(
+  hook: HookContext,
+  entry: HookEntry,
+  target: string,
+  ctx: RequestCtx,
+): Promise<HookOutcome | GatewayError> {
+  const body = await hookBody(hook, entry, ctx);
+  if (body instanceof GatewayError) return body;
+  let edits: HookEdits;
   try {
     edits = parseHookEdits(
       await hook.pool.callHook(
@@ -133,13 +160,10 @@ async function runHook(
         hook.spec,
       ),
     );
-    // Go decodes Session as a typed SessionState for every hook, so a mistyped one fails any hook
-    if (edits.session !== null) session = parseSession(edits.session);
   } catch (err) {
     return logFailure(hook, entry, ctx, err);
   }
-  const decision = applyHookEdits(ctx, edits, body, { log: hook.log, logFields: fieldsOf(hook, entry, ctx) });
-  return { edits, decision, session };
+  return takeEdits(hook, entry, ctx, edits, body);
 }
 
 /** Turns a ReturnOverrides decision into the step's answer; `undefined` to go on. */
@@ -174,6 +198,55 @@ function answer(decision: HookDecision, hook: HookContext, entry: HookEntry, ctx
   }
 }
 
+/** A stage's hooks for `createJsHookStep`. */
+export interface HookStage {
+  kind: "pre" | "post_key_auth" | "post";
+  entries: HookEntry[];
+}
+
+/** One hook of a step, resolved at load. */
+interface StepHook {
+  hook: HookContext;
+  entry: HookEntry;
+  target: string;
+  /** Its session argument is the request's session. */
+  readsSession: boolean;
+  /** Its SessionMeta is written back to the request's session. */
+  writesMeta: boolean;
+}
+
+/** Options of a JS request hook step. */
+export interface JsHookStepOptions {
+  /**
+   * Call hooks that follow each other in one sandbox round trip (`SandboxPool.callHooks`), with the
+   * result separate calls would give. @default true
+   */
+  fuse?: boolean;
+}
+
+/**
+ * The end of the hooks, from `from`, that can go in one call: a hook that reads the session may not follow
+ * one that can change it in the same call, since its session argument is written before the call.
+ */
+function runEnd(hooks: StepHook[], from: number, ctx: RequestCtx): number {
+  let changes = false;
+  for (let i = from; i < hooks.length; i++) {
+    if (hooks[i].readsSession && changes) return i;
+    if (hooks[i].writesMeta && ctx.session) changes = true;
+  }
+  return hooks.length;
+}
+
+/**
+ * What one hook's outcome does to the chain: `undefined` to go on with the next hook, else the step's
+ * answer (Tyk's `gateway/mw_js_plugin.go` order: edits, session meta data, then ReturnOverrides).
+ */
+function afterHook(one: StepHook, outcome: HookOutcome, ctx: RequestCtx): StepResult {
+  if (outcome.decision.kind === "ignored") return undefined;
+  if (one.writesMeta && ctx.session) writeBackMeta(ctx, outcome.edits.sessionMeta);
+  return answer(outcome.decision, one.hook, one.entry, ctx);
+}
+
 /**
  * Builds the step running an API's `pre`, `post_key_auth` or `post` hooks in order; `null` when there
  * are none. Each hook sees the previous hooks' edits; the first that answers (ReturnOverrides) or fails
@@ -187,19 +260,87 @@ export function createJsHookStep(
   pool: SandboxPool,
   api: JsHookApi,
   log: Logger,
+  options: JsHookStepOptions = {},
 ): Step | null {
-  if (entries.length === 0) return null;
-  const hook: HookContext = { kind, pool, api, spec: buildSpecArgument(api), log };
-  const writesMeta = kind !== "pre";
-  const targets = entries.map((entry) => callTarget(api, entry));
-  return async function jsRequestHooks(ctx) {
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i];
-      const outcome = await runHook(hook, entry, targets[i], ctx);
+  return createJsHookRunStep([{ kind, entries }], pool, api, log, options);
+}
+
+/**
+ * Builds the step running the hooks of several stages that nothing stands between in the chain (`pre`
+ * then `post` on a keyless API without limits, version checks, virtual endpoints or rewrites) as one
+ * step; `null` when there are none. Hooks that follow each other go to the sandbox in one call, which
+ * returns each hook's edits; the step applies them one by one as if each hook had been called alone.
+ * @example
+ * const prePost = createJsHookRunStep([{ kind: "pre", entries: hooks.pre }, { kind: "post", entries: hooks.post }], pool, api, log);
+ */
+export function createJsHookRunStep(
+  stages: HookStage[],
+  pool: SandboxPool,
+  api: JsHookApi,
+  log: Logger,
+  options: JsHookStepOptions = {},
+): Step | null {
+  const spec = buildSpecArgument(api);
+  const hooks: StepHook[] = [];
+  for (const { kind, entries } of stages) {
+    const hook: HookContext = { kind, pool, api, spec, log };
+    for (const entry of entries) {
+      const session = kind !== "pre" && entry.requireSession;
+      hooks.push({ hook, entry, target: callTarget(api, entry), readsSession: session, writesMeta: session });
+    }
+  }
+  if (hooks.length === 0) return null;
+  const fuse = options.fuse ?? true;
+
+  /** Calls hooks `from` up to `end` in one round trip; the index of the next hook, or the step's answer. */
+  async function runTogether(ctx: RequestCtx, from: number, end: number): Promise<number | StepResult> {
+    const first = hooks[from];
+    let body = await hookBody(first.hook, first.entry, ctx);
+    if (body instanceof GatewayError) return body;
+    const calls: [string, string][] = [];
+    for (let i = from; i < end; i++) {
+      calls.push([hooks[i].target, sessionArgument(hooks[i].hook.kind, hooks[i].entry, ctx)]);
+    }
+    let run: HookRun;
+    try {
+      run = parseHookRun(await pool.callHooks(calls, hookRequest(ctx, body, api.ignoreCanonical), spec));
+      const answered = run.edits.length + (run.failure === null ? 0 : 1);
+      if (answered === 0 || answered > calls.length) {
+        throw new Error(`The JS sandbox answered for ${answered} of ${calls.length} hooks`);
+      }
+    } catch (err) {
+      return logFailure(first.hook, first.entry, ctx, err);
+    }
+    let i = from;
+    for (const edits of run.edits) {
+      const one = hooks[i++];
+      const outcome = takeEdits(one.hook, one.entry, ctx, edits, body);
       if (outcome instanceof GatewayError) return outcome;
-      if (outcome.decision.kind === "ignored") continue;
-      if (writesMeta && entry.requireSession && ctx.session) writeBackMeta(ctx, outcome.edits.sessionMeta);
-      const out = answer(outcome.decision, hook, entry, ctx);
+      const out = afterHook(one, outcome, ctx);
+      if (out !== undefined) return out;
+      body = ctx.body instanceof Uint8Array ? ctx.body : body;
+    }
+    if (run.failure !== null) {
+      const { kind, message, file, line } = run.failure;
+      return logFailure(hooks[i].hook, hooks[i].entry, ctx, new JsvmError(kind, message, { file, line }));
+    }
+    return i;
+  }
+
+  return async function jsRequestHooks(ctx) {
+    let i = 0;
+    while (i < hooks.length) {
+      const end = fuse ? runEnd(hooks, i, ctx) : i + 1;
+      if (end - i > 1) {
+        const next = await runTogether(ctx, i, end);
+        if (typeof next !== "number") return next;
+        i = next;
+        continue;
+      }
+      const one = hooks[i++];
+      const outcome = await runHook(one.hook, one.entry, one.target, ctx);
+      if (outcome instanceof GatewayError) return outcome;
+      const out = afterHook(one, outcome, ctx);
       if (out !== undefined) return out;
     }
     return undefined;

@@ -3,10 +3,17 @@ import { captureLog } from "../../capture_log.ts";
 import { testCtx } from "../_test_ctx.ts";
 import type { HookEntry } from "./plugin_loader.ts";
 import type { SandboxPool } from "../../jsvm/host/sandbox_pool.ts";
-import { mw, withPool } from "../../../tests/support/sandbox_pool.ts";
+import { hostMarks, mw, withPool } from "../../../tests/support/sandbox_pool.ts";
 import { emptySession } from "../../keys/session.ts";
 import { GatewayError, MESSAGES } from "../errors.ts";
-import { buildSpecArgument, createJsAuthCheckStep, createJsHookStep, type JsHookApi } from "./hook_steps.ts";
+import {
+  buildSpecArgument,
+  createJsAuthCheckStep,
+  createJsHookRunStep,
+  createJsHookStep,
+  type JsHookApi,
+} from "./hook_steps.ts";
+import { Forced, type RequestCtx, type Step } from "../context.ts";
 
 const API: JsHookApi = {
   apiId: "api-1",
@@ -330,4 +337,294 @@ Deno.test("createJsAuthCheckStep() rejects with Tyk's missing-session 400 when t
     assert.equal(out.message, MESSAGES.sessionMissing);
     assert.equal(ctx.session, null);
   });
+});
+
+/** One API's hooks for the fused-against-unfused comparisons: stage → plugin names, in order. */
+interface RunCase {
+  name: string;
+  plugins: Record<string, string>;
+  stages: { kind: "pre" | "post" | "post_key_auth"; hooks: [name: string, requireSession: boolean][] }[];
+  request: () => RequestCtx;
+  /** Sandbox round trips with hooks fused. */
+  fusedCalls: number;
+  /** Sandbox round trips with one call per hook. @default every hook */
+  unfusedCalls?: number;
+  driver?: "otto" | "javascript";
+}
+
+/** What a request hook step left: its answer and every part of the request a hook may change. */
+async function outcomeOf(step: Step, ctx: RequestCtx, log: ReturnType<typeof captureLog>) {
+  let out = await step(ctx);
+  if (out instanceof Forced) out = out.response;
+  const answer = out === undefined
+    ? "continue"
+    : out instanceof GatewayError
+    ? { status: out.status, message: out.message, headers: [...new Headers(out.headers ?? {})] }
+    : { status: out.status, headers: [...out.headers], body: await out.text(), forced: true };
+  return {
+    answer,
+    path: ctx.path,
+    query: ctx.query,
+    headers: [...ctx.headers],
+    headerCase: [...ctx.headerCase ?? []],
+    body: ctx.body instanceof Uint8Array ? [...ctx.body] : ctx.body,
+    session: ctx.session,
+    sessionModified: ctx.sessionModified,
+    log: log.lines.map((line) => JSON.stringify(line)),
+  };
+}
+
+/**
+ * Runs each case's hooks on the same request twice, on a pool counting its round trips: as one step with
+ * hooks fused, and with one call per hook. Both must leave exactly the same request and answer.
+ */
+async function assertSameFusedAndUnfused(cases: RunCase[]): Promise<void> {
+  for (const c of cases) {
+    const marks = hostMarks();
+    const sources = Object.entries(c.plugins).map(([name, code]) => mw(`/plugins/${name}.js`, code, [name]));
+    const driver = c.driver ?? "otto";
+    await withPool(
+      { apiId: API.apiId, orgId: API.orgId, timeoutMs: 5000, sources, driver, hostCalls: marks.hostCalls },
+      async (pool) => {
+        assert.deepEqual((await pool.load()).issues, [], c.name);
+        let calls = 0;
+        const counted: SandboxPool = {
+          ...pool,
+          callHook: (...args) => (calls++, pool.callHook(...args)),
+          callHooks: (...args) => (calls++, pool.callHooks(...args)),
+        };
+        const stages = c.stages.map(({ kind, hooks }) => ({
+          kind,
+          entries: hooks.map(([name, requireSession]) => ({
+            name,
+            requireSession,
+            source: `/plugins/${name}.js`,
+          })),
+        }));
+        const api = { ...API, driver };
+        const results = [];
+        for (const fuse of [true, false]) {
+          calls = 0;
+          const ran = marks.count("post ran");
+          const log = captureLog();
+          const step = createJsHookRunStep(stages, counted, api, log, { fuse })!;
+          results.push({
+            ...await outcomeOf(step, c.request(), log),
+            calls,
+            postRan: marks.count("post ran") - ran,
+          });
+        }
+        const [fused, unfused] = results;
+        assert.deepEqual({ ...fused, calls: 0 }, { ...unfused, calls: 0 }, c.name);
+        assert.equal(fused.calls, c.fusedCalls, `${c.name}: round trips fused`);
+        const every = c.stages.reduce((n, s) => n + s.hooks.length, 0);
+        assert.equal(unfused.calls, c.unfusedCalls ?? every, `${c.name}: round trips unfused`);
+      },
+    );
+  }
+}
+
+/** A request with a body and a declared length. */
+function postRequest(): RequestCtx {
+  const headers = new Headers([["content-type", "text/plain"], ["content-length", "4"]]);
+  return testCtx("http://gw/a/x?q=1&q=2", { method: "POST", body: "body", headers });
+}
+
+const REPORT = `request.SetHeaders["X-Seen"] = JSON.stringify({
+    h: request.Headers, u: request.URL, p: request.Params, b: request.Body, s: session
+  });`;
+
+Deno.test("createJsHookRunStep() leaves the request as one call per hook would: edits carry from hook to hook", async () => {
+  await assertSameFusedAndUnfused([{
+    name: "edits carry through",
+    plugins: {
+      first: plugin(
+        "first",
+        `request.SetHeaders["X-Pre"] = "a b";
+  request.DeleteHeaders.push("Content-Type");
+  request.AddParams["step"] = "1";
+  request.DeleteParams.push("q");
+  request.URL = "/moved/path?q=9";
+  request.Body = request.Body + "+first";
+  leaked = "from first";
+  return first.ReturnData(request, {});`,
+      ),
+      second: plugin("second", `${REPORT}\n  return second.ReturnData(request, {});`),
+      third: plugin(
+        "third",
+        `request.SetHeaders["X-Third"] = typeof leaked + ":" + request.Headers["Content-Length"];
+  request.ExtendedParams["e"] = ["1", "2"];
+  request.Body = "";
+  return third.ReturnData(request, {});`,
+      ),
+      fourth: plugin(
+        "fourth",
+        `${REPORT}\n  return fourth.ReturnData(request, session && session.meta_data);`,
+      ),
+    },
+    stages: [
+      { kind: "pre", hooks: [["first", false], ["second", false]] },
+      { kind: "post", hooks: [["third", false], ["fourth", true]] },
+    ],
+    request: postRequest,
+    fusedCalls: 1,
+  }]);
+});
+
+Deno.test("createJsHookRunStep() stops where a separate call would: answers, errors, failures", async () => {
+  const post = plugin(
+    "post",
+    `TykStorageGet("post ran");\n  ${REPORT}\n  return post.ReturnData(request, {});`,
+  );
+  const overrides = (name: string, code: number, extra: string) =>
+    plugin(
+      name,
+      `request.SetHeaders["X-Before"] = "1";
+  request.ReturnOverrides.ResponseCode = ${code};
+  request.ReturnOverrides.ResponseBody = "answered by ${name}";
+  ${extra}
+  return ${name}.ReturnData(request, {});`,
+    );
+  const stages = (pre: string, after = "post"): RunCase["stages"] => [
+    { kind: "pre", hooks: [[pre, false]] },
+    { kind: "post", hooks: [[after, false]] },
+  ];
+  await assertSameFusedAndUnfused([
+    {
+      name: "a forced response from the first stops the second",
+      plugins: {
+        forced: overrides("forced", 200, `request.ReturnOverrides.ResponseHeaders = {"x-h": "v"};`),
+        post,
+      },
+      stages: stages("forced"),
+      request: postRequest,
+      fusedCalls: 1,
+      unfusedCalls: 1,
+    },
+    {
+      name: "an error from the first stops the second",
+      plugins: { denied: overrides("denied", 403, ""), post },
+      stages: stages("denied"),
+      request: postRequest,
+      fusedCalls: 1,
+      unfusedCalls: 1,
+    },
+    {
+      name: "the first throws",
+      plugins: { thrower: plugin("thrower", `throw new Error("no");`), post },
+      stages: stages("thrower"),
+      request: postRequest,
+      fusedCalls: 1,
+      unfusedCalls: 1,
+    },
+    {
+      name: "the first returns nothing Go can decode",
+      plugins: { nothing: plugin("nothing", `return undefined;`), post },
+      stages: stages("nothing"),
+      request: postRequest,
+      fusedCalls: 1,
+      unfusedCalls: 1,
+    },
+    {
+      name: "the second throws after the first edited the request",
+      plugins: {
+        edit: plugin("edit", `request.SetHeaders["X-Edit"] = "1";\n  return edit.ReturnData(request, {});`),
+        thrower: plugin("thrower", `throw new Error("late");`),
+      },
+      stages: stages("edit", "thrower"),
+      request: postRequest,
+      fusedCalls: 1,
+    },
+    {
+      name: "an unparsable URL skips the rest of the first's edits, and the second runs",
+      plugins: {
+        badUrl: plugin(
+          "badUrl",
+          `request.URL = "http://[::1";\n  request.SetHeaders["X-Lost"] = "1";\n  request.Body = "kept";
+  return badUrl.ReturnData(request, {});`,
+        ),
+        post,
+      },
+      stages: stages("badUrl"),
+      request: postRequest,
+      fusedCalls: 1,
+    },
+  ]);
+});
+
+Deno.test("createJsHookRunStep() sends the rest in a call of its own where the sandbox cannot tell the request", async () => {
+  await assertSameFusedAndUnfused([{
+    // a set value that matches the lines the client sent goes on as those lines, which only the gateway knows
+    name: "a joined header value",
+    plugins: {
+      join: plugin("join", `request.SetHeaders["X-Multi"] = "1, 2";\n  return join.ReturnData(request, {});`),
+      post: plugin("post", `${REPORT}\n  return post.ReturnData(request, {});`),
+    },
+    stages: [{ kind: "pre", hooks: [["join", false]] }, { kind: "post", hooks: [["post", false]] }],
+    request: () => {
+      const ctx = postRequest();
+      ctx.request.headers.append("x-multi", "1");
+      ctx.request.headers.append("x-multi", "2");
+      ctx.headers.set("x-multi", "1, 2");
+      return ctx;
+    },
+    fusedCalls: 2,
+  }, {
+    name: "a value Fetch trims",
+    plugins: {
+      pad: plugin("pad", `request.SetHeaders["X-Pad"] = " padded ";\n  return pad.ReturnData(request, {});`),
+      post: plugin("post", `${REPORT}\n  return post.ReturnData(request, {});`),
+    },
+    stages: [{ kind: "pre", hooks: [["pad", false]] }, { kind: "post", hooks: [["post", false]] }],
+    request: postRequest,
+    fusedCalls: 2,
+  }]);
+});
+
+Deno.test("createJsHookRunStep() carries session meta data from hook to hook as separate calls do", async () => {
+  const withSession = () => {
+    const ctx = postRequest();
+    ctx.session = { ...emptySession(), meta_data: { a: "0", keep: "k" } };
+    return ctx;
+  };
+  await assertSameFusedAndUnfused([{
+    name: "meta data written by one hook reaches the next that reads the session",
+    plugins: {
+      writer: plugin(
+        "writer",
+        `return writer.ReturnData(request, { a: "1", keep: session.meta_data.keep });`,
+      ),
+      blind: plugin("blind", `${REPORT}\n  return blind.ReturnData(request, { ignored: "x" });`),
+      reader: plugin(
+        "reader",
+        `request.SetHeaders["X-A"] = session.meta_data.a;
+  return reader.ReturnData(request, { a: session.meta_data.a + "+2", keep: "k" });`,
+      ),
+    },
+    // the reader needs the session the writer left, so it is sent in a second call
+    stages: [{ kind: "post_key_auth", hooks: [["writer", true], ["blind", false], ["reader", true]] }],
+    request: withSession,
+    fusedCalls: 2,
+  }]);
+});
+
+Deno.test("createJsHookRunStep() runs async handlers under driver javascript one after another", async () => {
+  const asyncPlugin = (name: string, body: string) =>
+    `var ${name} = new TykJS.TykMiddleware.NewMiddleware({});
+${name}.NewProcessRequest(async function (request, session, spec) {
+  await Promise.resolve();
+  ${body}
+  return ${name}.ReturnData(request, {});
+});`;
+  await assertSameFusedAndUnfused([{
+    name: "async pre and post",
+    driver: "javascript",
+    plugins: {
+      early: asyncPlugin("early", `request.SetHeaders["X-Early"] = "1"; globalThis.leaked = 1;`),
+      late: asyncPlugin("late", `${REPORT}\n  request.SetHeaders["X-Leak"] = typeof globalThis.leaked;`),
+    },
+    stages: [{ kind: "pre", hooks: [["early", false]] }, { kind: "post", hooks: [["late", false]] }],
+    request: postRequest,
+    fusedCalls: 1,
+  }]);
 });

@@ -83,6 +83,13 @@ export interface SandboxPool {
    */
   callHook(target: string, request: string, session: string, spec: string): Promise<string>;
   /**
+   * Calls request hooks that follow each other in the chain in one round trip, each as `callHook` would on
+   * the request the previous left: `hooks` are `[target, session JSON]`, `request` is for the first. Resolves
+   * with the `HookRun` JSON (see `sandbox/hook_run.ts`); the deadline is `jsvm_timeout` per hook.
+   * @throws {JsvmError} as `call()` does
+   */
+  callHooks(hooks: [string, string][], request: string, spec: string): Promise<string>;
+  /**
    * Calls a virtual endpoint's function, `target(request, session, spec)`: the sandbox builds the function's
    * request object from `request` (a `HookRequest` as JSON) and resolves with the `VirtualResult` JSON the
    * returned text decodes to.
@@ -149,7 +156,7 @@ class Pool implements SandboxPool {
   #plugins = new Map<string, string>();
   #queue: Job[] = [];
   #queueHead = 0;
-  /** Every unsettled call in call order, so deadlines ascend: one timer watches the oldest. */
+  /** Every unsettled call in call order (settled ones leave from the front): one timer watches the soonest deadline. */
   #pending: Job[] = [];
   #pendingHead = 0;
   #watchdog: number | undefined;
@@ -216,6 +223,11 @@ class Pool implements SandboxPool {
     return this.#enqueue(INBOX.HOOK, target, "DoProcessRequest", [request, session, spec]);
   }
 
+  callHooks(hooks: [string, string][], request: string, spec: string): Promise<string> {
+    const args = [request, spec, JSON.stringify(hooks)];
+    return this.#enqueue(INBOX.HOOKS, hooks[0][0], "DoProcessRequest", args, hooks.length);
+  }
+
   callVirtual(target: string, request: string, session: string, spec: string): Promise<string> {
     return this.#enqueue(INBOX.VIRTUAL, target, null, [request, session, spec]);
   }
@@ -236,7 +248,8 @@ class Pool implements SandboxPool {
       : this.#enqueue(INBOX.RESPONSE_DECODED, target, "DoProcessResponse", args);
   }
 
-  #enqueue(kind: number, target: string, method: string | null, args: string[]): Promise<string> {
+  /** @param calls how many hooks the call runs: its deadline is `timeoutMs` for each */
+  #enqueue(kind: number, target: string, method: string | null, args: string[], calls = 1): Promise<string> {
     if (this.#closed) {
       return Promise.reject(
         new JsvmError("closed", `Cannot call ${name(target, method)}: the API's JS sandbox is closed`),
@@ -255,7 +268,7 @@ class Pool implements SandboxPool {
       worker: null,
       resolve,
       reject,
-      deadline: performance.now() + this.#spec.timeoutMs,
+      deadline: performance.now() + this.#spec.timeoutMs * calls,
       done: false,
       settle: (error, value) => this.#settle(job, error, value),
     };
@@ -282,20 +295,20 @@ class Pool implements SandboxPool {
    */
   #sweep(): void {
     this.#watchdog = undefined;
-    const pending = this.#pending;
     const now = performance.now();
-    while (this.#pendingHead < pending.length) {
-      const job = pending[this.#pendingHead];
-      if (!job.done && job.deadline > now) break;
-      this.#pendingHead++;
-      if (!job.done) this.#timeout(job);
-    }
-    pending.splice(0, this.#pendingHead);
+    // a run of hooks has a later deadline than calls made after it, so every call is looked at
+    const pending = this.#pending.slice(this.#pendingHead).filter((job) => !job.done);
+    this.#pending = pending.filter((job) => job.deadline > now);
     this.#pendingHead = 0;
+    for (const job of pending) if (job.deadline <= now) this.#timeout(job);
     let watch = false;
     for (const worker of [...this.#workers]) watch = worker.check(now) || watch;
     this.#retired = this.#retired.filter((worker) => worker.check(now));
-    const next = pending.length > 0 ? Math.max(0, pending[0].deadline - now) : Infinity;
+    let next = Infinity;
+    for (let i = this.#pendingHead; i < this.#pending.length; i++) {
+      const job = this.#pending[i];
+      if (!job.done) next = Math.min(next, Math.max(0, job.deadline - now));
+    }
     const soon = watch || this.#retired.length > 0 ? WATCH_MS : Infinity;
     // A closing pool still times out the calls it waits for (close() drains them first)
     const due = this.#closed ? next : Math.min(next, soon);

@@ -48,6 +48,7 @@ import { RAW_BYTES, UTF8 } from "./tyk_base64.ts";
 import { GoJsonError } from "../go/json.ts";
 import { hardenGlobal } from "./harden.ts";
 import { requestHookEdits, requestObject } from "./request_hook.ts";
+import { HookRunState } from "./hook_run.ts";
 import { virtualRequestObject, virtualResult } from "./virtual_endpoint.ts";
 import {
   decodeResponseHookResult,
@@ -126,6 +127,8 @@ let settling: Settling | null = null;
 let loaded: LoadedSources;
 let tykJS: TykNamespace;
 let restoreState: (() => void) | null = null;
+/** The run of hooks the running call makes (`INBOX.HOOKS`), until its answer is written. */
+let run: HookRunState | null = null;
 
 function readLane(buffer: SharedArrayBuffer, length: number): string {
   return utf8Decode(new SafeUint8Array(buffer, 0, length));
@@ -155,8 +158,22 @@ function idle(): void {
   }
 }
 
-/** Writes the running call's outcome to its outbox lane and wakes the host. */
+/**
+ * Writes the running call's outcome to its outbox lane and wakes the host. In a run of hooks, a hook's
+ * outcome goes to the run instead, which answers once it ends.
+ */
 function answer(kind: number, id: number, text: string): void {
+  if (run !== null) {
+    const whole = run.record(kind, text);
+    if (whole === null) return;
+    run = null;
+    kind = OUTCOME.VALUE;
+    text = whole;
+  }
+  writeOutcome(kind, id, text);
+}
+
+function writeOutcome(kind: number, id: number, text: string): void {
   const k = currentCall;
   const lane = k % PIPELINE_DEPTH;
   const out = outboxes[lane];
@@ -351,6 +368,16 @@ function runCall(k: number): void {
   const target = parts[0];
   const method = parts[1] === "" ? null : parts[1];
   const name = method === null ? target : `${target}.${method}`;
+  if (kind === INBOX.HOOKS) {
+    try {
+      run = new HookRunState(parts[2], parts[3], parts[4]);
+    } catch (error) {
+      fail(id, "threw", `Cannot call ${name}: an argument is not JSON (${errorText(error)})`, {});
+      return;
+    }
+    runHook(run);
+    return;
+  }
   const args: unknown[] = [];
   let hook: HookRequest | null = null;
   let response: HookResponse | null = null;
@@ -372,6 +399,33 @@ function runCall(k: number): void {
     fail(id, "threw", `Cannot call ${name}: an argument is not JSON (${errorText(error)})`, {});
     return;
   }
+  invoke(id, kind, target, method, args, hook, response);
+}
+
+/** Calls the run's current hook as a `HOOK` call. */
+function runHook(hooks: HookRunState): void {
+  const { target, request, session, spec } = hooks.current();
+  let args: unknown[];
+  try {
+    args = [requestObject(request), session, spec];
+  } catch (error) {
+    fail(currentId, "threw", `Cannot call ${target}.DoProcessRequest: ${errorText(error)}`, {});
+    return;
+  }
+  invoke(currentId, INBOX.HOOK, target, "DoProcessRequest", args, request, null);
+}
+
+/** Calls `target.method(...args)` (or `target(...args)`) and answers with its value as `kind` asks. */
+function invoke(
+  id: number,
+  kind: number,
+  target: string,
+  method: string | null,
+  args: unknown[],
+  hook: HookRequest | null,
+  response: HookResponse | null,
+): void {
+  const name = method === null ? target : `${target}.${method}`;
   const resolved = target === REGISTERED_HANDLER ? registeredHandler() : loaded.resolve(target);
   if (!resolved.found) {
     fail(id, "missing", `Cannot call ${name}: ${resolved.reason}`, {});
@@ -427,17 +481,22 @@ function serve(): void {
     } catch (error) {
       fail(currentId, "threw", `JS sandbox error: ${errorText(error)}`, {});
     }
-    afterDeadline = callStart + timeoutMs;
-    if (settling === null) {
-      phase = "after";
-      setState(SANDBOX_STATE.AFTER);
-      answeredAt = PerformanceNow();
-    } else answeredAt = Infinity; // not answered yet: its promise jobs are still the call
-    // Runs once the call's promise jobs are all done; a MessagePort message would not wait for them (Deno
-    // dispatches it from a promise job of its own, between theirs).
-    setImmediate(afterCall);
+    afterRunning();
     return;
   }
+}
+
+/** A call (or a hook of a run) returned: let its promise jobs run, then `afterCall`. */
+function afterRunning(): void {
+  afterDeadline = callStart + timeoutMs;
+  if (settling === null) {
+    phase = "after";
+    setState(SANDBOX_STATE.AFTER);
+    answeredAt = PerformanceNow();
+  } else answeredAt = Infinity; // not answered yet: its promise jobs are still the call
+  // Runs once the call's promise jobs are all done; a MessagePort message would not wait for them (Deno
+  // dispatches it from a promise job of its own, between theirs).
+  setImmediate(afterCall);
 }
 
 /** Promise jobs of the last call have run: make the state fresh again, then wait for the next call. */
@@ -458,7 +517,33 @@ function afterCall(): void {
     muted = false;
     runtime.log("error", `JS sandbox error while resetting state: ${errorText(error)}`);
   }
-  serve();
+  if (run !== null) nextHook(run);
+  else serve();
+}
+
+/** The state is back after a hook of a run: call the next one, or answer for the run. */
+function nextHook(hooks: HookRunState): void {
+  if (aborted()) {
+    run = null;
+    serve();
+    return;
+  }
+  const whole = hooks.advance();
+  if (whole !== null) {
+    run = null;
+    writeOutcome(OUTCOME.VALUE, currentId, whole);
+    serve();
+    return;
+  }
+  phase = "call";
+  setState(SANDBOX_STATE.CALL);
+  callStart = PerformanceNow();
+  try {
+    runHook(hooks);
+  } catch (error) {
+    fail(currentId, "threw", `JS sandbox error: ${errorText(error)}`, {});
+  }
+  afterRunning();
 }
 
 function init(msg: InitMessage): void {
