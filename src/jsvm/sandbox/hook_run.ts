@@ -11,12 +11,12 @@
  * out only after the state was put back, so built-ins a hook replaced cannot shape it.
  */
 import { decodeBase64, encodeBase64 } from "../go/base64.ts";
-import type { CallFailure, HookEdits, HookRequest, HookRun } from "../protocol.ts";
+import type { HookEdits, HookRequest } from "../protocol.ts";
 import { OUTCOME } from "../protocol.ts";
 import {
   append,
+  ArrayPrototypeJoin,
   JSONParse,
-  JSONStringify,
   RegExpPrototypeTest,
   SafeString,
   StringPrototypeIndexOf,
@@ -99,7 +99,9 @@ export class HookRunState {
   #spec: unknown;
   #next = 0;
   #request: HookRequest;
-  #result: HookRun = { edits: [], failure: null };
+  #edits: HookEdits[] = [];
+  /** The JSON of each of `#edits`, as the sandbox wrote it. */
+  #texts: string[] = [];
 
   /** @throws SyntaxError when an argument is not JSON */
   constructor(request: string, spec: string, hooks: string) {
@@ -125,14 +127,17 @@ export class HookRunState {
    */
   record(kind: number, text: string): string | null {
     this.#next++;
-    if (kind !== OUTCOME.VALUE) {
-      this.#result.failure = JSONParse(text) as CallFailure;
-      return JSONStringify(this.#result);
-    }
+    if (kind !== OUTCOME.VALUE) return this.#answer(text);
     const edits = JSONParse(text) as HookEdits;
-    append(this.#result.edits, edits);
+    append(this.#edits, edits);
+    append(this.#texts, text);
     const go = edits.decision.kind === "continue" || edits.decision.kind === "ignored";
-    return go && this.#next < this.#hooks.length ? null : JSONStringify(this.#result);
+    return go && this.#next < this.#hooks.length ? null : this.#answer(null);
+  }
+
+  /** The run's `HookRun` JSON, from the edits' own JSON and the failure's, if any. */
+  #answer(failure: string | null): string {
+    return `{"edits":[${ArrayPrototypeJoin(this.#texts, ",")}],"failure":${failure ?? "null"}}`;
   }
 
   /**
@@ -140,14 +145,14 @@ export class HookRunState {
    * else the whole run's answer, which ends with the last hook called.
    */
   advance(): string | null {
-    const edits = this.#result.edits;
+    const edits = this.#edits;
     let request: HookRequest | null = null;
     try {
       request = nextHookRequest(this.#request, edits[edits.length - 1]);
     } catch {
       // edits the gateway will refuse anyway: it answers for the run as it stands
     }
-    if (request === null) return JSONStringify(this.#result);
+    if (request === null) return this.#answer(null);
     this.#request = request;
     return null;
   }

@@ -100,6 +100,7 @@ function decodeBytes(text: string, pad: boolean): Uint8Array | null {
  * @example b64enc("é") // "w6k="
  */
 export function b64enc(text: string, codec: TextBytes = UTF8): string {
+  if (text === "") return ""; // every request without a body comes through here
   return encodeBytes(codec.encode(text), true);
 }
 
@@ -114,6 +115,7 @@ export function rawb64enc(text: string, codec: TextBytes = UTF8): string {
  * @example b64dec("dGVzdHN0cmluZw==") // "teststring"
  */
 export function b64dec(text: string, codec: TextBytes = UTF8): string | undefined {
+  if (text === "") return "";
   const bytes = decodeBytes(text, true) ?? decodeBytes(text, false);
   return bytes === null ? undefined : codec.decode(bytes);
 }
