@@ -6,7 +6,8 @@
  *   git archive <commit> | tar -x -C /tmp/before && (cd /tmp/before && deno install)
  *   deno run -A bench/hooks_ab.ts --before /tmp/before [--seconds 4] [--rounds 4] [--conf '{"jsvm_fuse_hooks":false}']
  *
- * `--conf` adds tyk.conf fields to this checkout's gateway only (compare a setting against the default).
+ * `--conf` adds tyk.conf fields to this checkout's gateway only (compare a setting against the default),
+ * `--before-conf` to the other's.
  * Prints, per gateway, hooked req/s against keyless req/s and the CPU a request costs by thread, and the
  * CPU the two hooks add to a request, all threads.
  */
@@ -26,6 +27,7 @@ if (!BEFORE) {
 const SECONDS = Number(option("seconds", "4"));
 const ROUNDS = Number(option("rounds", "4"));
 const CONF = JSON.parse(option("conf", "{}")) as Record<string, unknown>;
+const BEFORE_CONF = JSON.parse(option("before-conf", "{}")) as Record<string, unknown>;
 
 const HOOK = (name: string) =>
   `var ${name} = new TykJS.TykMiddleware.NewMiddleware({});
@@ -53,7 +55,7 @@ const setup = (conf: Record<string, unknown>) => ({
     },
   },
 });
-const gateways = { before: await other.startGateway(setup({})), this: await startThis(setup(CONF)) };
+const gateways = { before: await other.startGateway(setup(BEFORE_CONF)), this: await startThis(setup(CONF)) };
 const names = ["before", "this"] as const;
 const apis = ["plain", "hooks"] as const;
 type Runs = Record<(typeof apis)[number], { rps: number[]; cpu: ThreadCpu[] }>;

@@ -389,10 +389,12 @@ export const OUTCOME = { VALUE: 1, FAILED: 2 } as const;
 
 /**
  * How long an idle sandbox polls its inbox before it sleeps: long while the gateway serves at most
- * `quietLoad` requests (the pool's `load` gauge), briefly otherwise. While quiet, the gateway also polls
- * the outbox for `hostMicros` before it waits for a call's outcome asynchronously.
+ * `quietLoad` requests (the pool's `load` gauge), otherwise only a few dozen loads (`busyMicros` 0): under
+ * load, with a request's hooks in one call, a polling sandbox mostly takes the core the gateway's thread
+ * needs to send the next call (see bench/RESULTS.md). While quiet, the gateway also polls the outbox for
+ * `hostMicros` before it waits for a call's outcome asynchronously.
  */
-export const IDLE_POLL = { quietLoad: 2, quietMicros: 1000, busyMicros: 20, hostMicros: 100 } as const;
+export const IDLE_POLL = { quietLoad: 2, quietMicros: 1000, busyMicros: 0, hostMicros: 100 } as const;
 
 /** Outcome of a host call, as written into `CONTROL.REPLY_STATUS`. */
 export const REPLY = { VALUE: 0, UNDEFINED: 1, ERROR: 2 } as const;
