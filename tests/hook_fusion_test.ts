@@ -38,6 +38,13 @@ const FILES = {
   request.ReturnOverrides.ResponseHeaders = { "X-Answer": "1" };
   return answer.ReturnData(request, {});`,
   ),
+  "plugins/customAuth.js": `var customAuth = new TykJS.TykMiddleware.NewMiddleware({});
+customAuth.NewProcessRequest(function (request, session, spec) {
+  request.SetHeaders["X-Authed"] = "yes";
+  var accepted = { rate: 100, per: 1, quota_max: -1, meta_data: { who: "custom" } };
+  return { Request: request, Session: accepted, AuthValue: "custom-key" };
+});
+`,
   "plugins/writer.js": hook("writer", `return writer.ReturnData(request, { step: "written", kept: "k" });`),
   "plugins/reader.js": hook(
     "reader",
@@ -71,6 +78,10 @@ Deno.test("hooks give the same upstream requests, answers and sessions fused and
       pre: entries(HOOKS.answered.pre),
       post: entries(HOOKS.answered.post),
     }),
+    "custom.json": withPlugins(tokenApi("custom", "/custom/", upstream.url), {
+      auth_check: { name: "customAuth", path: "plugins/customAuth.js" },
+      post_key_auth: entries(["report"]),
+    }, { custom_plugin_auth_enabled: true }),
     "meta.json": withPlugins(tokenApi("meta", "/meta/", upstream.url), {
       post_key_auth: entries(["writer", "reader"], true),
       post: entries(["report"]),
@@ -90,7 +101,7 @@ Deno.test("hooks give the same upstream requests, answers and sessions fused and
       // a body that is not UTF-8, with its length declared
       const body = new Uint8Array([0x61, 0xff, 0x00, 0xfe, 0x62]);
       const answers = [];
-      for (const path of ["/prepost/x?q=1", "/answered/x", "/meta/x"]) {
+      for (const path of ["/prepost/x?q=1", "/answered/x", "/meta/x", "/custom/x"]) {
         const res = await fetch(`${gw.url}${path}`, {
           method: "POST",
           body,
@@ -100,17 +111,19 @@ Deno.test("hooks give the same upstream requests, answers and sessions fused and
         answers.push({ path, status: res.status, headers, body: await res.text() });
       }
       const stored = await (await gw.admin(`/tyk/keys/${key}`)).json();
+      const custom = await (await gw.admin("/tyk/keys/custom-key")).json();
       results.push({
         answers,
         upstream: upstream.requests.slice(from).map((request) => seen(request, gw)),
         meta: stored.meta_data,
+        custom: custom.meta_data,
         logs: gw.logs().includes("Failed to run JS middleware"),
       });
     }
     const [fused, unfused] = results;
     assert.deepEqual(fused, unfused);
     // and the hooks did their work: the edits reached the post hook and the upstream, the answer stopped it
-    assert.equal(fused.upstream.length, 2, "the answered API never reached the upstream");
+    assert.equal(fused.upstream.length, 3, "the answered API never reached the upstream");
     assert.match(fused.upstream[0].head, /^POST \/x\?added=yes&q=1 HTTP\/1\.1\r\n/);
     assert.match(
       fused.upstream[0].head,
@@ -128,6 +141,8 @@ Deno.test("hooks give the same upstream requests, answers and sessions fused and
     assert.deepEqual(fused.answers[1].status, 202);
     assert.match(fused.upstream[1].head, /\r\nX-Step: written\r\n/i);
     assert.deepEqual(fused.meta, { step: "written+read", kept: "k" });
+    assert.match(fused.upstream[2].head, /\r\nX-Seen: \{[^\r]*"X-Authed":\["yes"\]/i);
+    assert.deepEqual(fused.custom, { who: "custom" });
     assert.deepEqual(upstream.errors, []);
   } finally {
     for (const gw of gateways) await gw.stop();

@@ -207,8 +207,10 @@ export async function compileApi(
   ];
   if (!def.use_keyless) {
     const useStandard = def.use_standard_auth || !js?.authCheck;
+    // no other auth between the JS auth_check and the post_key_auth hooks: one step, so they share a call
+    const fused = useStandard ? null : js?.authPostKeyAuth;
     steps.push(
-      js?.authCheck,
+      fused ?? js?.authCheck,
       useStandard
         ? createTokenAuth(def.org_id, tokenAuthConfig(def), {
           keyStore: services.keyStore,
@@ -220,7 +222,7 @@ export async function compileApi(
             def.base_identity_provided_by === "auth_token",
         })
         : null,
-      js?.postKeyAuth,
+      fused ? null : js?.postKeyAuth,
       createKeyChecks({
         notVersioned: def.version_data.not_versioned,
         onKeyExpired: events.wants(EVENTS.keyExpired)

@@ -63,7 +63,7 @@ Deno.test("canReuse() keeps an unchanged API without JS, until a plugin file app
   });
 });
 
-Deno.test("compileApi() runs pre and post hooks as one step only when nothing stands between them", async () => {
+Deno.test("compileApi() runs adjacent JS hook stages as one step only when nothing stands between them", async () => {
   const hook = (name: string) =>
     `var ${name} = new TykJS.TykMiddleware.NewMiddleware({});
 ${name}.NewProcessRequest(function (request) { return ${name}.ReturnData(request, {}); });`;
@@ -88,6 +88,18 @@ ${name}.NewProcessRequest(function (request) { return ${name}.ReturnData(request
       await api.close();
     }
   };
+  /** The API's auth and JS steps, in order. */
+  const jsSteps = async (
+    services: Parameters<typeof compileApi>[2],
+    def: ReturnType<typeof testDefinition>,
+  ) => {
+    const api = await compileApi("a.json", def, services);
+    try {
+      return names(api.chain.steps).filter((name) => /^js[RA]|^tokenAuth$/.test(name)).join(" ");
+    } finally {
+      await api.close();
+    }
+  };
   for (const fuse of [true, false]) {
     await withServices(async (services, dir) => {
       await Deno.writeTextFile(join(dir, "pre.js"), hook("preHook"));
@@ -96,6 +108,23 @@ ${name}.NewProcessRequest(function (request) { return ${name}.ReturnData(request
       // an API rate limit runs between them
       const limited = jsApi({ global_rate_limit: { rate: 100, per: 1 } });
       assert.equal(await hookSteps(services, limited), 2, `rate limited, fuse ${fuse}`);
+      // a JS auth_check and the post_key_auth hooks, unless the standard auth runs between them
+      const custom = (standard: boolean) =>
+        testDefinition({
+          use_keyless: false,
+          use_standard_auth: standard,
+          custom_plugin_auth_enabled: true,
+          custom_middleware: {
+            driver: "otto",
+            auth_check: { name: "preHook", path: "pre.js" },
+            post_key_auth: [{ name: "postHook", path: "post.js" }],
+          },
+        });
+      assert.equal(
+        await jsSteps(services, custom(false)),
+        fuse ? "jsRequestHooks" : "jsAuthCheck jsRequestHooks",
+      );
+      assert.equal(await jsSteps(services, custom(true)), "jsAuthCheck tokenAuth jsRequestHooks");
     }, { enable_jsvm: true, jsvm_fuse_hooks: fuse });
   }
 });

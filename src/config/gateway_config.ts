@@ -116,8 +116,9 @@ export const gatewayConfigSchema = z.object({
   jsvm_pool_size: int(2, 1, 64),
   /**
    * Our addition: request hooks that nothing stands between in an API's chain (its `pre` and `post` hooks
-   * on a keyless API without limits, version checks, virtual endpoints or rewrites; several hooks of one
-   * stage) go to its sandbox in one call. Off: one call per hook; the results are the same.
+   * on a keyless API without limits, version checks, virtual endpoints or rewrites; a JS `auth_check` and
+   * the `post_key_auth` hooks when no other auth runs; several hooks of one stage) go to its sandbox in one
+   * call. Off: one call per hook; the results are the same.
    */
   jsvm_fuse_hooks: bool(true),
   disable_virtual_path_blobs: bool(),

@@ -206,6 +206,13 @@ export interface ResponseEdits {
 }
 
 /**
+ * One hook of an `INBOX.HOOKS` call: the name the sandbox calls, its session argument as JSON, and `true`
+ * when a `Request.URL` that does not parse ends the run after it (an auth_check: the gateway then rejects
+ * the request) instead of letting the next hook run.
+ */
+export type RunHook = [target: string, session: string, stopIfIgnored?: true];
+
+/**
  * What an `INBOX.HOOKS` call answers, as JSON: the edits of each hook called, in order. The run ends at
  * the first hook that fails (`failure`, and no edits of its own), answers (`decision` "error" or
  * "respond"), or whose edits leave a request the sandbox cannot describe for certain; hooks after that were
@@ -372,7 +379,7 @@ export const INBOX = {
   /**
    * Request hooks that follow each other in the chain, each as a `HOOK` call on the request the previous
    * left (see `sandbox/hook_run.ts`): the arguments are a `HookRequest`, the spec and a JSON list of
-   * `[target, session JSON]`; the answer is a `HookRun`. The call's deadline is `jsvm_timeout` per hook.
+   * `RunHook`; the answer is a `HookRun`. The call's deadline is `jsvm_timeout` per hook.
    */
   HOOKS: 7,
 } as const;

@@ -65,6 +65,11 @@ export interface ApiJs {
    * the API has both and hooks are fused (`jsvm_fuse_hooks`).
    */
   prePost: Step | null;
+  /**
+   * The `auth_check` and `post_key_auth` hooks as one step, for a chain where no other auth runs between
+   * them; `null` unless the API has both and hooks are fused.
+   */
+  authPostKeyAuth: Step | null;
   /** Answers requests to the API's virtual endpoints (before the post hooks). */
   virtual: Step | null;
   /** Runs the response hooks on the proxied response and on virtual endpoint and post hook answers. */
@@ -124,6 +129,7 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
       postKeyAuth: disabledStep(hooks.postKeyAuth),
       post: disabledStep(hooks.post),
       prePost: null,
+      authPostKeyAuth: null,
       virtual: null,
       response: disabledResponseStep(hooks.response),
       issues: [],
@@ -172,6 +178,7 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
     ignoreCanonical: options.ignoreCanonicalHeaders ?? false,
   };
   const identity = def.base_identity_provided_by;
+  const installSession = identity === "" || identity === "custom_auth";
   const fuse = { fuse: options.fuseHooks ?? true };
   return {
     wake: function wakeSandbox() {
@@ -180,15 +187,25 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
     },
     pre: createJsHookStep("pre", hooks.pre, pool, api, log, fuse),
     authCheck: hooks.authCheck
-      ? createJsAuthCheckStep(hooks.authCheck, pool, api, log, {
-        installSession: identity === "" || identity === "custom_auth",
-      })
+      ? createJsAuthCheckStep(hooks.authCheck, pool, api, log, { installSession })
       : null,
     postKeyAuth: createJsHookStep("post_key_auth", hooks.postKeyAuth, pool, api, log, fuse),
     post: createJsHookStep("post", hooks.post, pool, api, log, fuse),
     prePost: fuse.fuse && hooks.pre.length > 0 && hooks.post.length > 0
       ? createJsHookRunStep(
         [{ kind: "pre", entries: hooks.pre }, { kind: "post", entries: hooks.post }],
+        pool,
+        api,
+        log,
+        fuse,
+      )
+      : null,
+    authPostKeyAuth: fuse.fuse && hooks.authCheck && hooks.postKeyAuth.length > 0
+      ? createJsHookRunStep(
+        [
+          { kind: "auth_check", entries: [hooks.authCheck], installSession },
+          { kind: "post_key_auth", entries: hooks.postKeyAuth },
+        ],
         pool,
         api,
         log,

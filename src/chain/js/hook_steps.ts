@@ -8,7 +8,7 @@ import type { HookEntry } from "./plugin_loader.ts";
 import { applyHookEdits, type HookDecision, parseHookEdits, parseHookRun } from "./hook_edits.ts";
 import { hookRequest } from "./hook_request.ts";
 import { writeBackMeta } from "./session_meta.ts";
-import type { HookEdits, HookRun } from "../../jsvm/protocol.ts";
+import type { HookEdits, HookRun, RunHook } from "../../jsvm/protocol.ts";
 import { handlerAlias, JsvmError, type SandboxPool } from "../../jsvm/host/sandbox_pool.ts";
 import { emptySession, parseSession, serializeSession, type Session } from "../../keys/session.ts";
 import type { LogFields, Logger } from "../../log.ts";
@@ -50,6 +50,7 @@ interface HookOutcome {
 }
 
 const INTERNAL = new GatewayError(500, MESSAGES.internal);
+const SESSION_MISSING = new GatewayError(400, MESSAGES.sessionMissing);
 const EMPTY_SESSION_JSON = "{}";
 
 /** Go's `json.Marshal` of a `map[string]interface{}`: object keys sorted at every level. */
@@ -198,10 +199,12 @@ function answer(decision: HookDecision, hook: HookContext, entry: HookEntry, ctx
   }
 }
 
-/** A stage's hooks for `createJsHookStep`. */
+/** A stage's hooks for `createJsHookRunStep`. */
 export interface HookStage {
-  kind: "pre" | "post_key_auth" | "post";
+  kind: RequestHookKind;
   entries: HookEntry[];
+  /** auth_check: install the session it returns (see `JsAuthCheckOptions`). @default true */
+  installSession?: boolean;
 }
 
 /** One hook of a step, resolved at load. */
@@ -213,6 +216,8 @@ interface StepHook {
   readsSession: boolean;
   /** Its SessionMeta is written back to the request's session. */
   writesMeta: boolean;
+  /** An auth_check hook: whether it installs the session it returns; `null` for other hooks. */
+  auth: { installSession: boolean } | null;
 }
 
 /** Options of a JS request hook step. */
@@ -232,7 +237,7 @@ function runEnd(hooks: StepHook[], from: number, ctx: RequestCtx): number {
   let changes = false;
   for (let i = from; i < hooks.length; i++) {
     if (hooks[i].readsSession && changes) return i;
-    if (hooks[i].writesMeta && ctx.session) changes = true;
+    if (hooks[i].auth !== null || (hooks[i].writesMeta && ctx.session)) changes = true;
   }
   return hooks.length;
 }
@@ -242,9 +247,15 @@ function runEnd(hooks: StepHook[], from: number, ctx: RequestCtx): number {
  * answer (Tyk's `gateway/mw_js_plugin.go` order: edits, session meta data, then ReturnOverrides).
  */
 function afterHook(one: StepHook, outcome: HookOutcome, ctx: RequestCtx): StepResult {
-  if (outcome.decision.kind === "ignored") return undefined;
+  // Tyk's auth_check returns before installing a session; its key-expiry check then rejects the request
+  if (outcome.decision.kind === "ignored") return one.auth ? SESSION_MISSING : undefined;
   if (one.writesMeta && ctx.session) writeBackMeta(ctx, outcome.edits.sessionMeta);
-  return answer(outcome.decision, one.hook, one.entry, ctx);
+  const out = answer(outcome.decision, one.hook, one.entry, ctx);
+  if (out !== undefined || !one.auth?.installSession) return out;
+  ctx.session = outcome.session ?? emptySession();
+  ctx.sessionKey = outcome.edits.authValue;
+  ctx.sessionModified = true;
+  return undefined;
 }
 
 /**
@@ -267,8 +278,9 @@ export function createJsHookStep(
 
 /**
  * Builds the step running the hooks of several stages that nothing stands between in the chain (`pre`
- * then `post` on a keyless API without limits, version checks, virtual endpoints or rewrites) as one
- * step; `null` when there are none. Hooks that follow each other go to the sandbox in one call, which
+ * then `post` on a keyless API without limits, version checks, virtual endpoints or rewrites; a JS
+ * `auth_check` then `post_key_auth` when no other auth runs) as one step; `null` when there are none.
+ * The auth_check hook is skipped on endpoints marked `ignored`, as its own step is. Hooks that follow each other go to the sandbox in one call, which
  * returns each hook's edits; the step applies them one by one as if each hook had been called alone.
  * @example
  * const prePost = createJsHookRunStep([{ kind: "pre", entries: hooks.pre }, { kind: "post", entries: hooks.post }], pool, api, log);
@@ -282,11 +294,19 @@ export function createJsHookRunStep(
 ): Step | null {
   const spec = buildSpecArgument(api);
   const hooks: StepHook[] = [];
-  for (const { kind, entries } of stages) {
+  for (const { kind, entries, installSession } of stages) {
     const hook: HookContext = { kind, pool, api, spec, log };
+    const auth = kind === "auth_check" ? { installSession: installSession ?? true } : null;
     for (const entry of entries) {
-      const session = kind !== "pre" && entry.requireSession;
-      hooks.push({ hook, entry, target: callTarget(api, entry), readsSession: session, writesMeta: session });
+      const session = (kind === "post" || kind === "post_key_auth") && entry.requireSession;
+      hooks.push({
+        hook,
+        entry,
+        target: callTarget(api, entry),
+        readsSession: session,
+        writesMeta: session,
+        auth,
+      });
     }
   }
   if (hooks.length === 0) return null;
@@ -297,9 +317,11 @@ export function createJsHookRunStep(
     const first = hooks[from];
     let body = await hookBody(first.hook, first.entry, ctx);
     if (body instanceof GatewayError) return body;
-    const calls: [string, string][] = [];
+    const calls: RunHook[] = [];
     for (let i = from; i < end; i++) {
-      calls.push([hooks[i].target, sessionArgument(hooks[i].hook.kind, hooks[i].entry, ctx)]);
+      const session = sessionArgument(hooks[i].hook.kind, hooks[i].entry, ctx);
+      // an auth_check that leaves the request ignored ends the step (see afterHook)
+      calls.push(hooks[i].auth ? [hooks[i].target, session, true] : [hooks[i].target, session]);
     }
     let run: HookRun;
     try {
@@ -330,6 +352,10 @@ export function createJsHookRunStep(
   return async function jsRequestHooks(ctx) {
     let i = 0;
     while (i < hooks.length) {
+      if (hooks[i].auth && ctx.ignored) {
+        i++;
+        continue;
+      }
       const end = fuse ? runEnd(hooks, i, ctx) : i + 1;
       if (end - i > 1) {
         const next = await runTogether(ctx, i, end);
@@ -355,8 +381,6 @@ export interface JsAuthCheckOptions {
    */
   installSession?: boolean;
 }
-
-const SESSION_MISSING = new GatewayError(400, MESSAGES.sessionMissing);
 
 /**
  * Builds the JS custom-auth step: the plugin accepts by returning a `Session` and

@@ -12,6 +12,7 @@ import {
   createJsHookRunStep,
   createJsHookStep,
   type JsHookApi,
+  type RequestHookKind,
 } from "./hook_steps.ts";
 import { Forced, type RequestCtx, type Step } from "../context.ts";
 
@@ -343,7 +344,7 @@ Deno.test("createJsAuthCheckStep() rejects with Tyk's missing-session 400 when t
 interface RunCase {
   name: string;
   plugins: Record<string, string>;
-  stages: { kind: "pre" | "post" | "post_key_auth"; hooks: [name: string, requireSession: boolean][] }[];
+  stages: { kind: RequestHookKind; hooks: [name: string, requireSession: boolean][] }[];
   request: () => RequestCtx;
   /** Sandbox round trips with hooks fused. */
   fusedCalls: number;
@@ -369,6 +370,7 @@ async function outcomeOf(step: Step, ctx: RequestCtx, log: ReturnType<typeof cap
     headerCase: [...ctx.headerCase ?? []],
     body: ctx.body instanceof Uint8Array ? [...ctx.body] : ctx.body,
     session: ctx.session,
+    sessionKey: ctx.sessionKey,
     sessionModified: ctx.sessionModified,
     log: log.lines.map((line) => JSON.stringify(line)),
   };
@@ -407,7 +409,14 @@ async function assertSameFusedAndUnfused(cases: RunCase[]): Promise<void> {
           calls = 0;
           const ran = marks.count("post ran");
           const log = captureLog();
-          const step = createJsHookRunStep(stages, counted, api, log, { fuse })!;
+          // unfused: each stage's own step, as the chain has them with jsvm_fuse_hooks off
+          const step: Step = fuse
+            ? createJsHookRunStep(stages, counted, api, log)!
+            : inOrder(stages.map(({ kind, entries }) =>
+              kind === "auth_check"
+                ? createJsAuthCheckStep(entries[0], counted, api, log)
+                : createJsHookStep(kind, entries, counted, api, log, { fuse: false })!
+            ));
           results.push({
             ...await outcomeOf(step, c.request(), log),
             calls,
@@ -422,6 +431,17 @@ async function assertSameFusedAndUnfused(cases: RunCase[]): Promise<void> {
       },
     );
   }
+}
+
+/** Steps run one after another, as the chain runs them: the first answer ends it. */
+function inOrder(steps: Step[]): Step {
+  return async (ctx) => {
+    for (const step of steps) {
+      const out = await step(ctx);
+      if (out !== undefined) return out;
+    }
+    return undefined;
+  };
 }
 
 /** A request with a body and a declared length. */
@@ -627,4 +647,79 @@ ${name}.NewProcessRequest(async function (request, session, spec) {
     request: postRequest,
     fusedCalls: 1,
   }]);
+});
+
+Deno.test("createJsHookRunStep() runs a JS auth_check and the post_key_auth hooks as separate steps would", async () => {
+  const auth = (name: string, body: string) =>
+    plugin(
+      name,
+      `${body}
+  return ${name}.ReturnData(request, { from: "auth" });`,
+    );
+  const pka = plugin("pka", `TykStorageGet("post ran");\n  ${REPORT}\n  return pka.ReturnData(request, {});`);
+  const reader = plugin(
+    "reader",
+    `request.SetHeaders["X-Who"] = session.meta_data.who;\n  return reader.ReturnData(request, { who: "reader" });`,
+  );
+  const accepting = (name: string) =>
+    `var ${name} = new TykJS.TykMiddleware.NewMiddleware({});
+${name}.NewProcessRequest(function (request, session, spec) {
+  request.SetHeaders["X-Auth"] = "ok";
+  var session = { rate: 10, per: 1, quota_max: -1, meta_data: { who: "js" } };
+  return { Request: request, Session: session, AuthValue: "key-1" };
+});`;
+  const stages = (first: string, rest: [string, boolean][]): RunCase["stages"] => [
+    { kind: "auth_check", hooks: [[first, false]] },
+    { kind: "post_key_auth", hooks: rest },
+  ];
+  await assertSameFusedAndUnfused([
+    {
+      name: "accepted: the session is installed and reaches a later hook that reads it",
+      plugins: { authOk: accepting("authOk"), pka, reader },
+      stages: stages("authOk", [["pka", false], ["reader", true]]),
+      request: postRequest,
+      fusedCalls: 2,
+    },
+    {
+      name: "accepted, and no hook after it reads the session",
+      plugins: { authOk: accepting("authOk"), pka },
+      stages: stages("authOk", [["pka", false]]),
+      request: postRequest,
+      fusedCalls: 1,
+    },
+    {
+      name: "rejected through ReturnOverrides",
+      plugins: {
+        authNo: auth(
+          "authNo",
+          `request.ReturnOverrides.ResponseCode = 403;\n  request.ReturnOverrides.ResponseError = "no";`,
+        ),
+        pka,
+      },
+      stages: stages("authNo", [["pka", false]]),
+      request: postRequest,
+      fusedCalls: 1,
+      unfusedCalls: 1,
+    },
+    {
+      name: "an unparsable URL: Tyk installs no session, and the request is refused",
+      plugins: { authBad: auth("authBad", `request.URL = "http://[::1";`), pka },
+      stages: stages("authBad", [["pka", false]]),
+      request: postRequest,
+      fusedCalls: 1,
+      unfusedCalls: 1,
+    },
+    {
+      name: "an endpoint marked ignored skips the auth_check",
+      plugins: { authOk: accepting("authOk"), pka },
+      stages: stages("authOk", [["pka", false]]),
+      request: () => {
+        const ctx = postRequest();
+        ctx.ignored = true;
+        return ctx;
+      },
+      fusedCalls: 1,
+      unfusedCalls: 1,
+    },
+  ]);
 });

@@ -13,7 +13,7 @@
 
 import { createHash } from "node:crypto";
 import type { Logger } from "../../log.ts";
-import { INBOX, type LoadIssue, PART_SEPARATOR, type SandboxSource } from "../protocol.ts";
+import { INBOX, type LoadIssue, PART_SEPARATOR, type RunHook, type SandboxSource } from "../protocol.ts";
 import { parserSource } from "./parser_source.ts";
 import { type HostCallHandler, WorkerHandle, type WorkerJob } from "./_worker_handle.ts";
 import { JsvmError } from "./jsvm_error.ts";
@@ -84,11 +84,11 @@ export interface SandboxPool {
   callHook(target: string, request: string, session: string, spec: string): Promise<string>;
   /**
    * Calls request hooks that follow each other in the chain in one round trip, each as `callHook` would on
-   * the request the previous left: `hooks` are `[target, session JSON]`, `request` is for the first. Resolves
+   * the request the previous left: `hooks` are `RunHook`s, `request` is for the first. Resolves
    * with the `HookRun` JSON (see `sandbox/hook_run.ts`); the deadline is `jsvm_timeout` per hook.
    * @throws {JsvmError} as `call()` does
    */
-  callHooks(hooks: [string, string][], request: string, spec: string): Promise<string>;
+  callHooks(hooks: RunHook[], request: string, spec: string): Promise<string>;
   /**
    * Calls a virtual endpoint's function, `target(request, session, spec)`: the sandbox builds the function's
    * request object from `request` (a `HookRequest` as JSON) and resolves with the `VirtualResult` JSON the
@@ -223,7 +223,7 @@ class Pool implements SandboxPool {
     return this.#enqueue(INBOX.HOOK, target, "DoProcessRequest", [request, session, spec]);
   }
 
-  callHooks(hooks: [string, string][], request: string, spec: string): Promise<string> {
+  callHooks(hooks: RunHook[], request: string, spec: string): Promise<string> {
     const args = [request, spec, JSON.stringify(hooks)];
     return this.#enqueue(INBOX.HOOKS, hooks[0][0], "DoProcessRequest", args, hooks.length);
   }

@@ -11,7 +11,7 @@
  * out only after the state was put back, so built-ins a hook replaced cannot shape it.
  */
 import { decodeBase64, encodeBase64 } from "../go/base64.ts";
-import type { HookEdits, HookRequest } from "../protocol.ts";
+import type { HookEdits, HookRequest, RunHook } from "../protocol.ts";
 import { OUTCOME } from "../protocol.ts";
 import {
   append,
@@ -26,9 +26,6 @@ import {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A value Fetch's `Headers.set` keeps as it is: visible ASCII, inner spaces and tabs, nothing to trim. */
 const PLAIN_VALUE = /^(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?$/;
-
-/** One hook of a run: the name the sandbox calls and its session argument as JSON. */
-export type RunHook = [target: string, session: string];
 
 /**
  * The request after `edits`, as the gateway would describe it for the next hook; `null` when that cannot
@@ -131,7 +128,8 @@ export class HookRunState {
     const edits = JSONParse(text) as HookEdits;
     append(this.#edits, edits);
     append(this.#texts, text);
-    const go = edits.decision.kind === "continue" || edits.decision.kind === "ignored";
+    const decision = edits.decision.kind;
+    const go = decision === "continue" || (decision === "ignored" && this.#hooks[this.#next - 1][2] !== true);
     return go && this.#next < this.#hooks.length ? null : this.#answer(null);
   }
 
