@@ -6,7 +6,10 @@
  *
  *   git archive <commit> | tar -x -C /tmp/before && (cd /tmp/before && deno install)
  *   deno run -A bench/keyless_ab.ts --before /tmp/before [--hooks] [--seconds 5] [--rounds 5] [--connections 32]
+ *     [--conf '{"jsvm_fuse_hooks":false}'] [--before-conf '{…}']
  *
+ * `--conf` adds tyk.conf fields to this checkout's gateway, `--before-conf` to the other's: with the same
+ * checkout on both sides, a setting against another.
  * Prints each round, the medians, the ratio this/before per API, and the gateways' CPU per request.
  */
 import { resolve } from "node:path";
@@ -14,7 +17,7 @@ import { keylessApi, startGateway as startThis } from "../tests/support/gateway.
 import { HOOK_FILES, hookedApi } from "./_hooked_api.ts";
 import { startOkUpstream } from "./_upstream.ts";
 import { machineLine, median, option, wrk } from "./_wrk.ts";
-import { cpuPerRequest } from "./_cpu.ts";
+import { cpuPerRequest, type ThreadCpu } from "./_cpu.ts";
 
 const BEFORE = option("before", "");
 if (!BEFORE) {
@@ -27,6 +30,8 @@ const SECONDS = Number(option("seconds", "5"));
 const ROUNDS = Number(option("rounds", "5"));
 const CONNECTIONS = Number(option("connections", "32"));
 const APIS = Deno.args.includes("--hooks") ? ["plain", "hooks"] as const : ["plain"] as const;
+const CONF = JSON.parse(option("conf", "{}")) as Record<string, unknown>;
+const BEFORE_CONF = JSON.parse(option("before-conf", "{}")) as Record<string, unknown>;
 
 // the other checkout's own test helper starts the other checkout's main.ts
 const other = await import(resolve(BEFORE, "tests/support/gateway.ts")) as {
@@ -34,15 +39,15 @@ const other = await import(resolve(BEFORE, "tests/support/gateway.ts")) as {
 };
 
 const upstream = await startOkUpstream();
-const setup = {
-  conf: { log_level: "warn", enable_jsvm: true },
+const setup = (conf: Record<string, unknown>) => ({
+  conf: { log_level: "warn", enable_jsvm: true, ...conf },
   files: HOOK_FILES,
   apps: {
     "plain.json": keylessApi("plain", "/plain/", upstream.url),
     "hooks.json": hookedApi("hooks", "/hooks/", upstream.url),
   },
-};
-const gateways = { before: await other.startGateway(setup), this: await startThis(setup) };
+});
+const gateways = { before: await other.startGateway(setup(BEFORE_CONF)), this: await startThis(setup(CONF)) };
 const names = ["before", "this"] as const;
 type Runs = Record<(typeof names)[number], number[]>;
 
@@ -52,9 +57,11 @@ try {
   }
   const rps: Record<string, Runs> = {};
   const cpu: Record<string, Runs> = {};
+  const split: Record<string, Record<(typeof names)[number], ThreadCpu[]>> = {};
   for (const api of APIS) {
     rps[api] = { before: [], this: [] };
     cpu[api] = { before: [], this: [] };
+    split[api] = { before: [], this: [] };
   }
   let errors = 0;
   for (let round = 0; round < ROUNDS; round++) {
@@ -74,21 +81,27 @@ try {
         });
         rps[api][name].push(result.rps);
         cpu[api][name].push(used.main + used.workers + used.other);
+        split[api][name].push(used);
         errors += result.errors;
         console.log(`round ${round + 1} ${api} ${name}: ${result.rps.toFixed(0)} req/s`);
       }
     }
   }
   console.log(`\n## Proxy, this checkout against ${BEFORE} (${await machineLine()})\n`);
-  console.log("| API | gateway | req/s (median) | every round | CPU per request, all threads |");
+  console.log(
+    "| API | gateway | req/s (median) | every round | CPU per request, all threads (main / sandboxes / other) |",
+  );
   console.log("|---|---|---|---|---|");
+  const part = (runs: ThreadCpu[], kind: keyof ThreadCpu) => median(runs.map((r) => r[kind])).toFixed(0);
   for (const api of APIS) {
     for (const name of names) {
       const runs = rps[api][name];
       console.log(
         `| ${api} | ${name} | ${median(runs).toFixed(0)} | ${runs.map((r) => r.toFixed(0)).join(", ")} | ${
           median(cpu[api][name]).toFixed(1)
-        } µs |`,
+        } µs (${part(split[api][name], "main")} / ${part(split[api][name], "workers")} / ${
+          part(split[api][name], "other")
+        }) |`,
       );
     }
   }
@@ -99,6 +112,16 @@ try {
         `per round ${paired.map((r) => r.toFixed(2)).join(", ")}; CPU per request ${
           (median(cpu[api].this) / median(cpu[api].before)).toFixed(3)
         }×`,
+    );
+  }
+  if (APIS.length === 2) {
+    const ratio = (name: (typeof names)[number]) => median(rps.hooks[name]) / median(rps.plain[name]);
+    const added = (name: (typeof names)[number]) => median(cpu.hooks[name]) - median(cpu.plain[name]);
+    console.log(
+      `\nhooks / keyless: before ${ratio("before").toFixed(2)}×, this ${
+        ratio("this").toFixed(2)
+      }×; CPU the ` +
+        `hooks add: before ${added("before").toFixed(1)} µs, this ${added("this").toFixed(1)} µs`,
     );
   }
   console.log(`errors: ${errors}; ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections`);
