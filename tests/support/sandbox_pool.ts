@@ -28,7 +28,8 @@ export async function withPool(
     apiId: "api-1",
     orgId: "org-1",
     driver: "otto",
-    timeoutMs: 2_000,
+    // generous: a test about time outs sets its own
+    timeoutMs: 10_000,
     size: 1,
     log: captured,
     ...spec,
