@@ -215,13 +215,13 @@ const SPIN_ON_ONE = `var spin = { run: function (n) {
 Deno.test("call() queued behind a runaway call runs on the fresh worker that replaces it", async () => {
   const marks = hostMarks();
   const sources = [mw("/spin.js", SPIN_ON_ONE, ["spin"])];
-  await withPool({ timeoutMs: 3_000, hostCalls: marks.hostCalls, sources }, async (pool) => {
+  await withPool({ timeoutMs: 2_500, hostCalls: marks.hostCalls, sources }, async (pool) => {
     await pool.load();
     const stuck = rejection(pool.call("spin", "run", ["1"]));
     await marks.reached("spinning");
-    // Deadlines count from call(): queued 2.5 s into the loop's 3 s, these have 2.5 s after it is killed
-    // for the fresh worker to start, however busy the machine.
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // Deadlines count from call(): queued 2 s into the loop's 2.5 s, these have 2 s after it is killed for
+    // the fresh worker to start, however busy the machine.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     // The one worker is busy: these queue in it, behind the loop, and are handed back when it is killed.
     const queued = [pool.call("spin", "run", ["2"]), pool.call("spin", "run", ["3"])];
     assert.equal((await stuck).kind, "timeout");
@@ -263,7 +263,7 @@ Deno.test("call() in one API's pool answers while another API's pool is stuck", 
     ],
   );
   const fast = mw("/fast.js", 'var fast = { run: function () { return "fast"; } };', ["fast"]);
-  const stuckSpec = { apiId: "stuck", timeoutMs: 1_500, hostCalls: marks.hostCalls, sources: [spin] };
+  const stuckSpec = { apiId: "stuck", timeoutMs: 1_000, hostCalls: marks.hostCalls, sources: [spin] };
   await withPool(stuckSpec, async (stuckPool) => {
     await withPool({ apiId: "quick", sources: [fast] }, async (quickPool) => {
       await Promise.all([stuckPool.load(), quickPool.load()]);
