@@ -7,6 +7,8 @@ export interface WrkResult {
   requests: number;
   /** Median latency in microseconds (from `--latency`). */
   p50us: number;
+  /** 99th percentile latency in microseconds. */
+  p99us: number;
   /** Non-2xx/3xx responses and socket errors. */
   errors: number;
 }
@@ -34,11 +36,14 @@ export async function wrk(
   if (!out.success) throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? 0);
   const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
-  const p50 = /50%\s+([\d.]+)(us|ms|s)/.exec(text);
+  const percentile = (p: number) => {
+    const m = new RegExp(`${p}%\\s+([\\d.]+)(us|ms|s)`).exec(text);
+    return m ? micros(m[1], m[2]) : NaN;
+  };
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const socketErrors = socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
-  return { rps, requests, p50us: p50 ? micros(p50[1], p50[2]) : NaN, errors: non2xx + socketErrors };
+  return { rps, requests, p50us: percentile(50), p99us: percentile(99), errors: non2xx + socketErrors };
 }
 
 /** The median of a list of numbers. */
@@ -46,6 +51,12 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** `order` rotated left by `round`, so that no case always runs first or right after the same neighbour. */
+export function rotated<T>(order: readonly T[], round: number): T[] {
+  const at = round % order.length;
+  return [...order.slice(at), ...order.slice(0, at)];
 }
 
 /** Describes this machine and commit for a results file. */

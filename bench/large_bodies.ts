@@ -6,6 +6,7 @@
  */
 import { keylessApi, startGateway } from "../tests/support/gateway.ts";
 import { startUpstream } from "../tests/support/upstream.ts";
+import { memoryKiB } from "./_cpu.ts";
 import { machineLine } from "./_wrk.ts";
 
 const option = (name: string, fallback: number) => {
@@ -31,9 +32,7 @@ function generated(bytes: number): ReadableStream<Uint8Array> {
 
 /** The gateway's peak and current resident memory, in MB. */
 function memory(pid: number): { peak: number; now: number } {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
-  return { peak: kb("VmHWM") / 1024, now: kb("VmRSS") / 1024 };
+  return { peak: memoryKiB(pid, "VmHWM") / 1024, now: memoryKiB(pid, "VmRSS") / 1024 };
 }
 
 const PASS = `var pass = new TykJS.TykMiddleware.NewMiddleware({});

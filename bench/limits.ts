@@ -11,12 +11,12 @@
  * much less than throughput when other work shares the machine (redis-server's own CPU is not in it).
  */
 import { keylessApi, startGateway, tokenApi } from "../tests/support/gateway.ts";
-import { createKey, keySession } from "../tests/support/keys.ts";
 import { hasRedisServer } from "../tests/support/tools.ts";
 import { startRedis } from "../tests/support/redis_server.ts";
 import { startOkUpstream } from "./_upstream.ts";
 import { machineLine, median, wrk } from "./_wrk.ts";
 import { cpuPerRequest } from "./_cpu.ts";
+import { limitedKey } from "./_apis.ts";
 
 const args = Deno.args;
 const option = (name: string, fallback: number) => {
@@ -39,20 +39,7 @@ async function measure(name: string, conf: Record<string, unknown>) {
     },
   });
   try {
-    const key = await createKey(
-      gw,
-      keySession(["keyed"], {
-        rate: 1_000_000_000,
-        per: 1,
-        quota_max: 1_000_000_000,
-        quota_renewal_rate: 3600,
-      }),
-    );
-    const check = await fetch(`${gw.url}/keyed/`, { headers: { authorization: key } });
-    await check.body?.cancel();
-    if (check.status !== 200 || check.headers.get("x-ratelimit-limit") !== "1000000000") {
-      throw new Error(`the keyed API is not limited as intended: ${check.status}`);
-    }
+    const key = await limitedKey(gw, "keyed", "/keyed/");
     // warm both paths up
     await wrk(`${gw.url}/open/`, { connections: CONNECTIONS, seconds: 1 });
     await wrk(`${gw.url}/keyed/`, { connections: CONNECTIONS, seconds: 1, headers: { Authorization: key } });

@@ -14,7 +14,7 @@ import { spawnServer } from "./_child.ts";
 import { CANDIDATES, type Send } from "./_clients.ts";
 import { cpuPerRequest } from "./_cpu.ts";
 import { startNginx } from "./_nginx.ts";
-import { machineLine, median, option, wrk } from "./_wrk.ts";
+import { machineLine, median, option, rotated, wrk } from "./_wrk.ts";
 
 const SECONDS = Number(option("seconds", "5"));
 const ROUNDS = Number(option("rounds", "5"));
@@ -124,9 +124,7 @@ try {
   let errors = 0;
   const order = [...proxies.keys()];
   for (let round = 0; round < ROUNDS; round++) {
-    // rotate who goes first, so no candidate always runs right after the same neighbour
-    const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
-    for (const name of rotated) {
+    for (const name of rotated(order, round)) {
       const proxy = proxies.get(name)!;
       let rate = 0;
       const used = await cpuPerRequest(proxy.pid, async () => {

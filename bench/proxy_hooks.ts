@@ -12,56 +12,26 @@
  * machine this cancels the drift that makes two separate medians differ by more than a hook costs.
  */
 import { keylessApi, startGateway } from "../tests/support/gateway.ts";
-import { HOOK_FILES, hookedApi } from "./_hooked_api.ts";
+import { hookedApi } from "./_hooked_api.ts";
+import { PLUGIN_FILES, virtualApi } from "./_apis.ts";
 import { startOkUpstream } from "./_upstream.ts";
-import { machineLine, median, option, wrk } from "./_wrk.ts";
+import { machineLine, median, option, rotated, wrk } from "./_wrk.ts";
 import { cpuPerRequest, type ThreadCpu } from "./_cpu.ts";
 
 const SECONDS = Number(option("seconds", "5"));
 const ROUNDS = Number(option("rounds", "3"));
 const PAIRS = Number(option("pairs", "20000"));
 
-const VIRTUAL = `function answer(request, session, config) {
-  return TykJsResponse({
-    Body: JSON.stringify({ ok: true, path: request.URL }),
-    Headers: { "Content-Type": "application/json" },
-    Code: 200
-  }, {});
-}
-`;
-
 const upstream = await startOkUpstream();
 const target = upstream.url;
 
 const gw = await startGateway({
   conf: { enable_jsvm: true, log_level: "warn" },
-  files: {
-    ...HOOK_FILES,
-    "plugins/virtual.js": VIRTUAL,
-  },
+  files: PLUGIN_FILES,
   apps: {
     "plain.json": keylessApi("plain", "/plain/", target),
     "hooks.json": hookedApi("hooks", "/hooks/", target),
-    "virtual.json": keylessApi("virtual", "/virtual/", target, {
-      version_data: {
-        not_versioned: true,
-        versions: {
-          Default: {
-            name: "Default",
-            use_extended_paths: true,
-            extended_paths: {
-              virtual: [{
-                path: "/x",
-                method: "GET",
-                response_function_name: "answer",
-                function_source_type: "file",
-                function_source_uri: "plugins/virtual.js",
-              }],
-            },
-          },
-        },
-      },
-    }),
+    "virtual.json": virtualApi("virtual", "/virtual/", target, "answer"),
   },
 });
 
@@ -103,8 +73,7 @@ try {
   let errors = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const apis = [["plain", plainUrl], ["hooks", hooksUrl], ["virtual", virtualUrl]] as const;
-    // the order rotates, so no API always runs first
-    for (const [name, url] of [...apis.slice(round % 3), ...apis.slice(0, round % 3)]) {
+    for (const [name, url] of rotated(apis, round)) {
       const one = await wrk(url, { connections: 1, seconds: SECONDS });
       let many = one;
       cpu[name].push(

@@ -6,6 +6,7 @@
  */
 import { keylessApi, startGateway } from "../tests/support/gateway.ts";
 import { startOkUpstream } from "./_upstream.ts";
+import { memoryKiB } from "./_cpu.ts";
 import { machineLine } from "./_wrk.ts";
 
 const i = Deno.args.indexOf("--reloads");
@@ -34,11 +35,6 @@ function threads(pid: number): string {
   return `${total} (${workers} Workers)`;
 }
 
-function rssKiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-}
-
 const upstream = await startOkUpstream();
 const target = upstream.url;
 const gw = await startGateway({
@@ -61,15 +57,15 @@ async function reloadAndCall(): Promise<void> {
 
 try {
   for (let n = 0; n < WARMUP; n++) await reloadAndCall();
-  const before = rssKiB(gw.pid);
+  const before = memoryKiB(gw.pid, "VmRSS");
   const threadsBefore = threads(gw.pid);
   const started = performance.now();
   const samples: number[] = [];
   for (let n = 1; n <= RELOADS; n++) {
     await reloadAndCall();
-    if (n % Math.max(1, Math.floor(RELOADS / 10)) === 0) samples.push(rssKiB(gw.pid));
+    if (n % Math.max(1, Math.floor(RELOADS / 10)) === 0) samples.push(memoryKiB(gw.pid, "VmRSS"));
   }
-  const after = rssKiB(gw.pid);
+  const after = memoryKiB(gw.pid, "VmRSS");
   const threadsAfter = threads(gw.pid);
   const seconds = (performance.now() - started) / 1000;
   await new Promise((resolve) => setTimeout(resolve, 2_000)); // retired pools finish closing

@@ -29,3 +29,17 @@ export function hasOpenssl(): boolean {
 export function hasPrlimit(): boolean {
   return Deno.build.os === "linux" && onPath("prlimit");
 }
+
+/** Where Debian's `libnginx-mod-http-js` puts njs, nginx's JavaScript module. */
+export const NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so";
+
+/** What `deno task bench` needs and is not installed: `wrk`, `nginx`, njs. */
+export function missingBenchTools(): string[] {
+  const missing = ["wrk", "nginx"].filter((tool) => !onPath(tool));
+  try {
+    Deno.statSync(NJS_MODULE);
+  } catch {
+    missing.push(`njs (${NJS_MODULE})`);
+  }
+  return missing;
+}
