@@ -161,6 +161,7 @@ export async function compileApi(
     enableJsvm: config.enable_jsvm,
     timeoutMs: jsvmTimeoutMs(config),
     poolSize: config.jsvm_pool_size,
+    memoryLimitMb: config.jsvm_memory_limit_mb,
     middlewarePath: config.middleware_path,
     baseDir: services.baseDir,
     userLibrary: services.userLibrary,

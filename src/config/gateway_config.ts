@@ -121,6 +121,11 @@ export const gatewayConfigSchema = z.object({
    * call. Off: one call per hook; the results are the same.
    */
   jsvm_fuse_hooks: bool(true),
+  /**
+   * Our addition: the heap each sandbox Worker may use, in MB; a sandbox that needs more is ended. At least
+   * 320: V8's largest single allocation (about 1 GB) must still end only the sandbox, not the process.
+   */
+  jsvm_memory_limit_mb: int(512, 320, 16384),
   disable_virtual_path_blobs: bool(),
   policies: obj({ policy_source: str(), policy_path: str(), policy_record_name: str() }),
   storage: storageSchema,

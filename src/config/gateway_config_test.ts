@@ -85,6 +85,7 @@ Deno.test("parseGatewayConfig() applies Tyk's fallbacks to an empty file", () =>
   assert.equal(config.enable_jsvm, false);
   assert.equal(config.jsvm_timeout, 5);
   assert.equal(config.jsvm_pool_size, 2);
+  assert.equal(config.jsvm_memory_limit_mb, 512);
   assert.equal(config.min_token_length, 3);
   assert.equal(config.reload_interval, 1);
   assert.equal(config.health_check_endpoint_name, "hello");
@@ -165,6 +166,7 @@ Deno.test("parseGatewayConfig() names the field and the expected type of a wrong
     [{ storage: { addrs: "h:6379" } }, 'storage.addrs must be a list of strings, got "h:6379"'],
     [{ jsvm_pool_size: 0 }, "jsvm_pool_size must be an integer from 1 to 64, got 0"],
     [{ jsvm_pool_size: 65 }, "jsvm_pool_size must be an integer from 1 to 64, got 65"],
+    [{ jsvm_memory_limit_mb: 256 }, "jsvm_memory_limit_mb must be an integer from 320 to 16384, got 256"],
     [{ log_level: "verbose" }, 'log_level must be "debug", "info", "warn" or "error", got "verbose"'],
     [
       { http_server_options: { certificates: [{ cert_file: 5 }] } },

@@ -234,7 +234,7 @@ export interface CallFailure {
 /** Messages the sandbox posts to the host. `id` is the call id (0 while loading). */
 export type ToHost =
   | { type: "loading"; id: 0; file: string }
-  | { type: "loaded"; id: 0; issues: LoadIssue[] }
+  | { type: "loaded"; id: 0; issues: LoadIssue[]; permissions: Record<string, string> }
   | { type: "hostCall"; id: number; op: HostCallOp; args: string[] }
   | { type: "log"; id: number; level: SandboxLogLevel; text: string };
 
@@ -414,6 +414,13 @@ export const PART_SEPARATOR = "\u0000";
 
 /** Initial size of each growable buffer (inbox and outbox lanes, replies). */
 export const DATA_INITIAL_BYTES = 16 * 1024;
+
+/**
+ * What one hook may answer: its result as text (the body it sets included) and the headers it sets, names
+ * and values together. Past them the call fails with a message that says which; Tyk has no such limit, but
+ * a result of hundreds of megabytes takes the whole process down.
+ */
+export const HOOK_LIMITS = { resultChars: 64 * 1024 * 1024, headerBytes: 1024 * 1024 } as const;
 
 /** Largest payload (call, host-call reply or outcome) a lane or reply buffer grows to. */
 export const DATA_MAX_BYTES = 256 * 1024 * 1024;

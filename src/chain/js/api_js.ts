@@ -28,6 +28,8 @@ export interface ApiJsOptions {
   timeoutMs: number;
   /** Workers per API at most. */
   poolSize: number;
+  /** `jsvm_memory_limit_mb`: each sandbox's heap limit. @default 512 */
+  memoryLimitMb?: number;
   /** `middleware_path`, the directory loader's root. */
   middlewarePath: string;
   /** Relative plugin paths resolve against this folder (the tyk.conf folder). */
@@ -149,6 +151,7 @@ export async function createApiJs(def: ApiDefinition, options: ApiJsOptions): Pr
     sources: [...virtual.sources, ...sources],
     timeoutMs: options.timeoutMs,
     size: options.poolSize,
+    memoryLimitMb: options.memoryLimitMb,
     hostCalls: options.hostCalls,
     load: options.load,
     log,

@@ -3,7 +3,7 @@
  * A busy worker takes up to `PIPELINE_DEPTH` calls, run in order. `terminate()` twice is harmless, a reply
  * for a call that is no longer current is dropped, a dead worker's started calls and load are rejected
  * (calls it never started go back to the pool), and an `error`/`messageerror` event kills it ("crashed").
- * The only `new Worker` for plugin code is in `startWorker()` below.
+ * The only thread for plugin code is started in `SandboxThread` (_sandbox_thread.ts).
  */
 
 import type { Logger } from "../../log.ts";
@@ -20,6 +20,7 @@ import {
   unhandled,
 } from "../protocol.ts";
 import { JsvmError, type JsvmErrorKind } from "./jsvm_error.ts";
+import { SandboxThread, type ThreadExit } from "./_sandbox_thread.ts";
 import { SharedChannel } from "./_shared_channel.ts";
 
 /**
@@ -59,6 +60,8 @@ export interface WorkerHandleOptions {
   init: Omit<InitMessage, "type" | "id" | "control" | "inboxes" | "reply" | "outboxes" | "load">;
   /** Longest time one source may take to evaluate before the worker is killed. */
   loadTimeoutMs: number;
+  /** The booted thread to run it on (see `SandboxThread`). */
+  thread: SandboxThread;
   /** Slot 0 counts the requests the gateway serves now; see `IDLE_POLL`. */
   load: SharedArrayBuffer;
   hostCalls?: HostCallHandler;
@@ -85,17 +88,9 @@ export const STUCK_MS = 1_000;
 /** Longest time a Worker may take to boot (before its first source starts). */
 const BOOT_TIMEOUT_MS = 30_000;
 
-/** A sandbox is a module Worker without any permission: file, network, env, run, sys and ffi are denied. */
-export const SANDBOX_WORKER_OPTIONS: WorkerOptions = { type: "module", deno: { permissions: "none" } };
-
-/** Starts a sandbox. */
-function startWorker(): Worker {
-  return new Worker(new URL("../sandbox/worker.ts", import.meta.url), SANDBOX_WORKER_OPTIONS);
-}
-
 /** A Worker running one API's sandbox. */
 export class WorkerHandle {
-  #worker: Worker;
+  #thread: SandboxThread;
   #options: WorkerHandleOptions;
   #load: Int32Array;
   #state: "starting" | "idle" | "busy" | "dead" = "starting";
@@ -133,13 +128,6 @@ export class WorkerHandle {
     this.#options = options;
     this.#load = new Int32Array(options.load);
     this.loaded.catch(() => {}); // the pool reads it; never an unhandled rejection
-    this.#worker = startWorker();
-    this.#worker.onmessage = (event) => this.#receive(event.data as ToHost);
-    this.#worker.onerror = (event) => {
-      event.preventDefault();
-      this.#crash(`JS sandbox crashed: ${event.message}`);
-    };
-    this.#worker.onmessageerror = () => this.#crash("JS sandbox sent a message that cannot be read");
     const msg: InitMessage = {
       ...options.init,
       type: "init",
@@ -150,7 +138,13 @@ export class WorkerHandle {
       outboxes: this.#channel.outboxes,
       load: options.load,
     };
-    this.#worker.postMessage(msg);
+    this.#thread = options.thread;
+    this.#thread.start(msg, {
+      message: (message) => this.#receive(message),
+      messageError: () => this.#crash("JS sandbox sent a message that cannot be read"),
+      error: (message) => this.#crash(`JS sandbox crashed: ${message}`),
+      exit: (info) => this.#ended(info),
+    });
     this.#armLoadTimer(BOOT_TIMEOUT_MS);
   }
 
@@ -283,7 +277,7 @@ export class WorkerHandle {
     const { done, started } = this.#channel.abort(this.#first + this.#jobs.length);
     // A sandbox between two tasks would die at once, and with it the word that it closed: let a busy one
     // close itself, and the watchdog ends the Worker once it has (see check()).
-    if (!this.#booted || this.#channel.threadState() === SANDBOX_STATE.IDLE) this.#worker.terminate();
+    if (!this.#booted || this.#channel.threadState() === SANDBOX_STATE.IDLE) this.#thread.stop();
     clearTimeout(this.#loadTimer);
     this.#abort?.abort(reason);
     this.#abort = null;
@@ -299,6 +293,24 @@ export class WorkerHandle {
       else unstarted.push(jobs[i].job);
     }
     if (unstarted.length > 0) this.#options.onHandBack(unstarted);
+  }
+
+  /**
+   * The sandbox thread ended. After it closed itself on the stop flag that is the plan; otherwise it died:
+   * it reached its heap limit, or something failed in it. Either way only this worker goes, and the call it
+   * ran fails as a crash.
+   */
+  #ended(info: ThreadExit): void {
+    if (this.#state === "dead" && this.#channel.threadState() === SANDBOX_STATE.CLOSED) return;
+    const { log, init } = this.#options;
+    const memoryLimitMb = this.#thread.memoryLimitMb;
+    const plugin = this.#state === "dead" ? this.#culprit : this.#running(this.#state === "starting");
+    const outOfMemory = info.error?.code === "ERR_WORKER_OUT_OF_MEMORY" || info.error === undefined;
+    const message = outOfMemory
+      ? `JS sandbox ran out of memory (jsvm_memory_limit_mb is ${memoryLimitMb})`
+      : `JS sandbox thread ended: ${info.error!.message}`;
+    log.error(message, { api_id: init.apiId, plugin, exit_code: info.code });
+    this.#crash(message);
   }
 
   #crash(message: string, kind: JsvmErrorKind = "crashed"): void {
@@ -333,8 +345,8 @@ export class WorkerHandle {
       this.#crash(`JS sandbox still runs promise jobs of ${this.#lastCall} past its deadline`, "timeout");
       this.#stoppedAt = this.#lastDeadline;
     }
-    if (thread === SANDBOX_STATE.CLOSED || this.#exited || !this.#booted) {
-      this.#worker.terminate();
+    if (thread === SANDBOX_STATE.CLOSED || this.#exited || this.#thread.exited || !this.#booted) {
+      this.#thread.stop();
       if (this.#reported) {
         log.warn(
           `JS sandbox thread stopped ${((now - this.#stoppedAt) / 1000).toFixed(1)} s after its deadline`,
@@ -408,8 +420,13 @@ export class WorkerHandle {
         this.#loadingFile = msg.file;
         this.#armLoadTimer(this.#options.loadTimeoutMs);
         return;
-      case "loaded":
+      case "loaded": {
         if (this.#state !== "starting") return;
+        const kept = Object.keys(msg.permissions).filter((name) => msg.permissions[name] === "granted");
+        if (kept.length > 0) {
+          this.#crash(`JS sandbox did not give up its permissions: ${kept.join(", ")}`);
+          return;
+        }
         clearTimeout(this.#loadTimer);
         this.#state = "idle";
         this.#started = true;
@@ -418,6 +435,7 @@ export class WorkerHandle {
         this.#loaded.resolve(msg.issues);
         this.#options.onFree(this);
         return;
+      }
       case "hostCall":
         if (!this.#current(msg.id)) return;
         if (msg.id !== 0) this.#blockedIn(this.#indexOf(msg.id));

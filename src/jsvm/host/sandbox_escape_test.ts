@@ -4,7 +4,8 @@
 
 import assert from "node:assert/strict";
 import { mw, processRequest, rejection, withPool } from "../../../tests/support/sandbox_pool.ts";
-import { SANDBOX_WORKER_OPTIONS } from "./_worker_handle.ts";
+import type { ToHost } from "../protocol.ts";
+import { SandboxThread } from "./_sandbox_thread.ts";
 import { startUpstream } from "../../../tests/support/upstream.ts";
 import { noThreadSpins } from "../../../tests/support/thread_cpu.ts";
 
@@ -29,22 +30,29 @@ async function runProbe(body: string): Promise<string> {
 }
 
 /**
- * Runs `code` as the main module of a Worker started with the sandbox's own options, and answers what it
- * posts. The Deno APIs the sandbox removes before plugin code runs are still there for this module, so
- * what it reports is the Worker's permissions themselves.
+ * Runs `code` as the main module of a sandbox thread, started as the sandbox is and after it gave up its
+ * permissions as the sandbox does, and answers what it posts. The Deno APIs the sandbox removes before plugin
+ * code runs are still there for this module, so what it reports is the thread's permissions themselves.
  */
 async function inSandboxWorker(code: string): Promise<Record<string, string>> {
-  const worker = new Worker(`data:text/javascript,${encodeURIComponent(code)}`, SANDBOX_WORKER_OPTIONS);
+  const drop = new URL("../sandbox/drop_permissions.ts", import.meta.url).href;
+  const module = `import { workerData } from "node:worker_threads";
+    import { dropPermissions } from ${JSON.stringify(drop)};
+    const postMessage = (out) => workerData.port.postMessage(out);
+    dropPermissions();
+    ${code}`;
+  const thread = new SandboxThread(64, new URL(`data:text/javascript,${encodeURIComponent(module)}`));
   try {
     return await new Promise((resolve, reject) => {
-      worker.onmessage = (event) => resolve(event.data);
-      worker.onerror = (event) => {
-        event.preventDefault();
-        reject(new Error(event.message));
-      };
+      thread.start({} as never, {
+        message: (out: ToHost) => resolve(out as unknown as Record<string, string>),
+        messageError: () => reject(new Error("unreadable message")),
+        error: (message) => reject(new Error(message)),
+        exit: (info) => reject(new Error(`the sandbox thread ended: ${JSON.stringify(info)}`)),
+      });
     });
   } finally {
-    worker.terminate();
+    thread.stop();
   }
 }
 

@@ -15,8 +15,12 @@ import { createHash } from "node:crypto";
 import type { Logger } from "../../log.ts";
 import { INBOX, type LoadIssue, PART_SEPARATOR, type RunHook, type SandboxSource } from "../protocol.ts";
 import { parserSource } from "./parser_source.ts";
+import { bootedThread } from "./_sandbox_thread.ts";
 import { type HostCallHandler, WorkerHandle, type WorkerJob } from "./_worker_handle.ts";
 import { JsvmError } from "./jsvm_error.ts";
+
+/** `memoryLimitMb` when the spec gives none. */
+const DEFAULT_MEMORY_LIMIT_MB = 512;
 
 /** How often the pool looks at sandbox threads that should have stopped (see `WorkerHandle.check`). */
 const WATCH_MS = 250;
@@ -52,6 +56,13 @@ export interface SandboxSpec {
   size: number;
   /** Globals persist across calls. @default false (state is reset after each call, as in Tyk) */
   persistState?: boolean;
+  /**
+   * The heap each sandbox may use, in MB (V8's old generation). A sandbox that needs more is ended, and the
+   * call it ran fails as a crash. Below about 300, one allocation of V8's largest size (1 GB) takes the
+   * whole process down instead (Deno lets a Worker's heap grow to about four times its limit while it
+   * ends it). @default 512
+   */
+  memoryLimitMb?: number;
   /** Serves synchronous host calls (TykMakeHttpRequest, TykGetKeyData, …); without it they return undefined. */
   hostCalls?: HostCallHandler;
   /** log()/rawlog()/console.* land here with `api_id` and `type=log-msg`. */
@@ -350,6 +361,7 @@ class Pool implements SandboxPool {
         quietLoad: this.#spawned++ > 0,
       },
       loadTimeoutMs: spec.timeoutMs,
+      thread: bootedThread(this.#spec.memoryLimitMb ?? DEFAULT_MEMORY_LIMIT_MB),
       load: this.#gauge,
       hostCalls: spec.hostCalls,
       log: spec.log,

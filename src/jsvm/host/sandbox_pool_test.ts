@@ -296,6 +296,7 @@ Deno.test("call() serves a long queue of calls on one worker, each with its own 
   await withPool(
     { timeoutMs: 60_000, sources: [{ file: "/echo.js", code, names: ["echo"], kind: "virtual" }] },
     async (pool) => {
+      await pool.load();
       const calls = Array.from({ length: 5000 }, (_, i) => pool.call("echo", null, [String(i)]));
       const out = await Promise.all(calls);
       assert.equal(out.length, 5000);

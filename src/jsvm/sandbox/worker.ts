@@ -1,7 +1,8 @@
 /**
- * Entry point of a JSVM sandbox: a Worker with `permissions: "none"` that holds one API's plugin code.
+ * Entry point of a JSVM sandbox: a `node:worker_threads` Worker with a heap limit that holds one API's
+ * plugin code (see host/_sandbox_thread.ts for how it is started).
  *
- * It gets one `init` message, hardens its global scope, defines the Tyk bootstrap, evaluates the sources
+ * It gets one `init` message on its port, gives up every permission, hardens its global scope, defines the Tyk bootstrap, evaluates the sources
  * and takes the state snapshot. Then it waits on the control buffer (a short spin, then `Atomics.wait`);
  * calls are read in order from the shared inbox lanes, run, and their outcomes written to the outbox lanes.
  * Promise jobs the call queued run next (as goja runs them at the end of a run), and only then is the
@@ -9,6 +10,7 @@
  */
 
 import { setImmediate } from "node:timers";
+import { workerData } from "node:worker_threads";
 import _ from "underscore";
 import {
   AFTER_GRACE_MS,
@@ -16,6 +18,7 @@ import {
   CONTROL,
   DATA_MAX_BYTES,
   grownSize,
+  HOOK_LIMITS,
   type HookRequest,
   type HookResponse,
   type HostCallOp,
@@ -46,6 +49,7 @@ import {
 } from "./bootstrap.ts";
 import { RAW_BYTES, UTF8 } from "./tyk_base64.ts";
 import { GoJsonError } from "../go/json.ts";
+import { dropPermissions } from "./drop_permissions.ts";
 import { hardenGlobal } from "./harden.ts";
 import { requestHookEdits, requestObject } from "./request_hook.ts";
 import { HookRunState } from "./hook_run.ts";
@@ -63,12 +67,14 @@ import { RESET_ROOTS, resetTracked } from "./reset_scope.ts";
 import { snapshotState } from "./state_reset.ts";
 import {
   append,
+  ArrayIsArray,
   AtomicsLoad,
   AtomicsNotify,
   AtomicsStore,
   AtomicsWait,
   JSONParse,
   JSONStringify,
+  ObjectKeys,
   PerformanceNow,
   PromisePrototypeThen,
   ReflectApply,
@@ -87,14 +93,16 @@ import {
 } from "./_primordials.ts";
 
 type WorkerScope = {
-  postMessage(message: ToHost): void;
   close(): void;
   addEventListener(type: string, listener: (event: Event & { data?: unknown }) => void): void;
 };
 
+/** The host's end of the channel is the other side of this port (see host/_sandbox_thread.ts). */
+const port = (workerData as { port: MessagePort & { once(type: string, fn: (msg: unknown) => void): void } })
+  .port;
 const global = globalThis as unknown as Record<string, unknown>;
 const scope = globalThis as unknown as WorkerScope;
-const post = scope.postMessage.bind(globalThis);
+const post: (message: ToHost) => void = port.postMessage.bind(port);
 const listen = scope.addEventListener.bind(globalThis);
 const closeWorker = scope.close.bind(globalThis);
 let control: Int32Array;
@@ -291,6 +299,35 @@ function decodeAnswer(
   }
 }
 
+/** The header-setting parts of a call's answer (request and response edits, forced responses). */
+interface HeaderCarrier {
+  setHeaders?: [string, string][];
+  headers?: unknown;
+  decision?: { headers?: unknown };
+}
+
+/** Bytes (UTF-16 units, close enough for a limit) of the header names and values an answer sets. */
+function headerBytes(answer: HeaderCarrier): number {
+  let bytes = 0;
+  const record = (value: unknown) => {
+    if (typeof value !== "object" || value === null || ArrayIsArray(value)) return;
+    const names = ObjectKeys(value);
+    for (let i = 0; i < names.length; i++) {
+      const v = (value as Record<string, unknown>)[names[i]];
+      bytes += names[i].length + (typeof v === "string" ? v.length : 0);
+    }
+  };
+  const set = answer.setHeaders;
+  if (ArrayIsArray(set)) {
+    for (let i = 0; i < set.length; i++) {
+      bytes += set[i][0].length + set[i][1].length;
+    }
+  }
+  record(answer.headers);
+  record(answer.decision?.headers);
+  return bytes;
+}
+
 /** The target `REGISTERED_HANDLER` names. */
 function registeredHandler(): { found: true; value: unknown } | { found: false; reason: string } {
   const value = tykJS.registered();
@@ -306,6 +343,8 @@ function registeredHandler(): { found: true; value: unknown } | { found: false; 
 /** What answering a call needs once its value is known. */
 interface Settling {
   id: number;
+  /** The handler's name, for errors. */
+  name: string;
   kind: number;
   hook: HookRequest | null;
   response: HookResponse | null;
@@ -315,13 +354,33 @@ interface Settling {
 /** Answers a call with its value: as it is for `CALL`, otherwise decoded as its kind asks. */
 function complete(call: Settling, value: string): void {
   call.done = true;
+  if (value.length > HOOK_LIMITS.resultChars) {
+    fail(
+      call.id,
+      "decode",
+      `Cannot use the result of ${call.name}: ${value.length} characters, more than the ${HOOK_LIMITS.resultChars} a JS hook may return`,
+      {},
+    );
+    return;
+  }
   if (call.kind === INBOX.CALL) {
     answer(OUTCOME.VALUE, call.id, value);
     return;
   }
   let edits: string;
   try {
-    edits = JSONStringify(decodeAnswer(call.kind, value, call.hook!, call.response));
+    const decoded = decodeAnswer(call.kind, value, call.hook!, call.response);
+    const headers = headerBytes(decoded as HeaderCarrier);
+    if (headers > HOOK_LIMITS.headerBytes) {
+      fail(
+        call.id,
+        "decode",
+        `Cannot use the result of ${call.name}: it sets ${headers} bytes of headers, more than the ${HOOK_LIMITS.headerBytes} a JS hook may set`,
+        {},
+      );
+      return;
+    }
+    edits = JSONStringify(decoded);
   } catch (error) {
     fail(call.id, "decode", error instanceof GoJsonError ? error.message : errorText(error), {});
     return;
@@ -431,7 +490,7 @@ function invoke(
     fail(id, "missing", `Cannot call ${name}: ${resolved.reason}`, {});
     return;
   }
-  const call: Settling = { id, kind, hook, response, done: false };
+  const call: Settling = { id, name, kind, hook, response, done: false };
   let value: unknown;
   try {
     const holder = resolved.value as Record<string, unknown>;
@@ -559,6 +618,7 @@ function init(msg: InitMessage): void {
   timeoutMs = msg.timeoutMs;
   muted = msg.quietLoad;
 
+  const permissions = dropPermissions();
   const guard = createCodeGuard(msg.parserSource);
   hardenGlobal(global, guard);
   ReflectDefineProperty(global, TICK, { __proto__: null, value: tick } as PropertyDescriptor);
@@ -588,7 +648,7 @@ function init(msg: InitMessage): void {
       lexical: loaded.lexical,
     });
   }
-  post({ type: "loaded", id: 0, issues: loaded.issues });
+  post({ type: "loaded", id: 0, issues: loaded.issues, permissions });
   serve();
 }
 
@@ -606,14 +666,13 @@ listen("unhandledrejection", (event) => {
     `Unhandled promise rejection in JS: ${errorText((event as PromiseRejectionEvent).reason)}`,
   );
 });
-let started = false;
-listen("message", (event) => {
-  // Only the host's first message counts; afterwards everything comes through the shared buffer.
-  if (started) return;
-  started = true;
-  const msg = event.data as InitMessage;
+// Only the host's first message counts; afterwards everything comes through the shared buffer. Plugin code
+// never runs inside a port's message handler: a thread that reaches its heap limit there is not ended
+// (Deno 2.9), one that reaches it in a setImmediate callback is.
+port.once("message", (data) => {
+  const msg = data as InitMessage;
   if (msg?.type !== "init") {
     throw new Error(`Cannot start the JS sandbox: expected "init", got "${msg?.type}"`);
   }
-  init(msg);
+  setImmediate(() => init(msg));
 });

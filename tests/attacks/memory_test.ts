@@ -1,0 +1,72 @@
+/**
+ * Attack: one call's memory. A plugin that allocates past `jsvm_memory_limit_mb` ends only its own sandbox
+ * (500 for that call, a log line naming the API and plugin, the API serves its next request); a hook that
+ * returns a huge body or huge headers gets a clear error instead of taking the process down. Meanwhile the
+ * gateway's other APIs serve as usual.
+ */
+import assert from "node:assert/strict";
+import { keylessApi, startGateway, withPlugins } from "../support/gateway.ts";
+import { statusOf } from "../support/http.ts";
+import { startUpstream } from "../support/upstream.ts";
+
+/** A pre hook that runs `code` when the request has `?run=1`, and passes the request on otherwise. */
+function plugin(code: string): string {
+  return `var probe = new TykJS.TykMiddleware.NewMiddleware({});
+probe.NewProcessRequest(function (request, session, spec) {
+  if (request.Params.run) {
+    ${code}
+  }
+  return probe.ReturnData(request, {});
+});
+`;
+}
+
+const CASES: Record<string, string> = {
+  // the issue's reproduction: a large string split a few times
+  hog: 'var s = "x".repeat(1.2e8); var parts = [s.split(""), s.split("")]; log(parts.length);',
+  body: 'request.ReturnOverrides.ResponseCode = 200; request.ReturnOverrides.ResponseBody = "x".repeat(7e7);',
+  headers: 'for (var i = 0; i < 2000; i++) request.SetHeaders["X-Big-" + i] = "v".repeat(1000);',
+  fine: "",
+};
+
+Deno.test("attack: memory past jsvm_memory_limit_mb or a huge hook result fails one call, not the gateway", async () => {
+  const upstream = await startUpstream();
+  const apps: Record<string, unknown> = {};
+  const files: Record<string, string> = {};
+  for (const [name, code] of Object.entries(CASES)) {
+    files[`plugins/${name}.js`] = plugin(code);
+    apps[`${name}.json`] = withPlugins(keylessApi(name, `/${name}/`, upstream.url), {
+      pre: [{ name: "probe", path: `plugins/${name}.js` }],
+    });
+  }
+  const gw = await startGateway({
+    conf: { enable_jsvm: true, jsvm_timeout: 20, jsvm_pool_size: 1, jsvm_memory_limit_mb: 320 },
+    files,
+    apps,
+  });
+  try {
+    const other = () => statusOf(fetch(`${gw.url}/fine/?run=1`));
+    assert.equal(await other(), 200);
+
+    const hog = fetch(`${gw.url}/hog/?run=1`);
+    assert.equal(await other(), 200, "another API serves while one sandbox fills its heap");
+    const res = await hog;
+    assert.equal(res.status, 500);
+    assert.deepEqual(await res.json(), { error: "Internal Server Error" });
+    await gw.waitForLog(
+      /level=error msg="JS sandbox ran out of memory \(jsvm_memory_limit_mb is 320\)" prefix=\S+ api_id=hog plugin="probe \(\S+hog\.js\) DoProcessRequest"/,
+    );
+    assert.equal(await statusOf(fetch(`${gw.url}/hog/`)), 200, "the API serves its next request");
+
+    assert.equal(await statusOf(fetch(`${gw.url}/body/?run=1`)), 500);
+    await gw.waitForLog(/api_id=body .*more than the 67108864 (characters )?a JS hook may return/);
+    assert.equal(await statusOf(fetch(`${gw.url}/headers/?run=1`)), 500);
+    await gw.waitForLog(/api_id=headers .*more than the 1048576 a JS hook may set/);
+    for (const name of ["body", "headers", "fine"]) {
+      assert.equal(await statusOf(fetch(`${gw.url}/${name}/`)), 200);
+    }
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+  }
+});
