@@ -24,6 +24,9 @@ scope.onmessage = (event) => {
   if (msg.type === "start" && sandbox === null) {
     sandbox = new NodeWorker(new URL(msg.url), {
       resourceLimits: { maxOldGenerationSizeMb: msg.memoryLimitMb },
+      // by default the new thread gets a copy of process.env, which this launcher may not read (in a
+      // terminal, Deno would ask the operator for env access at every sandbox start)
+      env: {},
       workerData: { port: msg.port },
       transferList: [msg.port as unknown as NodeTransferable],
     });

@@ -31,15 +31,16 @@ async function runProbe(body: string): Promise<string> {
 
 /**
  * Runs `code` as the main module of a sandbox thread, started as the sandbox is and after it gave up its
- * permissions as the sandbox does, and answers what it posts. The Deno APIs the sandbox removes before plugin
- * code runs are still there for this module, so what it reports is the thread's permissions themselves.
+ * permissions as the sandbox does (unless `drop` is false: then with what its launcher let it have), and
+ * answers what it posts. The Deno APIs the sandbox removes before plugin code runs are still there for this
+ * module, so what it reports is the thread's permissions themselves.
  */
-async function inSandboxWorker(code: string): Promise<Record<string, string>> {
-  const drop = new URL("../sandbox/drop_permissions.ts", import.meta.url).href;
+async function inSandboxWorker(code: string, drop = true): Promise<Record<string, string>> {
+  const dropModule = new URL("../sandbox/drop_permissions.ts", import.meta.url).href;
   const module = `import { workerData } from "node:worker_threads";
-    import { dropPermissions } from ${JSON.stringify(drop)};
+    import { dropPermissions } from ${JSON.stringify(dropModule)};
     const postMessage = (out) => workerData.port.postMessage(out);
-    dropPermissions();
+    ${drop ? "dropPermissions();" : ""}
     ${code}`;
   const thread = new SandboxThread(64, new URL(`data:text/javascript,${encodeURIComponent(module)}`));
   try {
@@ -62,9 +63,11 @@ Deno.test("sandbox Workers start with every permission denied, not only with Den
     const secret = `${dir}/secret.txt`;
     await Deno.writeTextFile(secret, "s3cr3t");
     const server = await startUpstream(); // counts the requests it gets
+    const own = new URL("../sandbox/worker.ts", import.meta.url);
     const out = await inSandboxWorker(`
       const out = {};
       const attempt = (name, fn) => { try { fn(); out[name] = "ALLOWED"; } catch (e) { out[name] = e.name; } };
+      attempt("own code", () => Deno.readTextFileSync(${JSON.stringify(own.pathname)}));
       attempt("read", () => Deno.readTextFileSync(${JSON.stringify(secret)}));
       attempt("write", () => Deno.writeTextFileSync(${JSON.stringify(`${dir}/written.txt`)}, "x"));
       attempt("env", () => Deno.env.get("HOME"));
@@ -75,10 +78,47 @@ Deno.test("sandbox Workers start with every permission denied, not only with Den
       postMessage(out);
     `);
     await server.stop();
-    const denied = ["read", "write", "env", "run", "sys", "net"].map((name) => [name, "NotCapable"]);
+    const denied = ["own code", "read", "write", "env", "run", "sys", "net"].map((
+      name,
+    ) => [name, "NotCapable"]);
     assert.deepEqual(out, Object.fromEntries(denied));
     assert.equal(server.count(), 0);
     await assert.rejects(Deno.stat(`${dir}/written.txt`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sandbox threads, before they give up their permissions, may read only the sandbox's code", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const secret = `${dir}/secret.txt`;
+    await Deno.writeTextFile(secret, "s3cr3t");
+    const server = await startUpstream(); // counts the requests it gets
+    const own = new URL("../sandbox/worker.ts", import.meta.url);
+    const out = await inSandboxWorker(
+      `
+      const out = {};
+      const attempt = (name, fn) => { try { fn(); out[name] = "ALLOWED"; } catch (e) { out[name] = e.name; } };
+      attempt("own code", () => Deno.readTextFileSync(${JSON.stringify(own.pathname)}));
+      attempt("read", () => Deno.readTextFileSync(${JSON.stringify(secret)}));
+      attempt("write", () => Deno.writeTextFileSync(${JSON.stringify(`${dir}/written.txt`)}, "x"));
+      attempt("env", () => Deno.env.get("HOME"));
+      out["process.env"] = JSON.stringify(process.env); // the gateway's environment is not copied in
+      attempt("run", () => new Deno.Command("true").outputSync());
+      attempt("sys", () => Deno.hostname());
+      out.net = await Deno.connect({ hostname: "127.0.0.1", port: ${server.port} })
+        .then((conn) => (conn.close(), "ALLOWED"), (e) => e.name);
+      postMessage(out);
+    `,
+      false,
+    );
+    await server.stop();
+    const denied = ["read", "write", "env", "run", "sys", "net"].map((
+      name,
+    ) => [name, "NotCapable"]);
+    assert.deepEqual(out, { "own code": "ALLOWED", "process.env": "{}", ...Object.fromEntries(denied) });
+    assert.equal(server.count(), 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

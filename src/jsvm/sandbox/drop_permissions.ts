@@ -4,22 +4,28 @@
  * needs not even that.
  */
 
+/** Every permission Deno knows. */
+const NAMES = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;
+
 /**
- * Gives up every permission before any plugin code runs: the launcher let this thread read its own code, and
- * nothing else. Then makes sure: reading the very file this module came from must fail.
- * @throws {Error} when the thread can still read it
+ * Gives up every permission before any plugin code runs, then makes sure by asking again, reading the very
+ * file this module came from included (the one thing the launcher allowed). It asks rather than tries: in a
+ * terminal, a read the thread may not do makes Deno ask the operator unless the gateway runs with
+ * `--no-prompt`.
+ * @returns each permission's state, none of them "granted"
+ * @throws {Error} when the thread still holds one
  */
 export function dropPermissions(): Record<string, string> {
-  const names = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;
   const states: Record<string, string> = {};
-  for (const name of names) states[name] = Deno.permissions.revokeSync({ name }).state;
-  // the one thing the launcher allowed: reading this very file
-  const self = decodeURIComponent(new URL(import.meta.url).pathname);
-  states.read = Deno.permissions.querySync({ name: "read", path: self }).state;
-  try {
-    Deno.readFileSync(new URL(import.meta.url));
-  } catch {
-    return states;
+  for (const name of NAMES) {
+    Deno.permissions.revokeSync({ name });
+    states[name] = Deno.permissions.querySync({ name }).state;
   }
-  throw new Error("Cannot start the JS sandbox: it can still read files after giving up its permissions");
+  const self = decodeURIComponent(new URL(import.meta.url).pathname);
+  if (Deno.permissions.querySync({ name: "read", path: self }).state === "granted") states.read = "granted";
+  const kept = NAMES.filter((name) => states[name] === "granted");
+  if (kept.length > 0) {
+    throw new Error(`Cannot start the JS sandbox: it still holds ${kept.join(", ")} after giving them up`);
+  }
+  return states;
 }
