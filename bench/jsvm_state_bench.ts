@@ -35,7 +35,7 @@ const config = {
 const table = Object.fromEntries([...Array(100)].map((_, i) => [`key${i}`, { id: i, name: `entry ${i}` }]));
 Object.assign(global, { myMw: mw, counter: 0, config, table });
 
-const TRACKED = resetTracked(tyk);
+const TRACKED = resetTracked(tyk, [Object, Array, String, Number, Symbol, JSON, Math, Reflect, Promise]);
 const snapshot = () => snapshotState({ global, builtins, roots: RESET_ROOTS, tracked: TRACKED });
 const restore = snapshot();
 

@@ -42,6 +42,7 @@ export const SafeMap = Map;
 export const SafeSet = Set;
 export const SafeError = Error;
 export const SafeSyntaxError = SyntaxError;
+export const SafeTypeError = TypeError;
 export const SafePromise = Promise;
 export const PromiseResolve = Promise.resolve.bind(Promise);
 export const PromisePrototypeThen = uncurryThis(Promise.prototype.then) as <T, R>(

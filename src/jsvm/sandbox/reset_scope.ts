@@ -15,29 +15,16 @@ export const RESET_ROOTS: readonly object[] = [
   Boolean.prototype,
 ];
 
-/** Built-ins whose replaced members are put back after each call. */
-const BUILTINS: readonly object[] = [
-  Object,
-  Array,
-  String,
-  Number,
-  Symbol,
-  JSON,
-  Math,
-  Reflect,
-  Promise,
-  Function.prototype,
-  Symbol.prototype,
-  Error.prototype,
-  RegExp.prototype,
-  Date.prototype,
-  Promise.prototype,
-  Map.prototype,
-  Set.prototype,
-];
+/**
+ * Every object whose replaced members are put back: the built-ins (see builtin_lock.ts), underscore and the
+ * Tyk bootstrap.
+ */
+export function resetTracked(tyk: TykNamespace, builtins: readonly object[]): object[] {
+  return [...builtins, ...bootstrapObjects(tyk)];
+}
 
-/** Every object whose replaced members are put back: the built-ins, underscore and the Tyk bootstrap. */
-export function resetTracked(tyk: TykNamespace): object[] {
+/** The objects the sandbox gives plugins besides the built-ins: underscore and the Tyk bootstrap. */
+export function bootstrapObjects(tyk: TykNamespace): object[] {
   const { TykMiddleware, TykEventHandlers } = tyk.TykJS as Record<string, object>;
-  return [...BUILTINS, _, tyk.TykJS, TykMiddleware, TykEventHandlers, ...tyk.prototypes];
+  return [_, tyk.TykJS, TykMiddleware, TykEventHandlers, ...tyk.prototypes];
 }

@@ -12,7 +12,8 @@
  * (256 properties each), one monomorphic `target[key] === value` test per recorded data property. Only a
  * property that differs is redefined. Added properties are found by comparing `Object.keys` counts (V8 caches them;
  * `Reflect.ownKeys` costs 20-50 times more) of the global object, the roots and plain data objects, where
- * additions are the usual leak; an addition that is neither enumerable nor string-keyed goes unseen.
+ * additions are the usual leak. Built-in objects cannot get additions once sealed, and the global object's
+ * other additions (non-enumerable, symbol keyed) are reported by `globalChanged` (see builtin_lock.ts).
  */
 
 import {
@@ -56,6 +57,11 @@ export interface SnapshotOptions {
   /** Further objects whose existing properties are put back. */
   tracked?: readonly object[];
   lexical?: LexicalBindings;
+  /**
+   * True when the global object got a property `Object.keys` does not count (non-enumerable or symbol
+   * keyed) since it last answered true; see builtin_lock.ts.
+   */
+  globalChanged?: () => boolean;
 }
 
 /** One tracked object. */
@@ -251,7 +257,9 @@ export function snapshotState(options: SnapshotOptions): () => void {
     const fromGlobal = target === options.global;
     for (let i = 0; i < r.keys.length; i++) {
       const d = r.descriptors[i];
-      if (!ObjectHasOwn(d, "value")) continue;
+      // an accessor is compared by shape, if at all; a value that is neither writable nor configurable (a
+      // function's name and length once the built-ins are sealed) can never change
+      if (!ObjectHasOwn(d, "value") || (!d.writable && !d.configurable)) continue;
       append(targets, target);
       append(keys, r.keys[i]);
       append(values, d.value);
@@ -262,6 +270,7 @@ export function snapshotState(options: SnapshotOptions): () => void {
     }
   }
   const chunks = compileChecks(targets, keys, values);
+  const { global, globalChanged } = options;
   const shaped: ObjectRecord[] = [];
   for (let i = 0; i < records.length; i++) if (records[i].count !== -1) append(shaped, records[i]);
 
@@ -273,7 +282,9 @@ export function snapshotState(options: SnapshotOptions): () => void {
       }
     }
     for (let i = 0; i < shaped.length; i++) {
-      if (shapeChanged(shaped[i])) restoreShape(shaped[i]);
+      if (shapeChanged(shaped[i]) || (shaped[i].target === global && globalChanged?.())) {
+        restoreShape(shaped[i]);
+      }
     }
     if (lexical !== undefined) {
       const now = lexical.read();

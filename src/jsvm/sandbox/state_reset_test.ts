@@ -126,3 +126,16 @@ Deno.test("snapshotState() looks at every key only once for a change it cannot u
   assert.equal(listed, 2, "one count of the enumerable keys per reset, no listing");
   assert.equal(g.label, "x");
 });
+
+Deno.test("snapshotState() deletes a hidden or symbol-keyed global once globalChanged() says so", () => {
+  const g = fakeGlobal();
+  let changed = false;
+  const restore = snapshotState({ global: g, globalChanged: () => changed });
+  Object.defineProperty(g, "hidden", { value: 1, configurable: true });
+  g[Symbol.for("s") as unknown as string] = 1;
+  restore();
+  assert.ok("hidden" in g, "without the signal the reset does not list every key");
+  changed = true;
+  restore();
+  assert.deepEqual(Reflect.ownKeys(g), ["counter", "config", "helper", "label"]);
+});

@@ -63,7 +63,8 @@ import {
 import { decodeRequestHookResult } from "./hook_result.ts";
 import { createCodeGuard, TICK } from "./code_guard.ts";
 import { errorText, type LoadedSources, loadSources } from "./source_loader.ts";
-import { RESET_ROOTS, resetTracked } from "./reset_scope.ts";
+import { bootstrapObjects, RESET_ROOTS, resetTracked } from "./reset_scope.ts";
+import { guardBuiltins } from "./builtin_lock.ts";
 import { snapshotState } from "./state_reset.ts";
 import {
   append,
@@ -622,6 +623,7 @@ function init(msg: InitMessage): void {
   const guard = createCodeGuard(msg.parserSource);
   hardenGlobal(global, guard);
   ReflectDefineProperty(global, TICK, { __proto__: null, value: tick } as PropertyDescriptor);
+  const builtinLock = guardBuiltins(global);
   // otto strings hold Go's raw bytes, so invalid UTF-8 in a body survives what a plugin does with it
   const options = {
     codec: msg.driver === "otto" ? RAW_BYTES : UTF8,
@@ -640,12 +642,14 @@ function init(msg: InitMessage): void {
   muted = false;
   phase = "after";
   if (!persistState) {
+    builtinLock.lock(bootstrapObjects(tyk));
     restoreState = snapshotState({
       global,
       builtins,
       roots: RESET_ROOTS,
-      tracked: resetTracked(tyk),
+      tracked: resetTracked(tyk, builtinLock.objects),
       lexical: loaded.lexical,
+      globalChanged: builtinLock.globalChanged,
     });
   }
   post({ type: "loaded", id: 0, issues: loaded.issues, permissions });
