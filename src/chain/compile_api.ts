@@ -11,7 +11,9 @@ import { createEventBus, type EventBus } from "../events/bus.ts";
 import { EVENTS } from "../events/event.ts";
 import { HANDLER_FACTORIES, type HandlerContext } from "../events/handlers.ts";
 import { keyFailureMeta, keyFailureRaiser } from "./events/key_failure.ts";
-import { createApiJs, type HostCallHandler, type LoadIssue } from "./js/api_js.ts";
+import { parseEgressRule } from "../config/egress_rule.ts";
+import { createApiJs, type LoadIssue } from "./js/api_js.ts";
+import { type GatewayHostCalls, limitHostCalls, type PluginLimits } from "./js/host_calls.ts";
 import { hasDirectoryPlugins } from "./js/plugin_loader.ts";
 import { hashKey } from "../keys/hash.ts";
 import type { KeyStore } from "../keys/key_store.ts";
@@ -50,7 +52,8 @@ export interface GatewayServices {
   log: Logger;
   /** The `tyk_js_path` library, read once per reload. */
   userLibrary?: { file: string; code: string };
-  hostCalls?: HostCallHandler;
+  /** Serves plugins' host calls; each API gets it with its `jsvm_limits`. */
+  hostCalls?: GatewayHostCalls;
   /** The gateway's load gauge (requests being served, Int32 slot 0), read by idle sandboxes. */
   load?: SharedArrayBuffer;
 }
@@ -143,6 +146,18 @@ function hasJsEventHandlers(def: ApiDefinition): boolean {
   );
 }
 
+/** What the API's plugins may do through the host API (`jsvm_limits`; Tyk's behaviour by default). */
+function pluginLimits(def: ApiDefinition): PluginLimits {
+  const { egress_allow, key_functions, storage_per_api } = def.jsvm_limits;
+  return {
+    apiId: def.api_id,
+    // every entry was checked when the definition loaded
+    egress: egress_allow === null ? null : egress_allow.map((entry) => parseEgressRule(entry)!),
+    keyFunctions: key_functions,
+    storagePerApi: storage_per_api,
+  };
+}
+
 /**
  * Builds an API's handle.
  * @throws TypeError when target_url cannot be parsed (the loader reports it with the file name).
@@ -157,6 +172,7 @@ export async function compileApi(
     stripListenPath: def.proxy.strip_listen_path,
     disableStripSlash: def.proxy.disable_strip_slash,
   });
+  const hostCalls = services.hostCalls && limitHostCalls(services.hostCalls, pluginLimits(def));
   const js = await createApiJs(def, {
     enableJsvm: config.enable_jsvm,
     timeoutMs: jsvmTimeoutMs(config),
@@ -165,7 +181,7 @@ export async function compileApi(
     middlewarePath: config.middleware_path,
     baseDir: services.baseDir,
     userLibrary: services.userLibrary,
-    hostCalls: services.hostCalls,
+    hostCalls,
     load: services.load,
     ignoreCanonicalHeaders: config.ignore_canonical_mime_header_key,
     fuseHooks: config.jsvm_fuse_hooks,
@@ -186,7 +202,7 @@ export async function compileApi(
         timeoutMs: jsvmTimeoutMs(config),
         baseDir: services.baseDir,
         userLibrary: services.userLibrary,
-        hostCalls: services.hostCalls,
+        hostCalls,
         load: services.load,
         log: logger("jsvm"),
         sandboxes: new Map(),

@@ -23,9 +23,11 @@ import {
   int,
   isPlainObject,
   issuesText,
+  obj,
   str,
   strList,
 } from "./_fields.ts";
+import { parseEgressRule } from "./egress_rule.ts";
 import { foldGoJsonKeys } from "./_go_json_keys.ts";
 import { parseJsonText } from "./_json_text.ts";
 import { type ReferenceSources, replaceReferences } from "./_references.ts";
@@ -87,6 +89,18 @@ export const apiDefinitionSchema = z.object({
   enable_context_vars: bool(),
   do_not_track: bool(),
   enable_batch_request_support: bool(),
+  /**
+   * Our addition (Tyk ignores the field): limits on what this API's plugins may do through the host API.
+   * Every default is Tyk's behaviour.
+   */
+  jsvm_limits: obj({
+    /** Where TykMakeHttpRequest, TykBatchRequest and TykFetch may go (see egress_rule.ts); null: anywhere. */
+    egress_allow: strList().nullable().default(null),
+    /** TykGetKeyData and TykSetKeyData work. */
+    key_functions: bool(true),
+    /** TykStorage* keys live in a space of this API's own instead of the one all APIs share. */
+    storage_per_api: bool(),
+  }),
 });
 
 /** A validated, normalised classic API definition. */
@@ -145,6 +159,13 @@ function normalise(def: ApiDefinition): string | undefined {
     }
   } else if (!isHttpUrl(proxy.target_url)) {
     return `proxy.target_url must be an absolute http(s) URL, got ${describeValue(proxy.target_url)}`;
+  }
+  const egress = def.jsvm_limits.egress_allow ?? [];
+  const badRule = egress.findIndex((entry) => parseEgressRule(entry) === null);
+  if (badRule >= 0) {
+    return `jsvm_limits.egress_allow[${badRule}] must be a host name, *.domain, IP address (each with an optional :port) or CIDR range, got ${
+      describeValue(egress[badRule])
+    }`;
   }
   def.custom_plugin_auth_enabled ||= def.enable_coprocess_auth || def.use_go_plugin_auth;
   return undefined;

@@ -42,6 +42,8 @@ interface Services {
   reloader: ApiReloader;
   /** The event handlers of tyk.conf (token events). */
   systemEvents: EventBus;
+  /** The port the control API listens on, once it does (plugins' egress limits keep away from it). */
+  adminPort: { port: number };
 }
 
 /**
@@ -62,7 +64,9 @@ async function openServices(config: GatewayConfig, baseDir: string): Promise<Ser
     keepAlive: !config.proxy_close_connections,
     maxIdlePerHost: config.max_idle_connections_per_host || 100,
   });
+  const adminPort = { port: config.control_api_port || config.listen_port };
   const hostCalls = createHostCalls({
+    adminPort: () => adminPort.port,
     upstream,
     insecure: config.proxy_ssl_insecure_skip_verify,
     keyStore,
@@ -98,7 +102,7 @@ async function openServices(config: GatewayConfig, baseDir: string): Promise<Ser
     load: LOAD_GAUGE,
     log: logger("gateway"),
   });
-  return { store, keyStore, upstream, reloader, systemEvents };
+  return { store, keyStore, upstream, reloader, systemEvents, adminPort };
 }
 
 /** Subscribes to the cluster channel (group reloads, key evictions); null when off or unreachable. */
@@ -160,6 +164,8 @@ function routeTraffic(
 interface Listeners {
   /** The port API traffic is served on. */
   port: number;
+  /** The port the control API is served on (the same unless it has its own). */
+  adminPort: number;
   /** Stops accepting and resolves once every connection is done. */
   close(): Promise<void>;
 }
@@ -205,6 +211,7 @@ function listen(
   }
   return {
     port: servers[0].addr.port,
+    adminPort: servers[servers.length - 1].addr.port,
     async close() {
       for (const server of servers) server.close();
       guard.closeAll();
@@ -280,6 +287,7 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
     log,
     storeKind: store.kind,
   });
+  services.adminPort.port = listeners.adminPort;
 
   return {
     port: listeners.port,

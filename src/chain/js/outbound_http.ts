@@ -5,7 +5,7 @@
  * and header rules), and the connection closed afterwards. Bytes go through the gateway's upstream client,
  * so their framing and header names are exact; every URL, redirects included, passes the egress check.
  */
-import { outboundUrl } from "./egress.ts";
+import { checkEgress, type EgressAllowList, outboundUrl } from "./egress.ts";
 import { parseOrigin, readAll, type UpstreamClient, type UpstreamResponse } from "../../upstream/client.ts";
 
 /** One outbound request. */
@@ -20,6 +20,8 @@ export interface OutboundRequest {
   signal: AbortSignal;
   /** Accept any TLS certificate (`proxy_ssl_insecure_skip_verify`). @default false */
   insecure?: boolean;
+  /** The API's `jsvm_limits.egress_allow`, checked for every URL, redirects included. @default anywhere */
+  egress?: EgressAllowList | null;
 }
 
 /** The final response, its body read whole. */
@@ -66,7 +68,7 @@ async function gunzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
 
 /**
  * Sends a plugin's request and reads the final answer.
- * @throws TypeError for a URL (or redirect target) that is not absolute http(s)
+ * @throws TypeError for a URL (or redirect target) that is not absolute http(s), or not on the allow-list
  * @throws UpstreamError when the upstream cannot be reached or the signal ends the request
  * @throws Error after more than 10 redirects
  */
@@ -75,7 +77,12 @@ export async function sendOutbound(
   url: string,
   request: OutboundRequest,
 ): Promise<OutboundResponse> {
-  let current = outboundUrl(url);
+  const allowed = (text: string) => {
+    const checked = outboundUrl(text);
+    if (request.egress) checkEgress(checked, request.egress);
+    return checked;
+  };
+  let current = allowed(url);
   let method = request.method;
   let body = request.body;
   const headers = new Headers(request.headers);
@@ -106,7 +113,7 @@ export async function sendOutbound(
     }
     await readBody(res, request.signal);
     if (redirects + 1 >= MAX_REDIRECTS) throw new Error(`stopped after ${MAX_REDIRECTS} redirects`);
-    const next = outboundUrl(new URL(location, current).href);
+    const next = allowed(new URL(location, current).href);
     // Go: 301, 302 and 303 go on as GET (HEAD stays HEAD) without the body; 307 and 308 repeat the request
     if (res.status !== 307 && res.status !== 308) {
       if (method !== "GET" && method !== "HEAD") method = "GET";
