@@ -221,11 +221,11 @@ t.NewProcessRequest(function () { throw new Error("runtime trouble"); });`,
   }
 });
 
-/** Runs `deno task plugin-test` with `args` from the repository, offline. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs `deno task plugin-test` with `args`, offline, typed in `cwd` (the repository by default). */
+async function cli(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "plugin-test", ...args],
-    cwd: ROOT,
+    args: ["task", "-q", "--config", join(ROOT, "deno.json"), "plugin-test", ...args],
+    cwd,
     env: { NO_COLOR: "1" },
     stdin: "null",
   }).output();
@@ -262,6 +262,13 @@ Deno.test("deno task plugin-test prints the endpoint's JSON for Tyk's examples a
       logs: result.logs.map((l: Record<string, string>) => ({ ...l, time: "" })),
     });
     assert.deepEqual(timeless(printed), timeless(served.json), "the same JSON as the endpoint");
+    const typedThere = await cli(["sampleMiddleware.js", "--hook", "pre", "--request", "req.json"], dir);
+    assert.equal(typedThere.code, 0, typedThere.stderr);
+    assert.deepEqual(
+      timeless(JSON.parse(typedThere.stdout)),
+      timeless(printed),
+      "relative names are read from the folder the command was typed in",
+    );
 
     const config = await cli([
       file("configData.js", CONFIG_DATA),

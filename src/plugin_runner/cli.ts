@@ -5,9 +5,10 @@
  *     [--config-data c.json] [--response res.json] [--org-id id] [--api-id id] [--timeout seconds]
  *
  * Prints the JSON `POST /tyk/plugins/test` answers. Exit code 0 when the plugin ran, 1 when it failed
- * (syntax, timeout, runtime), 2 when the command line or a file is wrong.
+ * (syntax, timeout, runtime), 2 when the command line or a file is wrong. Relative file names are read
+ * from the folder the command was typed in.
  */
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
 import { parsePluginTestInput } from "../config/plugin_test_input.ts";
 import { runPluginTest } from "./run_plugin.ts";
 
@@ -57,10 +58,19 @@ export function parseArgs(args: string[]): { plugin: string; options: Map<string
   return { plugin, options };
 }
 
+/**
+ * The folder relative file names are typed in: `deno task` runs its command in the repository, so the folder
+ * the user was in comes from the `INIT_CWD` it sets (when the task may read it), else the working directory.
+ */
+function invocationDir(): string {
+  const env = Deno.permissions.querySync({ name: "env", variable: "INIT_CWD" });
+  return (env.state === "granted" && Deno.env.get("INIT_CWD")) || Deno.cwd();
+}
+
 async function readJsonFile(path: string, option: string): Promise<unknown> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await Deno.readTextFile(resolve(invocationDir(), path));
   } catch (err) {
     throw new UsageError(`Cannot read --${option} ${path}: ${(err as Error).message}`);
   }
@@ -77,7 +87,7 @@ export async function main(args: string[]): Promise<number> {
     const { plugin, options } = parseArgs(args);
     let code: string;
     try {
-      code = await Deno.readTextFile(plugin);
+      code = await Deno.readTextFile(resolve(invocationDir(), plugin));
     } catch (err) {
       throw new UsageError(`Cannot read the plugin ${plugin}: ${(err as Error).message}`);
     }
