@@ -223,10 +223,14 @@ t.NewProcessRequest(function () { throw new Error("runtime trouble"); });`,
 
 /** Runs `deno task plugin-test` with `args`, offline, typed in `cwd` (the repository by default). */
 async function cli(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
+  // as from a shell: `deno task test` sets INIT_CWD, and deno task keeps one that is set already
+  const env = Deno.env.toObject();
+  delete env.INIT_CWD;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", "--config", join(ROOT, "deno.json"), "plugin-test", ...args],
     cwd,
-    env: { NO_COLOR: "1" },
+    clearEnv: true,
+    env: { ...env, NO_COLOR: "1" },
     stdin: "null",
   }).output();
   const decoder = new TextDecoder();
