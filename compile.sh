@@ -35,7 +35,9 @@ fi
 # source. They are the permissions the gateway needs at run time, no more: it listens and proxies (net),
 # reads its config, definitions and plugins (read), writes definitions and the embedded store (write), and
 # reads TYK_GW_* overrides (env); --no-remote stops plugin code from importing anything from the network,
-# and a V8 flag lets a plugin regexp with catastrophic backtracking fall back to a linear engine.
+# a V8 flag lets a plugin regexp with catastrophic backtracking fall back to a linear engine, and another
+# returns a stopped sandbox's memory to the system at once (V8 would hand it to another isolate's task runner,
+# which Deno never runs, and keep it).
 read -r -a RUN_FLAGS <<<"$($DENO eval --no-remote \
   'const t = JSON.parse(Deno.readTextFileSync("deno.json")).tasks.start; console.log(t.replace(/^deno run /, "").replace(/ main\.ts$/, ""))')"
 if [ "${#RUN_FLAGS[@]}" -eq 0 ]; then

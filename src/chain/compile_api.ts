@@ -5,16 +5,15 @@
  */
 import type { ApiDefinition } from "../config/api_definition.ts";
 import { tokenAuthConfig } from "../config/api_definition.ts";
-import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
+import { type GatewayConfig, jsvmIdleMs, jsvmTimeoutMs } from "../config/gateway_config.ts";
 import type { PolicyMap } from "../config/policy.ts";
 import { createEventBus, type EventBus } from "../events/bus.ts";
 import { EVENTS } from "../events/event.ts";
 import { HANDLER_FACTORIES, type HandlerContext } from "../events/handlers.ts";
 import { keyFailureMeta, keyFailureRaiser } from "./events/key_failure.ts";
 import { parseEgressRule } from "../config/egress_rule.ts";
-import { createApiJs, type LoadIssue } from "./js/api_js.ts";
+import { type ApiJsSources, createApiJs, type LoadIssue, readApiJs, type WorkerSupply } from "./js/api_js.ts";
 import { type GatewayHostCalls, limitHostCalls, type PluginLimits } from "./js/host_calls.ts";
-import { hasDirectoryPlugins } from "./js/plugin_loader.ts";
 import { hashKey } from "../keys/hash.ts";
 import type { KeyStore } from "../keys/key_store.ts";
 import { createResponseCache } from "./cache/response_cache.ts";
@@ -54,6 +53,8 @@ export interface GatewayServices {
   userLibrary?: { file: string; code: string };
   /** Serves plugins' host calls; each API gets it with its `jsvm_limits`. */
   hostCalls?: GatewayHostCalls;
+  /** Where sandboxes get their threads (some kept booted ahead). */
+  workers?: WorkerSupply;
   /** The gateway's load gauge (requests being served, Int32 slot 0), read by idle sandboxes. */
   load?: SharedArrayBuffer;
 }
@@ -72,10 +73,18 @@ export interface ApiHandle {
   readonly sessionLifetime: number;
   /** True when the API stores sessions its JS auth_check created. */
   readonly createsSessions: boolean;
-  /** True when the API runs JS; a reload rebuilds such APIs, re-reading their plugin files. */
-  readonly hasJs: boolean;
+  /** What the API's JS was built from (`ApiJsSources.key`): a reload rebuilds the API when it changed. */
+  readonly jsKey: string;
+  /** True when the API has JS event handlers, whose files a reload reads again: it rebuilds such APIs. */
+  readonly hasJsEvents: boolean;
   /** Plugin files (and virtual endpoint sources) that failed to load: requests reaching them answer 500. */
   readonly pluginErrors: readonly LoadIssue[];
+  /** Logs the API's plugin load errors again (a reload that keeps the API reports them as a rebuild would). */
+  reportLoadIssues(): void;
+  /** Whether the API's JS sandbox runs now: the API is in use. */
+  readonly jsRunning: boolean;
+  /** Starts the API's JS sandbox, if it has JS; resolves once its plugins are loaded. */
+  startJs(): Promise<void>;
   /** Marks a request as using this handle (the router handed it out). */
   enter(): void;
   /** Marks that request as done. */
@@ -159,13 +168,27 @@ function pluginLimits(def: ApiDefinition): PluginLimits {
 }
 
 /**
- * Builds an API's handle.
+ * Reads what an API's JS is built from (its plugin files, the directory loader's included, and virtual
+ * endpoint sources), as they are on disk now.
+ */
+export function readJsSources(def: ApiDefinition, services: GatewayServices): Promise<ApiJsSources> {
+  return readApiJs(def, {
+    middlewarePath: services.config.middleware_path,
+    baseDir: services.baseDir,
+    userLibrary: services.userLibrary,
+    disableVirtualPathBlobs: services.config.disable_virtual_path_blobs,
+  });
+}
+
+/**
+ * Builds an API's handle, its JS from `jsSources` (read now when not given).
  * @throws TypeError when target_url cannot be parsed (the loader reports it with the file name).
  */
 export async function compileApi(
   file: string,
   def: ApiDefinition,
   services: GatewayServices,
+  jsSources?: ApiJsSources,
 ): Promise<ApiHandle> {
   const { config, log } = services;
   const target = createUpstreamTarget(def.proxy.target_url, {
@@ -173,22 +196,25 @@ export async function compileApi(
     disableStripSlash: def.proxy.disable_strip_slash,
   });
   const hostCalls = services.hostCalls && limitHostCalls(services.hostCalls, pluginLimits(def));
+  const read = jsSources ?? await readJsSources(def, services);
   const js = await createApiJs(def, {
     enableJsvm: config.enable_jsvm,
     timeoutMs: jsvmTimeoutMs(config),
     poolSize: config.jsvm_pool_size,
     memoryLimitMb: config.jsvm_memory_limit_mb,
+    idleMs: jsvmIdleMs(config),
     middlewarePath: config.middleware_path,
     baseDir: services.baseDir,
     userLibrary: services.userLibrary,
     hostCalls,
+    workers: services.workers,
     load: services.load,
     ignoreCanonicalHeaders: config.ignore_canonical_mime_header_key,
     fuseHooks: config.jsvm_fuse_hooks,
     disableVirtualPathBlobs: config.disable_virtual_path_blobs,
     prefixMatching: config.http_server_options.enable_path_prefix_matching,
     suffixMatching: config.http_server_options.enable_path_suffix_matching,
-  });
+  }, read);
 
   const limiter = limiterKind(config);
   const events = createEventBus(def.event_handlers.events, {
@@ -203,6 +229,8 @@ export async function compileApi(
         baseDir: services.baseDir,
         userLibrary: services.userLibrary,
         hostCalls,
+        memoryLimitMb: config.jsvm_memory_limit_mb,
+        workers: services.workers,
         load: services.load,
         log: logger("jsvm"),
         sandboxes: new Map(),
@@ -329,8 +357,14 @@ export async function compileApi(
     },
     sessionLifetime: def.session_lifetime,
     createsSessions: !!js?.authCheck,
-    hasJs: js !== null || hasJsEventHandlers(def),
+    jsKey: read.key,
+    hasJsEvents: hasJsEventHandlers(def),
     pluginErrors: js?.issues ?? [],
+    reportLoadIssues: () => js?.reportIssues(),
+    get jsRunning() {
+      return js?.running() ?? false;
+    },
+    startJs: () => js?.start() ?? Promise.resolve(),
     ...drainBeforeClose(async () => {
       await Promise.all([js?.close(), events.close()]);
     }),
@@ -338,16 +372,11 @@ export async function compileApi(
 }
 
 /**
- * Whether a reload may keep serving `old` for `def`: the definition is unchanged, the API ran no JS, and the
- * directory loader still holds no plugin file for it. Anything else is rebuilt, so plugin files added,
- * edited or removed since take effect (docs/differences.md, "reload").
+ * Whether a reload may keep serving `old` (and its warm sandboxes) for `def`: the definition is unchanged,
+ * and so is its JS as read now (`readJsSources`), and it has no JS event handlers (their files are read as
+ * the handlers are built). A plugin file added, edited or removed since rebuilds the API, so the change
+ * takes effect (docs/differences.md, "reload").
  */
-export async function canReuse(
-  old: ApiHandle,
-  def: ApiDefinition,
-  services: GatewayServices,
-): Promise<boolean> {
-  if (old.hasJs || JSON.stringify(old.def) !== JSON.stringify(def)) return false;
-  const folders = { middlewarePath: services.config.middleware_path, baseDir: services.baseDir };
-  return !(await hasDirectoryPlugins(def.api_id, folders));
+export function canReuse(old: ApiHandle, def: ApiDefinition, jsSources: ApiJsSources): boolean {
+  return !old.hasJsEvents && old.jsKey === jsSources.key && JSON.stringify(old.def) === JSON.stringify(def);
 }

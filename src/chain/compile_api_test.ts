@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { testDefinition, withServices } from "./_test_ctx.ts";
-import { canReuse, compileApi } from "./compile_api.ts";
+import { canReuse, compileApi, readJsSources } from "./compile_api.ts";
 
 const names = (steps: { name: string }[]) => steps.map((step) => step.name);
 
@@ -13,7 +13,7 @@ Deno.test("compileApi() gives a keyless API no auth or key steps, and no respons
     assert.equal(api.chain.response.length, 0);
     assert.equal(typeof api.chain.proxy, "function");
     assert.deepEqual([api.apiId, api.orgId, api.listenPath, api.file], ["api-1", "org-1", "/a/", "a.json"]);
-    assert.equal(api.hasJs, false);
+    assert.ok(!steps.includes("wakeSandbox"), "no JS step");
   });
 });
 
@@ -55,11 +55,12 @@ Deno.test("canReuse() keeps an unchanged API without JS, until a plugin file app
   await withServices(async (services, dir) => {
     const def = testDefinition({ use_keyless: true });
     const api = await compileApi("a.json", def, services);
-    assert.equal(await canReuse(api, testDefinition({ use_keyless: true }), services), true);
-    assert.equal(await canReuse(api, testDefinition({ use_keyless: false }), services), false);
+    const reusable = async (next: typeof def) => canReuse(api, next, await readJsSources(next, services));
+    assert.equal(await reusable(testDefinition({ use_keyless: true })), true);
+    assert.equal(await reusable(testDefinition({ use_keyless: false })), false);
     await Deno.mkdir(join(dir, "middleware/api-1/pre"), { recursive: true });
     await Deno.writeTextFile(join(dir, "middleware/api-1/pre/late.js"), "var late;");
-    assert.equal(await canReuse(api, def, services), false);
+    assert.equal(await reusable(def), false);
   });
 });
 

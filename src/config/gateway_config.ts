@@ -126,6 +126,11 @@ export const gatewayConfigSchema = z.object({
    * 320: V8's largest single allocation (about 1 GB) must still end only the sandbox, not the process.
    */
   jsvm_memory_limit_mb: int(512, 320, 16384),
+  /**
+   * Our addition: seconds a sandbox may go without a JS call before it is stopped and its memory released;
+   * 0 (or unset) means 300, a negative value keeps sandboxes for good.
+   */
+  jsvm_idle_timeout: int(0).transform((s) => s === 0 ? 300 : s),
   disable_virtual_path_blobs: bool(),
   policies: obj({ policy_source: str(), policy_path: str(), policy_record_name: str() }),
   storage: storageSchema,
@@ -187,6 +192,11 @@ export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 /** `jsvm_timeout` in milliseconds: the hard limit of one JS call, and of one outbound host-API request. */
 export function jsvmTimeoutMs(config: Pick<GatewayConfig, "jsvm_timeout">): number {
   return config.jsvm_timeout * 1000;
+}
+
+/** `jsvm_idle_timeout` in milliseconds; 0 when sandboxes are kept for good. */
+export function jsvmIdleMs(config: Pick<GatewayConfig, "jsvm_idle_timeout">): number {
+  return Math.max(0, config.jsvm_idle_timeout * 1000);
 }
 
 /** A `tyk.conf` that cannot be used; the message names the file, the field and what was expected. */

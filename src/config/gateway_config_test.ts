@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigError, type GatewayConfig, loadGatewayConfig, parseGatewayConfig } from "./gateway_config.ts";
+import {
+  ConfigError,
+  type GatewayConfig,
+  jsvmIdleMs,
+  loadGatewayConfig,
+  parseGatewayConfig,
+} from "./gateway_config.ts";
 import { withDir } from "../../tests/support/temp_dir.ts";
 import { capturingLog } from "../../tests/support/console_log.ts";
 
@@ -86,6 +92,8 @@ Deno.test("parseGatewayConfig() applies Tyk's fallbacks to an empty file", () =>
   assert.equal(config.jsvm_timeout, 5);
   assert.equal(config.jsvm_pool_size, 2);
   assert.equal(config.jsvm_memory_limit_mb, 512);
+  assert.equal(config.jsvm_idle_timeout, 300);
+  assert.equal(jsvmIdleMs(config), 300_000);
   assert.equal(config.min_token_length, 3);
   assert.equal(config.reload_interval, 1);
   assert.equal(config.health_check_endpoint_name, "hello");
@@ -123,6 +131,11 @@ Deno.test("parseGatewayConfig() keeps explicit values and clamps Tyk's code-leve
   assert.equal(config.proxy_default_timeout, 2.5);
   assert.equal(config.min_token_length, 10);
   assert.equal(config.log_level, "warn");
+});
+
+Deno.test("jsvmIdleMs() is jsvm_idle_timeout in ms, and 0 (kept for good) when it is negative", () => {
+  assert.equal(jsvmIdleMs(parseGatewayConfig({ jsvm_idle_timeout: 2 }, "/x/tyk.conf")), 2_000);
+  assert.equal(jsvmIdleMs(parseGatewayConfig({ jsvm_idle_timeout: -1 }, "/x/tyk.conf")), 0);
 });
 
 Deno.test("loadGatewayConfig() names a missing file", async () => {

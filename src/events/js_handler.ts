@@ -15,6 +15,7 @@ import {
   JsvmError,
   type SandboxPool,
 } from "../jsvm/host/sandbox_pool.ts";
+import type { WorkerSupply } from "../jsvm/host/worker_supply.ts";
 import type { Logger } from "../log.ts";
 import type { EventHandler } from "./bus.ts";
 import type { EventMessage } from "./event.ts";
@@ -33,6 +34,10 @@ export interface JsEventSettings {
   userLibrary?: { file: string; code: string };
   /** Serves the handlers' synchronous host calls. */
   hostCalls?: HostCallHandler;
+  /** `jsvm_memory_limit_mb`: each handler sandbox's heap limit. @default 512 */
+  memoryLimitMb?: number;
+  /** Where handler sandboxes get their threads (some kept booted ahead). */
+  workers?: WorkerSupply;
   /** The gateway's load gauge (see `SandboxSpec.load`). */
   load?: SharedArrayBuffer;
   log: Logger;
@@ -111,6 +116,8 @@ export function createJsEventHandler(
       size: 1,
       persistState: true,
       hostCalls: settings.hostCalls,
+      memoryLimitMb: settings.memoryLimitMb,
+      supply: settings.workers,
       load: settings.load,
       log,
     });

@@ -67,9 +67,26 @@ export interface SandboxSource {
   code: string;
   kind: SourceKind;
   exports: { name: string; alias: string }[];
+  /**
+   * `code` as the code guard returns it, when the host has run the guard already (it checks every source
+   * when an API loads): the sandbox then evaluates this instead of parsing `code` again.
+   */
+  guarded?: { code: string; lexical: string[] };
 }
 
-/** The first and only message the host posts. */
+/**
+ * The host's first message: the sandbox hardens its global scope and builds its code guard, which need no
+ * API. A spare sandbox gets it as it boots, before any API is known, so this work is done ahead of a cold
+ * API's first call.
+ */
+export interface PrepareMessage {
+  type: "prepare";
+  id: 0;
+  /** The source text of the parser the code guard runs (acorn's UMD build). */
+  parserSource: string;
+}
+
+/** The host's second and last message: one API's sources and the shared buffers. */
 export interface InitMessage {
   type: "init";
   id: 0;
@@ -80,8 +97,6 @@ export interface InitMessage {
   persistState: boolean;
   /** `jsvm_timeout` in ms: promise jobs a call leaves behind may run until its deadline (see `SANDBOX_STATE.AFTER`). */
   timeoutMs: number;
-  /** The source text of the parser the code guard runs (acorn's UMD build). */
-  parserSource: string;
   /** False when the API has no host-call handler: host functions then return undefined without a round trip. */
   hostCalls: boolean;
   /** Mutes log()/rawlog()/console while loading (every worker but an API's first). */

@@ -5,7 +5,7 @@
  */
 import { BodyBudget } from "../chain/body_budget.ts";
 import { createErrorRenderer, GatewayError, MESSAGES } from "../chain/errors.ts";
-import { type GatewayConfig, jsvmTimeoutMs } from "../config/gateway_config.ts";
+import { type GatewayConfig, jsvmIdleMs, jsvmTimeoutMs } from "../config/gateway_config.ts";
 import { createEventBus, type EventBus } from "../events/bus.ts";
 import { HANDLER_FACTORIES, type HandlerContext } from "../events/handlers.ts";
 import { createHostCalls } from "../chain/js/host_calls.ts";
@@ -23,6 +23,7 @@ import { ApiReloader } from "./reload.ts";
 import { loadErrorTemplates } from "./templates.ts";
 import { watchFolders } from "./watch.ts";
 import { UpstreamClient } from "../upstream/client.ts";
+import { createWorkerSupply, type WorkerSupply } from "../jsvm/host/worker_supply.ts";
 
 /** A running gateway. */
 export interface Gateway {
@@ -40,6 +41,8 @@ interface Services {
   keyStore: KeyStore;
   upstream: UpstreamClient;
   reloader: ApiReloader;
+  /** Where the APIs' sandboxes get their Workers. */
+  workers: WorkerSupply;
   /** The event handlers of tyk.conf (token events). */
   systemEvents: EventBus;
   /** The port the control API listens on, once it does (plugins' egress limits keep away from it). */
@@ -91,6 +94,7 @@ async function openServices(config: GatewayConfig, baseDir: string): Promise<Ser
     log: logger("main"),
     owner: "tyk.conf",
   });
+  const workers = createWorkerSupply({ idleMs: jsvmIdleMs(config) });
   const reloader = new ApiReloader({
     config,
     baseDir,
@@ -99,10 +103,11 @@ async function openServices(config: GatewayConfig, baseDir: string): Promise<Ser
     store,
     eventContext,
     hostCalls,
+    workers,
     load: LOAD_GAUGE,
     log: logger("gateway"),
   });
-  return { store, keyStore, upstream, reloader, systemEvents, adminPort };
+  return { store, keyStore, upstream, reloader, workers, systemEvents, adminPort };
 }
 
 /** Subscribes to the cluster channel (group reloads, key evictions); null when off or unreachable. */
@@ -227,7 +232,7 @@ function listen(
 export async function startGateway(config: GatewayConfig, baseDir: string): Promise<Gateway> {
   const log = logger("main");
   const services = await openServices(config, baseDir);
-  const { store, keyStore, upstream, reloader, systemEvents } = services;
+  const { store, keyStore, upstream, reloader, workers, systemEvents } = services;
   const reload = () => reloader.reload();
   const subscription = await joinCluster(config, services, () => void reload());
   let shuttingDown = false;
@@ -298,6 +303,7 @@ export async function startGateway(config: GatewayConfig, baseDir: string): Prom
       await listeners.close();
       await subscription?.close();
       await reloader.close();
+      workers.close();
       await store.close();
       upstream.close();
       log.info("Gateway stopped");

@@ -11,7 +11,14 @@ import {
   type SandboxPool,
   type SandboxSpec,
 } from "../../src/jsvm/host/sandbox_pool.ts";
+import { createWorkerSupply } from "../../src/jsvm/host/worker_supply.ts";
 import { base64, base64Text } from "./base64.ts";
+
+/**
+ * The supply `withPool` pools take their threads from, as a gateway's APIs do: a worker that replaces a
+ * stopped one finds a thread booted, however busy the machine.
+ */
+export const testSupply = createWorkerSupply();
 
 /** A middleware source. */
 export function mw(file: string, code: string, names = ["myMw"]): PluginSource {
@@ -32,6 +39,7 @@ export async function withPool(
     timeoutMs: 10_000,
     size: 1,
     log: captured,
+    supply: testSupply,
     ...spec,
   });
   try {

@@ -41,6 +41,12 @@ function threads(pid: number): Map<number, { name: string; state: string; second
   return out;
 }
 
+/** The names of `pid`'s Worker threads, sorted (`worker-N`, N counting up as Workers are made): one per JS sandbox. */
+export function workerThreads(pid: number = Deno.pid): string[] {
+  return [...threads(pid).values()].map(({ name }) => name).filter((name) => name.startsWith("worker-"))
+    .sort();
+}
+
 /** Reads the CPU time of every live thread of `pid`. */
 export function threadCpu(pid: number): ThreadCpu {
   const out: ThreadCpu = { main: 0, workers: 0, other: 0 };

@@ -55,6 +55,8 @@ Deno.test("createApiJs() builds steps from the definition and the directory load
     try {
       assert.equal(js.authCheck, null);
       assert.ok(js.pre && js.post && js.postKeyAuth);
+      assert.ok(!opts.log.lines.some((line) => line.msg === "dirPre loaded"), "no sandbox before a call");
+      await js.start(); // booting the sandbox may take longer than a call's jsvm_timeout on a busy machine
       const ctx = testCtx("http://gw/a/x");
       assert.equal(await js.pre(ctx), undefined);
       assert.equal(await js.post(ctx), undefined);

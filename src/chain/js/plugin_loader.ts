@@ -114,6 +114,12 @@ type DirectoryOptions = Pick<CollectPluginsOptions, "middlewarePath" | "baseDir"
 async function directoryHooks(apiId: string, options: DirectoryOptions, issues: LoadIssue[]) {
   const root = join(resolve(options.baseDir, options.middlewarePath), apiId);
   const found: PendingHook[] = [];
+  try {
+    await Deno.stat(root);
+  } catch (err) {
+    // most APIs have no folder here: one look, not one per hook folder (a reload looks for every API)
+    if (err instanceof Deno.errors.NotFound) return found;
+  }
   for (const [folder, hook] of FOLDERS) {
     for (const fileName of await listScripts(join(root, folder), issues)) {
       const name = fileName.slice(0, fileName.indexOf("."));
@@ -122,11 +128,6 @@ async function directoryHooks(apiId: string, options: DirectoryOptions, issues: 
     }
   }
   return found;
-}
-
-/** Whether `<middleware_path>/<api_id>/{pre,auth,post_auth,post}/` holds any `.js` file now. */
-export async function hasDirectoryPlugins(apiId: string, options: DirectoryOptions): Promise<boolean> {
-  return (await directoryHooks(apiId, options, [])).length > 0;
 }
 
 function describe(pending: PendingHook): string {

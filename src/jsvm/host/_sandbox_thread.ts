@@ -5,7 +5,8 @@
  * when it reached its heap limit).
  */
 
-import type { InitMessage, ToHost } from "../protocol.ts";
+import type { InitMessage, PrepareMessage, ToHost } from "../protocol.ts";
+import { parserSource } from "./parser_source.ts";
 
 /** What the host tells a launcher. */
 export type LauncherMessage =
@@ -49,8 +50,9 @@ function sandboxCode(): string[] {
 
 /**
  * One sandbox thread and its launcher. Booting takes about half a second of waiting (Deno 2.9 starts a
- * `node:worker_threads` Worker that a Worker starts that slowly, though it uses little CPU meanwhile), so a
- * pool boots the thread its next worker will need ahead of time, and `start()` hands it the sources.
+ * `node:worker_threads` Worker that a Worker starts that slowly, though it uses little CPU meanwhile), so the
+ * worker supply keeps some booted ahead (worker_supply.ts). A booting thread gets the `prepare` message at
+ * once (nothing in it depends on an API); `start()` hands it one API's sources.
  */
 export class SandboxThread {
   #launcher: Worker;
@@ -102,6 +104,8 @@ export class SandboxThread {
     };
     const start: LauncherMessage = { type: "start", url: module.href, port: port2, memoryLimitMb };
     this.#launcher.postMessage(start, [port2]);
+    const prepare: PrepareMessage = { type: "prepare", id: 0, parserSource: parserSource() };
+    port1.postMessage(prepare);
   }
 
   /** Hands the thread its sources and shared memory; `events` hears from it from now on. */
@@ -128,25 +132,4 @@ export class SandboxThread {
     const stop: LauncherMessage = { type: "stop" };
     this.#launcher.postMessage(stop);
   }
-}
-
-/** Threads booted ahead, by heap limit: what the next `bootedThread()` calls get. */
-const spares = new Map<number, SandboxThread[]>();
-const SPARES = 2;
-
-/**
- * A booted sandbox thread for a worker about to start. The gateway keeps two booted ahead (for each heap
- * limit in use), so a worker that replaces a stopped one, or a pool that grows under load, does not wait
- * the half second a thread takes to boot.
- */
-export function bootedThread(memoryLimitMb: number): SandboxThread {
-  let ready = spares.get(memoryLimitMb);
-  if (ready === undefined) spares.set(memoryLimitMb, ready = []);
-  let thread: SandboxThread | undefined;
-  while (thread === undefined && ready.length > 0) {
-    const spare = ready.shift()!;
-    if (!spare.exited) thread = spare;
-  }
-  while (ready.length < SPARES) ready.push(new SandboxThread(memoryLimitMb));
-  return thread ?? new SandboxThread(memoryLimitMb);
 }

@@ -60,7 +60,7 @@ export interface WorkerHandleOptions {
   init: Omit<InitMessage, "type" | "id" | "control" | "inboxes" | "reply" | "outboxes" | "load">;
   /** Longest time one source may take to evaluate before the worker is killed. */
   loadTimeoutMs: number;
-  /** The booted thread to run it on (see `SandboxThread`). */
+  /** The booted thread to run it on (see `SandboxThread`; the pool takes it from its `WorkerSupply`). */
   thread: SandboxThread;
   /** Slot 0 counts the requests the gateway serves now; see `IDLE_POLL`. */
   load: SharedArrayBuffer;
@@ -108,6 +108,7 @@ export class WorkerHandle {
   #loadTimer: ReturnType<typeof setTimeout> | undefined;
   #loadingFile = "";
   #started = false;
+  #idleSince = 0;
   #loaded: PromiseWithResolvers<LoadIssue[]> = Promise.withResolvers();
   /** Whether the sandbox has posted anything yet (before that, its thread runs none of the plugin's code). */
   #booted = false;
@@ -151,6 +152,11 @@ export class WorkerHandle {
   /** `starting`, `idle`, `busy` or `dead`. */
   get state(): "starting" | "idle" | "busy" | "dead" {
     return this.#state;
+  }
+
+  /** `performance.now()` when the worker last became idle (it loaded, or settled its last call). */
+  get idleSince(): number {
+    return this.#idleSince;
   }
 
   /** Whether every source was evaluated (the worker served or could serve calls). */
@@ -232,8 +238,10 @@ export class WorkerHandle {
       this.#settleFrom(k, job);
     }
     if (this.#state !== "busy") return;
-    if (jobs.length === 0) this.#state = "idle";
-    else if (!this.#outcomeWaiting) this.#watch();
+    if (jobs.length === 0) {
+      this.#state = "idle";
+      this.#idleSince = performance.now();
+    } else if (!this.#outcomeWaiting) this.#watch();
     if (settled) this.#options.onFree(this);
   };
 
@@ -301,7 +309,13 @@ export class WorkerHandle {
    * ran fails as a crash.
    */
   #ended(info: ThreadExit): void {
-    if (this.#state === "dead" && this.#channel.threadState() === SANDBOX_STATE.CLOSED) return;
+    // A worker the pool stopped (closed, idle, replaced) may end before it saw its stop flag: that is the plan
+    // too, unless it says it ran out of memory
+    if (
+      this.#state === "dead" &&
+      (this.#channel.threadState() === SANDBOX_STATE.CLOSED ||
+        info.error?.code !== "ERR_WORKER_OUT_OF_MEMORY")
+    ) return;
     const { log, init } = this.#options;
     const memoryLimitMb = this.#thread.memoryLimitMb;
     const plugin = this.#state === "dead" ? this.#culprit : this.#running(this.#state === "starting");
@@ -429,6 +443,7 @@ export class WorkerHandle {
         }
         clearTimeout(this.#loadTimer);
         this.#state = "idle";
+        this.#idleSince = performance.now();
         this.#started = true;
         this.#loadingFile = "";
         this.#abort = null;

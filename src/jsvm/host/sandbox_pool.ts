@@ -1,6 +1,10 @@
 /**
  * An API's JS sandboxes: up to `size` Workers, started lazily, that all hold the same sources.
  *
+ * The sources are checked when the pool is made, without a Worker (syntax, the guards' refusals), so a
+ * broken plugin is reported when its API loads; the first Worker starts with the first call. A worker left
+ * without calls for `idleMs` is stopped, its memory with it, and the next call starts a fresh one.
+ *
  * Calls go to an idle worker. Once every worker the pool may have is busy, a call queues in the worker
  * holding the fewest (up to `PIPELINE_DEPTH`), so a busy worker goes from one call to the next without
  * sleeping; a worker blocked in a host call hands its queued calls back. Past that, calls wait in FIFO
@@ -14,13 +18,21 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "../../log.ts";
 import { INBOX, type LoadIssue, PART_SEPARATOR, type RunHook, type SandboxSource } from "../protocol.ts";
-import { parserSource } from "./parser_source.ts";
-import { bootedThread } from "./_sandbox_thread.ts";
+import { checkSources } from "./_source_checks.ts";
+import { SandboxThread } from "./_sandbox_thread.ts";
 import { type HostCallHandler, WorkerHandle, type WorkerJob } from "./_worker_handle.ts";
+import type { WorkerSupply } from "./worker_supply.ts";
 import { JsvmError } from "./jsvm_error.ts";
 
 /** `memoryLimitMb` when the spec gives none. */
 const DEFAULT_MEMORY_LIMIT_MB = 512;
+
+/**
+ * How long a call made while its API has no started sandbox may wait for one to start, on top of its
+ * `timeoutMs` (which counts from the start): a sandbox thread boots in about half a second, several on a
+ * busy machine.
+ */
+const COLD_START_MS = 30_000;
 
 /** How often the pool looks at sandbox threads that should have stopped (see `WorkerHandle.check`). */
 const WATCH_MS = 250;
@@ -52,8 +64,19 @@ export interface SandboxSpec {
   sources: PluginSource[];
   /** `jsvm_timeout` in ms, hard: per call, and per source while loading. */
   timeoutMs: number;
-  /** Most workers for this API (the first starts on `load()`). */
+  /** Most workers for this API (the first starts on the first call, or `load()`). */
   size: number;
+  /**
+   * How long a worker may go without a call before it is stopped and its memory released (never while it
+   * holds a call or calls wait); the next call starts a fresh one. 0 keeps workers until `close()`.
+   * @default 0
+   */
+  idleMs?: number;
+  /**
+   * Called once, when the first worker has evaluated the sources, with what failed there and only there
+   * (an exception at the top level, a source that hung); what the checks at creation found is in `issues`.
+   */
+  onLoad?: (issues: LoadIssue[]) => void;
   /** Globals persist across calls. @default false (state is reset after each call, as in Tyk) */
   persistState?: boolean;
   /**
@@ -65,6 +88,8 @@ export interface SandboxSpec {
   memoryLimitMb?: number;
   /** Serves synchronous host calls (TykMakeHttpRequest, TykGetKeyData, …); without it they return undefined. */
   hostCalls?: HostCallHandler;
+  /** Where sandbox threads come from (some booted ahead); without one, each boots when needed. */
+  supply?: WorkerSupply;
   /** log()/rawlog()/console.* land here with `api_id` and `type=log-msg`. */
   log: Logger;
   /**
@@ -76,8 +101,18 @@ export interface SandboxSpec {
 
 /** An API's sandboxes. */
 export interface SandboxPool {
-  /** Starts the first worker and evaluates every source; resolves with what failed to load (never throws for plugin errors). */
+  /**
+   * What the checks at creation found, without a worker: sources refused by the guards or with a syntax
+   * error (left out of the workers), export names that are not names.
+   */
+  readonly issues: readonly LoadIssue[];
+  /**
+   * Starts the first worker unless one started already and evaluates every source; resolves with what
+   * failed to load, `issues` included, in source order (never throws for plugin errors).
+   */
   load(): Promise<{ issues: LoadIssue[] }>;
+  /** Whether a worker is alive now (starting or started): the API is in use. */
+  readonly running: boolean;
   /**
    * Calls `target.method(...args)` (or `target(...args)` when method is null) in a worker, where each
    * arg is JSON text parsed inside the sandbox, and resolves with `String(returnValue)` exactly as Tyk's VM
@@ -147,6 +182,8 @@ export function handlerAlias(file: string, name: string): string {
 }
 
 interface Job extends WorkerJob {
+  /** Its time once a worker has started: `timeoutMs` for each hook it runs. */
+  budget: number;
   done: boolean;
   worker: WorkerHandle | null;
   resolve(value: string): void;
@@ -154,9 +191,12 @@ interface Job extends WorkerJob {
 }
 
 class Pool implements SandboxPool {
+  readonly issues: readonly LoadIssue[];
   #spec: SandboxSpec;
   #gauge: SharedArrayBuffer;
   #sources: SandboxSource[];
+  /** Files in load order, to sort issues by. */
+  #order: string[];
   /** Files left out because they hung while loading. */
   #skipped = new Set<string>();
   #skipIssues: LoadIssue[] = [];
@@ -170,11 +210,15 @@ class Pool implements SandboxPool {
   /** Every unsettled call in call order (settled ones leave from the front): one timer watches the soonest deadline. */
   #pending: Job[] = [];
   #pendingHead = 0;
+  /** Calls made while no worker was started, not timed yet (see `#started`). */
+  #cold: Job[] = [];
   #watchdog: number | undefined;
+  /** Watches for workers idle longer than `idleMs`; armed while there are workers. */
+  #reaper: number | undefined;
   #nextId = 1;
   #active = 0;
   #spawned = 0;
-  #loading: Promise<{ issues: LoadIssue[] }> | null = null;
+  #loading: Promise<LoadIssue[]> | null = null;
   #closed = false;
   #closing: Promise<void> | null = null;
   #drained: (() => void) | null = null;
@@ -184,6 +228,9 @@ class Pool implements SandboxPool {
       throw new RangeError(`Cannot create a JS sandbox: timeoutMs is ${spec.timeoutMs}`);
     }
     if (!(spec.size >= 1)) throw new RangeError(`Cannot create a JS sandbox: size is ${spec.size}`);
+    if (!((spec.idleMs ?? 0) >= 0)) {
+      throw new RangeError(`Cannot create a JS sandbox: idleMs is ${spec.idleMs}`);
+    }
     this.#spec = spec;
     this.#plugins = pluginNames(spec.sources);
     this.#gauge = spec.load ?? new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
@@ -204,26 +251,49 @@ class Pool implements SandboxPool {
         exports: [],
       });
     }
+    this.#order = this.#sources.map((s) => s.file);
+    const checked = checkSources(this.#sources, spec.driver);
+    this.#sources = checked.sources;
+    this.issues = checked.issues;
+  }
+
+  get running(): boolean {
+    return this.#workers.length > 0;
   }
 
   load(): Promise<{ issues: LoadIssue[] }> {
-    return this.#loading ??= this.#load();
+    this.#loading ??= this.#load().then((issues) => {
+      this.#spec.onLoad?.(issues);
+      return issues;
+    });
+    return this.#loading.then((found) => ({ issues: this.#inOrder([...this.issues, ...found]) }));
   }
 
-  async #load(): Promise<{ issues: LoadIssue[] }> {
+  /** Starts a worker and resolves with what failed while it evaluated the sources. */
+  async #load(): Promise<LoadIssue[]> {
     for (;;) {
       const worker = this.#spawn();
       try {
         const issues = await worker.loaded;
-        return { issues: [...this.#skipIssues, ...issues] };
+        return [...this.#skipIssues, ...issues];
       } catch (error) {
         // A source that hung was skipped by #spawn's failure handler; try again without it.
         const { kind, file } = error as JsvmError;
         if (kind === "timeout" && file !== undefined && !this.#closed) continue;
         const message = `JS sandbox did not start: ${(error as Error).message}`;
-        return { issues: [...this.#skipIssues, { file: "<sandbox>", message }] };
+        return [...this.#skipIssues, { file: "<sandbox>", message }];
       }
     }
+  }
+
+  /** `issues` sorted by the load order of their files (stable). */
+  #inOrder(issues: LoadIssue[]): LoadIssue[] {
+    const rank = (issue: LoadIssue) => {
+      const at = this.#order.indexOf(issue.file);
+      return at === -1 ? this.#order.length : at;
+    };
+    return issues.map((issue, i) => ({ issue, i })).sort((a, b) => rank(a.issue) - rank(b.issue) || a.i - b.i)
+      .map(({ issue }) => issue);
   }
 
   call(target: string, method: string | null, args: string[]): Promise<string> {
@@ -270,6 +340,10 @@ class Pool implements SandboxPool {
     const { promise, resolve, reject } = Promise.withResolvers<string>();
     let payload = target + PART_SEPARATOR + (method ?? "");
     for (let i = 0; i < args.length; i++) payload += PART_SEPARATOR + args[i];
+    // Booting a sandbox is the gateway's cost, not the plugin's: a call made while none is started gets its
+    // time once one is, and waits `COLD_START_MS` at most for that
+    const cold = !this.#workers.some((w) => w.started);
+    const budget = this.#spec.timeoutMs * calls;
     const job: Job = {
       id: this.#nextId++,
       kind,
@@ -279,12 +353,13 @@ class Pool implements SandboxPool {
       worker: null,
       resolve,
       reject,
-      deadline: performance.now() + this.#spec.timeoutMs * calls,
+      deadline: performance.now() + budget + (cold ? COLD_START_MS : 0),
+      budget,
       done: false,
       settle: (error, value) => this.#settle(job, error, value),
     };
     this.#active++;
-    this.#pending.push(job);
+    (cold ? this.#cold : this.#pending).push(job);
     if (this.#watchdog === undefined) this.#arm(this.#spec.timeoutMs);
     this.#queue.push(job);
     this.#pump();
@@ -312,10 +387,16 @@ class Pool implements SandboxPool {
     this.#pending = pending.filter((job) => job.deadline > now);
     this.#pendingHead = 0;
     for (const job of pending) if (job.deadline <= now) this.#timeout(job);
+    let next = Infinity;
+    for (const job of this.#cold) {
+      if (!job.done && job.deadline <= now) {
+        this.#timeout(job, `did not start: no JS sandbox started within ${COLD_START_MS} ms`);
+      }
+      if (!job.done) next = Math.min(next, job.deadline - now);
+    }
     let watch = false;
     for (const worker of [...this.#workers]) watch = worker.check(now) || watch;
     this.#retired = this.#retired.filter((worker) => worker.check(now));
-    let next = Infinity;
     for (let i = this.#pendingHead; i < this.#pending.length; i++) {
       const job = this.#pending[i];
       if (!job.done) next = Math.min(next, Math.max(0, job.deadline - now));
@@ -341,6 +422,8 @@ class Pool implements SandboxPool {
     if (this.#active > 0) await new Promise<void>((resolve) => this.#drained = resolve);
     clearTimeout(this.#watchdog);
     this.#watchdog = undefined;
+    clearTimeout(this.#reaper);
+    this.#reaper = undefined;
     const reason = new JsvmError("closed", "The API's JS sandbox is closed");
     for (const worker of this.#workers) worker.terminate(reason);
     this.#workers = [];
@@ -348,6 +431,7 @@ class Pool implements SandboxPool {
 
   #spawn(): WorkerHandle {
     const spec = this.#spec;
+    const memoryLimitMb = spec.memoryLimitMb ?? DEFAULT_MEMORY_LIMIT_MB;
     const worker = new WorkerHandle({
       init: {
         apiId: spec.apiId,
@@ -356,21 +440,24 @@ class Pool implements SandboxPool {
         sources: this.#sources.filter((s) => !this.#skipped.has(s.file)),
         persistState: spec.persistState ?? false,
         timeoutMs: spec.timeoutMs,
-        parserSource: parserSource(),
         hostCalls: spec.hostCalls !== undefined,
         quietLoad: this.#spawned++ > 0,
       },
       loadTimeoutMs: spec.timeoutMs,
-      thread: bootedThread(this.#spec.memoryLimitMb ?? DEFAULT_MEMORY_LIMIT_MB),
+      thread: spec.supply?.take(memoryLimitMb) ?? new SandboxThread(memoryLimitMb),
       load: this.#gauge,
       hostCalls: spec.hostCalls,
       log: spec.log,
-      onFree: () => this.#pump(),
+      onFree: () => {
+        this.#started();
+        this.#pump();
+      },
       onHandBack: (jobs) => this.#requeue(jobs as Job[]),
       onCrash: (w, error) => this.#lost(w, error, w.started),
       describe: (target, method) => this.#describe(target, method),
     });
     this.#workers.push(worker);
+    this.#watchIdle(this.#spec.idleMs ?? 0);
     worker.loaded.catch((error: JsvmError) => {
       if (error.kind === "timeout" && error.file !== undefined && !this.#skipped.has(error.file)) {
         this.#skipped.add(error.file);
@@ -404,6 +491,54 @@ class Pool implements SandboxPool {
     }
     if (replace && (!this.#closed || waiting)) this.#spawn();
     this.#pump();
+  }
+
+  /** Arms the idle watch to look again in `ms`, unless it is off or armed. */
+  #watchIdle(ms: number): void {
+    if (this.#reaper !== undefined || !(this.#spec.idleMs! > 0)) return;
+    this.#reaper = setTimeout(() => this.#reap(), ms) as unknown as number;
+    Deno.unrefTimer(this.#reaper);
+  }
+
+  /**
+   * Stops every worker that has been idle for `idleMs` (one holding a call, starting, or blocked in a host
+   * call is not idle), then looks again when the next one could be due, while any worker is left.
+   */
+  #reap(): void {
+    this.#reaper = undefined;
+    if (this.#closed) return;
+    const idleMs = this.#spec.idleMs!;
+    const now = performance.now();
+    const waiting = this.#queue.length > this.#queueHead;
+    let next = idleMs;
+    for (const worker of [...this.#workers]) {
+      if (worker.state !== "idle" || waiting) continue;
+      const due = worker.idleSince + idleMs - now;
+      if (due > 0) {
+        next = Math.min(next, due);
+        continue;
+      }
+      const reason = new JsvmError("closed", `The JS sandbox was idle for ${idleMs} ms`);
+      worker.terminate(reason);
+      this.#lost(worker, reason, false);
+      this.#spec.log.debug(`Stopped a JS sandbox idle for ${idleMs} ms`, { api_id: this.#spec.apiId });
+    }
+    if (this.#workers.length > 0) this.#watchIdle(next);
+  }
+
+  /** A worker is ready: calls made while none was started get their time from now. */
+  #started(): void {
+    if (this.#cold.length === 0) return;
+    const now = performance.now();
+    for (const job of this.#cold) {
+      if (job.done) continue;
+      job.deadline = now + job.budget;
+      this.#pending.push(job);
+    }
+    this.#cold = [];
+    // the watch may be armed for a cold call's later limit: these deadlines come first
+    clearTimeout(this.#watchdog);
+    this.#arm(this.#spec.timeoutMs);
   }
 
   /** Puts calls a worker handed back unstarted at the head of the queue, in their order. */
@@ -486,12 +621,9 @@ class Pool implements SandboxPool {
     return plugin === undefined ? name(target, method) : method === null ? plugin : `${plugin} ${method}`;
   }
 
-  #timeout(job: Job): void {
+  #timeout(job: Job, reason = `did not finish within ${this.#spec.timeoutMs} ms`): void {
     if (job.done) return;
-    const error = new JsvmError(
-      "timeout",
-      `JS call ${name(job.target, job.method)} did not finish within ${this.#spec.timeoutMs} ms`,
-    );
+    const error = new JsvmError("timeout", `JS call ${name(job.target, job.method)} ${reason}`);
     const worker = job.worker;
     // A worker that did not start this call in time is stuck on something (an earlier call's promise
     // jobs, say). Terminating it settles what it started and hands back the rest, this call among them.

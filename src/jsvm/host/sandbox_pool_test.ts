@@ -5,6 +5,7 @@ import {
   handlerAlias,
   type HostCallHandler,
   type JsvmError,
+  type LoadIssue,
   type SandboxPool,
 } from "./sandbox_pool.ts";
 import { captureLog } from "../../capture_log.ts";
@@ -14,9 +15,11 @@ import {
   processRequest,
   rejection,
   requestJson,
+  testSupply,
   withPool,
 } from "../../../tests/support/sandbox_pool.ts";
 import { noThreadSpins } from "../../../tests/support/thread_cpu.ts";
+import type { WorkerSupply } from "./worker_supply.ts";
 
 const SESSION = JSON.stringify({ meta_data: { user: "ann" }, rate: 0 });
 const SPEC = JSON.stringify({ APIID: "api-1", OrgID: "org-1", config_data: { greeting: "hi" } });
@@ -629,4 +632,95 @@ Deno.test("close() while calls loop: each still times out at its own deadline, t
     assert.equal((await second).kind, "timeout");
   });
   await noThreadSpins();
+});
+
+Deno.test("createSandboxPool() reports refused and broken sources with file:line and starts no worker", async () => {
+  const sources = [
+    mw("/logs.js", 'log("loaded");\nvar thrown = 1;\nnull.boom;\n', ["thrown"]),
+    mw("/bad_syntax.js", "var ok = 1;\nvar broken = ;\n"),
+    mw("/imports.js", 'var x = 1;\n  import("file:///etc/passwd");\n'),
+    mw("/good.js", TYK_PLUGIN),
+  ];
+  for (const driver of ["otto", "javascript"] as const) {
+    let taken = 0;
+    const supply: WorkerSupply = {
+      take: (memoryLimitMb) => (taken++, testSupply.take(memoryLimitMb)),
+      close: () => {},
+    };
+    const loaded: LoadIssue[][] = [];
+    const spec = { driver, sources, supply, onLoad: (issues: LoadIssue[]) => loaded.push(issues) };
+    await withPool(spec, async (pool, captured) => {
+      assert.deepEqual(
+        pool.issues.map(({ file, line, column }) => ({ file, line, column })),
+        [{ file: "/bad_syntax.js", line: 2, column: 14 }, { file: "/imports.js", line: 2, column: 3 }],
+        driver,
+      );
+      assert.match(pool.issues[0].message, /^SyntaxError: /);
+      // No sandbox thread was taken, and no source ran.
+      assert.equal(taken, 0, "no sandbox thread was taken");
+      assert.ok(!captured.lines.some((line) => line.msg === "loaded"));
+      assert.equal(loaded.length, 0);
+      // The first call starts the sandbox: what fails only when it runs is reported then, once.
+      const target = driver === "otto" ? "myMw" : handlerAlias("/good.js", "myMw");
+      assert.equal((await processRequest(pool, SESSION, SPEC, target, "x")).Request.Body, "X ✓");
+      assert.equal(taken, 1, "the call took one sandbox thread");
+      assert.ok(captured.lines.some((line) => line.msg === "loaded"));
+      assert.deepEqual(loaded.map((issues) => issues.map(({ file, line }) => ({ file, line }))), [[{
+        file: "/logs.js",
+        line: 3,
+      }]]);
+    });
+  }
+});
+
+Deno.test("call() after idleMs without calls runs on a fresh worker; the idle one was stopped", async () => {
+  const code = `var counter = 0; var state = { run: function () { counter++; return String(counter); } };`;
+  const sources = [mw("/state.js", code, ["state"])];
+  // A fresh sandbox may take seconds to boot on a busy machine: the calls' time limit is not what is tested
+  await withPool({ persistState: true, idleMs: 200, timeoutMs: 20_000, sources }, async (pool, captured) => {
+    assert.equal(await pool.call("state", "run", []), "1");
+    assert.equal(await pool.call("state", "run", []), "2");
+    const stopped = () => captured.lines.some((line) => line.msg.startsWith("Stopped a JS sandbox idle"));
+    await waitUntil(stopped, "the idle worker is stopped");
+    assert.equal(await pool.call("state", "run", []), "1"); // the globals of a new sandbox
+    assert.equal(await pool.call("state", "run", []), "2");
+  });
+});
+
+Deno.test("call() is never cut by idleMs: a worker running a call or holding queued calls stays", async () => {
+  const code = `var slow = { run: function (n) {
+    var until = Date.now() + 300; while (Date.now() < until) {}
+    return "done " + n;
+  } };`;
+  await withPool(
+    { idleMs: 20, timeoutMs: 5_000, sources: [mw("/slow.js", code, ["slow"])] },
+    async (pool, captured) => {
+      await pool.load();
+      // One worker: the first call runs for 300 ms, 15 idle periods, while the others wait behind it.
+      const calls = [1, 2, 3].map((n) => pool.call("slow", "run", [String(n)]));
+      assert.deepEqual(await Promise.all(calls), ["done 1", "done 2", "done 3"]);
+      assert.ok(!captured.lines.some((line) => line.msg.startsWith("Stopped a JS sandbox idle")));
+    },
+  );
+});
+
+Deno.test("createSandboxPool() refuses a negative idleMs", () => {
+  const base = { apiId: "a", orgId: "o", driver: "otto" as const, log: captureLog(), sources: [] };
+  assert.throws(() => createSandboxPool({ ...base, timeoutMs: 100, size: 1, idleMs: -1 }), RangeError);
+});
+
+Deno.test("call() made before any sandbox started gets its timeoutMs from the start, not from the call", async () => {
+  // Three sources that take 300 ms each to load: 900 ms of start-up, more than the 800 ms a call may take
+  const busy = (ms: number) => `var until = Date.now() + ${ms}; while (Date.now() < until) {}`;
+  const calls = `var calls = { quick: function () { return "ok"; }, slow: function () { ${busy(3000)} } };`;
+  const sources = [
+    mw("/a.js", busy(300), []),
+    mw("/b.js", busy(300), []),
+    mw("/c.js", `${busy(300)}\n${calls}`, ["calls"]),
+  ];
+  await withPool({ timeoutMs: 800, sources }, async (pool) => {
+    assert.equal(await pool.call("calls", "quick", []), "ok");
+    // once started, a call has its 800 ms from the call on
+    assert.equal((await rejection(pool.call("calls", "slow", []))).kind, "timeout");
+  });
 });

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import type { InitMessage, ToHost } from "../protocol.ts";
-import { parserSource } from "./parser_source.ts";
 import { SandboxThread, type ThreadExit } from "./_sandbox_thread.ts";
 import { SharedChannel } from "./_shared_channel.ts";
 
@@ -16,7 +15,6 @@ function startSandbox(code: string, memoryLimitMb = 64) {
     sources: [{ file: "/plugin.js", code, kind: "middleware", exports: [] }],
     persistState: false,
     timeoutMs: 5_000,
-    parserSource: parserSource(),
     hostCalls: false,
     quietLoad: false,
     control: channel.control.buffer as SharedArrayBuffer,

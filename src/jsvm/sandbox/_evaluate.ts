@@ -10,6 +10,12 @@
 import vm from "node:vm";
 
 const runInThisContext = vm.runInThisContext;
+const Script = vm.Script;
+
+/** Compiles `code` as a script named `file` without running it. @throws the SyntaxError it has */
+export function compileScript(code: string, file: string): void {
+  new Script(code, { __proto__: null, filename: file } as vm.ScriptOptions);
+}
 
 /** Runs `code` as a script named `file`; returns its completion value, throws what it throws. */
 export function evaluateScript(code: string, file: string): unknown {

@@ -16,19 +16,25 @@
 import type { LoadIssue, SandboxSource } from "../protocol.ts";
 import { evaluateScript } from "./_evaluate.ts";
 import { type Guarded, isRefused } from "./code_guard.ts";
+import {
+  badExportMessage,
+  errorText,
+  refusedIssue,
+  syntaxErrorLine,
+  TARGET_RE,
+  wrappedText,
+} from "./source_check.ts";
 import type { LexicalBindings } from "./state_reset.ts";
 import {
   append,
   MapPrototypeGet,
   MapPrototypeHas,
   MapPrototypeSet,
-  OriginalFunction,
   ReflectApply,
   RegExpPrototypeExec,
   RegExpPrototypeTest,
   SafeMap,
   SafeSet,
-  SafeString,
   SafeSyntaxError,
   SetPrototypeAdd,
   SetPrototypeHas,
@@ -38,11 +44,6 @@ import {
   StringPrototypeSplit,
 } from "./_primordials.ts";
 
-/** A name a call may target: an identifier or a dotted path of identifiers. */
-const TARGET_RE =
-  /^[\p{ID_Start}$_][\p{ID_Continue}$\u200C\u200D]*(?:\.[\p{ID_Start}$_][\p{ID_Continue}$\u200C\u200D]*)*$/u;
-/** Head of a wrapped `javascript` middleware source; kept on line 1 so line numbers do not move. */
-const WRAP_HEAD = "(function(){";
 const DISPATCH_FILE = "<dispatch>";
 const LINE_COLUMN_RE = /^(\d+):(\d+)/;
 
@@ -75,47 +76,6 @@ export interface LoadHooks {
 interface Wrapped {
   factory: () => unknown[];
   aliases: string[];
-}
-
-/** The text of an exception, without letting a hostile `toString` escape. */
-export function errorText(error: unknown): string {
-  try {
-    return SafeString(error);
-  } catch {
-    return "exception (cannot be converted to a string)";
-  }
-}
-
-function syntaxMessage(text: string): string | null {
-  try {
-    new OriginalFunction(text); // parses only, never runs
-    return null;
-  } catch (error) {
-    return error instanceof SafeSyntaxError ? (error as Error).message : null;
-  }
-}
-
-/**
- * The line of a syntax error, which V8 does not report for evaluated code: the shortest prefix of whole
- * lines that fails with the same message ends on it.
- */
-function syntaxErrorLine(code: string, message: string): number | undefined {
-  const lines = StringPrototypeSplit(code, "\n");
-  if (syntaxMessage(code) !== message) return undefined;
-  if (StringPrototypeIndexOf(message, "end of input") !== -1) return lines.length;
-  const starts: number[] = [0];
-  for (let i = 0, at = 0; i < lines.length; i++) {
-    at += lines[i].length + 1;
-    append(starts, at);
-  }
-  let lo = 1;
-  let hi = lines.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (syntaxMessage(StringPrototypeSlice(code, 0, starts[mid])) === message) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
 }
 
 /** The load issues of one sandbox, and where in the loaded files an exception came from. */
@@ -183,20 +143,19 @@ class WrappedFiles {
   /** Evaluates a middleware file inside a function (its instrumented `code`), keeping its names' values. */
   load(source: SandboxSource, code: string, report: LoadReport): void {
     const aliases: string[] = [];
-    let tail = "\n;return [";
+    const names: string[] = [];
     for (let i = 0; i < source.exports.length; i++) {
       const { name, alias } = source.exports[i];
       if (!RegExpPrototypeTest(TARGET_RE, name)) {
-        report.fail(source.file, `Cannot export "${name}": not a JavaScript name`);
+        report.fail(source.file, badExportMessage(name));
         continue;
       }
       append(aliases, alias);
-      tail += `(function(){try{return ${name}}catch{}})(),`;
+      append(names, name);
     }
-    tail += "];\n})";
     let factory: () => unknown[];
     try {
-      factory = evaluateScript(WRAP_HEAD + code + tail, source.file) as () => unknown[];
+      factory = evaluateScript(wrappedText(code, names), source.file) as () => unknown[];
     } catch (error) {
       report.failWith(source, error);
       return;
@@ -284,10 +243,10 @@ export function loadSources(
     const source = sources[s];
     hooks.beforeSource(source.file);
     append(report.files, source.file);
-    const guarded = guard(source.code);
+    const guarded = source.guarded ?? guard(source.code);
     if (isRefused(guarded)) {
-      const message = guarded.refused === "syntax" ? `SyntaxError: ${guarded.message}` : guarded.message;
-      report.fail(source.file, message, guarded.line, guarded.column);
+      const { message, line, column } = refusedIssue(source.file, guarded);
+      report.fail(source.file, message, line, column);
     } else if (driver === "javascript" && source.kind === "middleware") {
       wrapped.load(source, guarded.code, report);
     } else {

@@ -32,6 +32,7 @@ import {
   OUTCOME,
   PART_SEPARATOR,
   PIPELINE_DEPTH,
+  type PrepareMessage,
   REGISTERED_HANDLER,
   REPLY,
   SANDBOX_STATE,
@@ -61,10 +62,12 @@ import {
   responseRequestObject,
 } from "./response_hook.ts";
 import { decodeRequestHookResult } from "./hook_result.ts";
-import { createCodeGuard, TICK } from "./code_guard.ts";
-import { errorText, type LoadedSources, loadSources } from "./source_loader.ts";
+import { createCodeGuard, type Guarded, TICK } from "./code_guard.ts";
+import { collectGarbage } from "./_collect_garbage.ts";
+import { errorText } from "./source_check.ts";
+import { type LoadedSources, loadSources } from "./source_loader.ts";
 import { bootstrapObjects, RESET_ROOTS, resetTracked } from "./reset_scope.ts";
-import { guardBuiltins } from "./builtin_lock.ts";
+import { type BuiltinLock, guardBuiltins } from "./builtin_lock.ts";
 import { snapshotState } from "./state_reset.ts";
 import {
   append,
@@ -99,8 +102,12 @@ type WorkerScope = {
 };
 
 /** The host's end of the channel is the other side of this port (see host/_sandbox_thread.ts). */
-const port = (workerData as { port: MessagePort & { once(type: string, fn: (msg: unknown) => void): void } })
-  .port;
+const port = (workerData as {
+  port: MessagePort & {
+    on(type: string, fn: (msg: unknown) => void): void;
+    off(type: string, fn: (msg: unknown) => void): void;
+  };
+}).port;
 const global = globalThis as unknown as Record<string, unknown>;
 const scope = globalThis as unknown as WorkerScope;
 const post: (message: ToHost) => void = port.postMessage.bind(port);
@@ -138,6 +145,14 @@ let tykJS: TykNamespace;
 let restoreState: (() => void) | null = null;
 /** The run of hooks the running call makes (`INBOX.HOOKS`), until its answer is written. */
 let run: HookRunState | null = null;
+/** The code guard, built by `prepare`. */
+let guard: ((code: string) => Guarded) | null = null;
+/** What `prepare` left of each permission (none may be "granted"), for the host to check. */
+let permissions: Record<string, string> = {};
+/** The built-ins as `prepare` found them, sealed once the plugins have loaded. */
+let builtinLock: BuiltinLock;
+/** Whether the sandbox has slept after a call yet: before that sleep it collects its start-up garbage. */
+let slept = false;
 
 function readLane(buffer: SharedArrayBuffer, length: number): string {
   return utf8Decode(new SafeUint8Array(buffer, 0, length));
@@ -159,6 +174,11 @@ function idle(): void {
   const until = PerformanceNow() + (quiet ? IDLE_POLL.quietMicros : IDLE_POLL.busyMicros) / 1000;
   for (let n = 1; AtomicsLoad(control, CONTROL.SEQ) === seq; n++) {
     if ((n & 63) === 0 && PerformanceNow() >= until) {
+      // After its first call, not right after loading: the host is about to post that call then.
+      if (!slept && taken > 0) {
+        slept = true;
+        collectGarbage(); // a few ms, once; a call posted meanwhile is seen as the wait starts
+      }
       AtomicsStore(control, CONTROL.SLEEPING, 1);
       AtomicsWait(control, CONTROL.SEQ, seq);
       AtomicsStore(control, CONTROL.SLEEPING, 0);
@@ -619,11 +639,6 @@ function init(msg: InitMessage): void {
   timeoutMs = msg.timeoutMs;
   muted = msg.quietLoad;
 
-  const permissions = dropPermissions();
-  const guard = createCodeGuard(msg.parserSource);
-  hardenGlobal(global, guard);
-  ReflectDefineProperty(global, TICK, { __proto__: null, value: tick } as PropertyDescriptor);
-  const builtinLock = guardBuiltins(global);
   // otto strings hold Go's raw bytes, so invalid UTF-8 in a body survives what a plugin does with it
   const options = {
     codec: msg.driver === "otto" ? RAW_BYTES : UTF8,
@@ -634,7 +649,7 @@ function init(msg: InitMessage): void {
   defineGlobals(global, { TykJS: tyk.TykJS, _, ...api });
   const builtins = new SafeSet(ReflectOwnKeys(global));
 
-  loaded = loadSources(msg.sources, msg.driver, guard, {
+  loaded = loadSources(msg.sources, msg.driver, guard!, {
     beforeSource: (file) => post({ type: "loading", id: 0, file }),
     afterLibrary: () => defineGlobals(global, api),
     stopped: aborted,
@@ -670,13 +685,34 @@ listen("unhandledrejection", (event) => {
     `Unhandled promise rejection in JS: ${errorText((event as PromiseRejectionEvent).reason)}`,
   );
 });
-// Only the host's first message counts; afterwards everything comes through the shared buffer. Plugin code
-// never runs inside a port's message handler: a thread that reaches its heap limit there is not ended
+/**
+ * Gives up every permission, hardens the global scope and builds the code guard: nothing here depends on the
+ * API, so a spare sandbox does it as it boots, before one is known.
+ */
+function prepare(msg: PrepareMessage): void {
+  permissions = dropPermissions();
+  guard = createCodeGuard(msg.parserSource);
+  hardenGlobal(global, guard);
+  ReflectDefineProperty(global, TICK, { __proto__: null, value: tick } as PropertyDescriptor);
+  builtinLock = guardBuiltins(global);
+  collectGarbage();
+}
+
+// Only the host's first two messages count; afterwards everything comes through the shared buffer. Plugin
+// code never runs inside a port's message handler: a thread that reaches its heap limit there is not ended
 // (Deno 2.9), one that reaches it in a setImmediate callback is.
-port.once("message", (data) => {
-  const msg = data as InitMessage;
-  if (msg?.type !== "init") {
-    throw new Error(`Cannot start the JS sandbox: expected "init", got "${msg?.type}"`);
+const onMessage = (data: unknown) => {
+  const msg = data as PrepareMessage | InitMessage;
+  const expected = guard === null ? "prepare" : "init";
+  if (msg?.type !== expected) {
+    port.off("message", onMessage);
+    throw new Error(`Cannot start the JS sandbox: expected "${expected}", got "${msg?.type}"`);
   }
+  if (msg.type === "prepare") {
+    prepare(msg);
+    return;
+  }
+  port.off("message", onMessage);
   setImmediate(() => init(msg));
-});
+};
+port.on("message", onMessage);
