@@ -8,7 +8,6 @@
 
 import type { Logger } from "../../log.ts";
 import {
-  type CallFailure,
   type HostCallOp,
   IDLE_POLL,
   type InitMessage,
@@ -19,19 +18,11 @@ import {
   type ToHost,
   unhandled,
 } from "../protocol.ts";
-import { JsvmError, type JsvmErrorKind } from "./jsvm_error.ts";
+import { answerHostCall, type HostCallHandler } from "./_host_call.ts";
+import { failureError, JsvmError, type JsvmErrorKind } from "./jsvm_error.ts";
 import { SandboxThread, type ThreadExit } from "./_sandbox_thread.ts";
 import { SharedChannel } from "./_shared_channel.ts";
-
-/**
- * Serves one synchronous call made from plugin code; resolves to the string returned to JS, or undefined.
- * `signal` aborts when the call it serves times out or its sandbox dies, so the work can stop.
- */
-export type HostCallHandler = (
-  op: HostCallOp,
-  args: string[],
-  signal: AbortSignal,
-) => Promise<string | undefined>;
+import { STUCK_MS, StuckReport } from "./_stuck_report.ts";
 
 /** A call as a worker runs it; `settle` is called exactly once, unless the worker hands it back unstarted. */
 export interface WorkerJob {
@@ -79,12 +70,6 @@ export interface WorkerHandleOptions {
   describe(target: string, method: string | null): string;
 }
 
-/**
- * How long a sandbox thread may stay busy after it was told to stop (or after the deadline of the call
- * whose promise jobs it runs) before the watchdog reports it.
- */
-export const STUCK_MS = 1_000;
-
 /** Longest time a Worker may take to boot (before its first source starts). */
 const BOOT_TIMEOUT_MS = 30_000;
 
@@ -117,10 +102,8 @@ export class WorkerHandle {
   /** The deadline of the last call it answered: promise jobs of that call may run until then. */
   #lastDeadline = 0;
   #lastCall = "";
-  /** When it was stopped, and what it ran then, while its thread may still be busy. */
-  #stoppedAt = 0;
-  #culprit = "";
-  #reported = false;
+  /** When it was stopped and what it ran then, for the watchdog while its thread may still be busy. */
+  #stuck: StuckReport;
 
   /** Resolves with the load issues once every source is evaluated; rejects if the worker dies first. */
   readonly loaded: Promise<LoadIssue[]> = this.#loaded.promise;
@@ -128,6 +111,7 @@ export class WorkerHandle {
   constructor(options: WorkerHandleOptions) {
     this.#options = options;
     this.#load = new Int32Array(options.load);
+    this.#stuck = new StuckReport(options.log, options.init.apiId);
     this.loaded.catch(() => {}); // the pool reads it; never an unhandled rejection
     const msg: InitMessage = {
       ...options.init,
@@ -250,19 +234,8 @@ export class WorkerHandle {
     this.#lastDeadline = job.deadline;
     this.#lastCall = this.#options.describe(job.target, job.method);
     const { failed, text } = this.#channel.outcome(k);
-    if (!failed) {
-      job.settle(null, text);
-      return;
-    }
-    let failure: CallFailure;
-    try {
-      failure = JSON.parse(text);
-    } catch {
-      failure = { kind: "threw", message: "JS sandbox sent an unreadable failure" };
-    }
-    const { kind, message, file, line } = failure;
-    const known = kind === "missing" || kind === "decode" ? kind : "threw";
-    job.settle(new JsvmError(known, String(message), { file, line }), "");
+    if (failed) job.settle(failureError(text), "");
+    else job.settle(null, text);
   }
 
   /** Wakes an idle worker that sleeps, so it polls for the call about to come. */
@@ -278,8 +251,7 @@ export class WorkerHandle {
     if (this.#state === "dead") return;
     const wasStarting = this.#state === "starting";
     this.#state = "dead";
-    this.#stoppedAt = performance.now();
-    this.#culprit = this.#running(wasStarting);
+    this.#stuck.stopped(performance.now(), this.#running(wasStarting));
     // terminate() does not stop a Worker busy in JavaScript (denoland/deno#35657): the abort flag makes the
     // plugin's ticks throw, and the sandbox closes itself.
     const { done, started } = this.#channel.abort(this.#first + this.#jobs.length);
@@ -318,7 +290,7 @@ export class WorkerHandle {
     ) return;
     const { log, init } = this.#options;
     const memoryLimitMb = this.#thread.memoryLimitMb;
-    const plugin = this.#state === "dead" ? this.#culprit : this.#running(this.#state === "starting");
+    const plugin = this.#state === "dead" ? this.#stuck.culprit : this.#running(this.#state === "starting");
     const outOfMemory = info.error?.code === "ERR_WORKER_OUT_OF_MEMORY" || info.error === undefined;
     const message = outOfMemory
       ? `JS sandbox ran out of memory (jsvm_memory_limit_mb is ${memoryLimitMb})`
@@ -352,36 +324,18 @@ export class WorkerHandle {
    */
   check(now: number): boolean {
     const thread = this.#channel.threadState();
-    const { log, init } = this.#options;
     if (this.#state !== "dead") {
       if (thread !== SANDBOX_STATE.AFTER || this.#lastDeadline === 0) return false;
       if (now < this.#lastDeadline + STUCK_MS) return true;
       this.#crash(`JS sandbox still runs promise jobs of ${this.#lastCall} past its deadline`, "timeout");
-      this.#stoppedAt = this.#lastDeadline;
+      this.#stuck.stoppedSince(this.#lastDeadline);
     }
     if (thread === SANDBOX_STATE.CLOSED || this.#exited || this.#thread.exited || !this.#booted) {
       this.#thread.stop();
-      if (this.#reported) {
-        log.warn(
-          `JS sandbox thread stopped ${((now - this.#stoppedAt) / 1000).toFixed(1)} s after its deadline`,
-          {
-            api_id: init.apiId,
-            plugin: this.#culprit,
-          },
-        );
-      }
+      this.#stuck.gone(now);
       return false;
     }
-    if (!this.#reported && now - this.#stoppedAt >= STUCK_MS) {
-      this.#reported = true;
-      log.error(
-        "JS sandbox thread still busy 1 s after its deadline, in code the timeout guard cannot interrupt",
-        {
-          api_id: init.apiId,
-          plugin: this.#culprit,
-        },
-      );
-    }
+    this.#stuck.busy(now);
     return true;
   }
 
@@ -485,30 +439,17 @@ export class WorkerHandle {
   }
 
   #serveHostCall(id: number, op: HostCallOp, args: string[]): void {
-    const handler = this.#options.hostCalls;
     const abort = this.#abort ??= new AbortController();
-    let pending: Promise<string | undefined>;
-    try {
-      pending = handler === undefined ? Promise.resolve(undefined) : handler(op, args, abort.signal);
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    pending.then(
-      (value) => {
-        if (!this.#current(id)) return; // timed out or dead: the sandbox is not waiting any more
-        if (value === undefined) this.#reply(id, REPLY.UNDEFINED, "");
-        else if (!this.#reply(id, REPLY.VALUE, String(value))) {
-          this.#reply(id, REPLY.ERROR, `${op} returned more than the sandbox can take`);
-        }
-      },
-      (error) => {
-        if (!this.#current(id)) return;
-        const message = error instanceof Error ? error.message : String(error);
-        this.#options.log.error(`JS host call ${op} failed: ${message}`, {
-          api_id: this.#options.init.apiId,
-        });
-        this.#reply(id, REPLY.ERROR, message);
-      },
-    );
+    answerHostCall(this.#options.hostCalls, { op, args }, abort.signal).then((answer) => {
+      if (!this.#current(id)) return; // timed out or dead: the sandbox is not waiting any more
+      if ("error" in answer) {
+        const { log, init } = this.#options;
+        log.error(`JS host call ${op} failed: ${answer.error}`, { api_id: init.apiId });
+        this.#reply(id, REPLY.ERROR, answer.error);
+      } else if (answer.value === undefined) this.#reply(id, REPLY.UNDEFINED, "");
+      else if (!this.#reply(id, REPLY.VALUE, answer.value)) {
+        this.#reply(id, REPLY.ERROR, `${op} returned more than the sandbox can take`);
+      }
+    });
   }
 }

@@ -1,4 +1,5 @@
 /** How a JS call failed, as the sandbox pool reports it to its callers. */
+import type { CallFailure } from "../protocol.ts";
 
 /**
  * What went wrong with a call: `threw` (plugin exception), `missing` (no such function), `decode` (a hook
@@ -23,4 +24,20 @@ export class JsvmError extends Error {
     if (options?.file !== undefined) this.file = options.file;
     if (options?.line !== undefined) this.line = options.line;
   }
+}
+
+/**
+ * The error a call's failure outcome stands for: the sandbox's `CallFailure` JSON, with any kind but
+ * `missing` and `decode` read as `threw`.
+ */
+export function failureError(text: string): JsvmError {
+  let failure: CallFailure;
+  try {
+    failure = JSON.parse(text);
+  } catch {
+    failure = { kind: "threw", message: "JS sandbox sent an unreadable failure" };
+  }
+  const { kind, message, file, line } = failure;
+  const known = kind === "missing" || kind === "decode" ? kind : "threw";
+  return new JsvmError(known, String(message), { file, line });
 }

@@ -20,7 +20,8 @@ import type { Logger } from "../../log.ts";
 import { INBOX, type LoadIssue, PART_SEPARATOR, type RunHook, type SandboxSource } from "../protocol.ts";
 import { checkSources } from "./_source_checks.ts";
 import { SandboxThread } from "./_sandbox_thread.ts";
-import { type HostCallHandler, WorkerHandle, type WorkerJob } from "./_worker_handle.ts";
+import type { HostCallHandler } from "./_host_call.ts";
+import { WorkerHandle, type WorkerJob } from "./_worker_handle.ts";
 import type { WorkerSupply } from "./worker_supply.ts";
 import { JsvmError } from "./jsvm_error.ts";
 
@@ -38,7 +39,7 @@ const COLD_START_MS = 30_000;
 const WATCH_MS = 250;
 
 export type { HostCallOp, LoadIssue } from "../protocol.ts";
-export type { HostCallHandler } from "./_worker_handle.ts";
+export type { HostCallHandler } from "./_host_call.ts";
 export { JsvmError, type JsvmErrorKind } from "./jsvm_error.ts";
 
 /** One JS source evaluated in an API's sandbox. */
