@@ -5,21 +5,10 @@
  * gateway's other APIs serve as usual.
  */
 import assert from "node:assert/strict";
-import { keylessApi, startGateway, withPlugins } from "../support/gateway.ts";
+import { startGateway } from "../support/gateway.ts";
 import { statusOf } from "../support/http.ts";
 import { startUpstream } from "../support/upstream.ts";
-
-/** A pre hook that runs `code` when the request has `?run=1`, and passes the request on otherwise. */
-function plugin(code: string): string {
-  return `var probe = new TykJS.TykMiddleware.NewMiddleware({});
-probe.NewProcessRequest(function (request, session, spec) {
-  if (request.Params.run) {
-    ${code}
-  }
-  return probe.ReturnData(request, {});
-});
-`;
-}
+import { probeApis } from "./_probe_apis.ts";
 
 const CASES: Record<string, string> = {
   // fills its heap fast (splitting a 120 MB string a few times does too, but takes V8 tens of seconds of
@@ -32,14 +21,7 @@ const CASES: Record<string, string> = {
 
 Deno.test("attack: memory past jsvm_memory_limit_mb or a huge hook result fails one call, not the gateway", async () => {
   const upstream = await startUpstream();
-  const apps: Record<string, unknown> = {};
-  const files: Record<string, string> = {};
-  for (const [name, code] of Object.entries(CASES)) {
-    files[`plugins/${name}.js`] = plugin(code);
-    apps[`${name}.json`] = withPlugins(keylessApi(name, `/${name}/`, upstream.url), {
-      pre: [{ name: "probe", path: `plugins/${name}.js` }],
-    });
-  }
+  const { files, apps } = probeApis(CASES, upstream.url);
   const gw = await startGateway({
     conf: { enable_jsvm: true, jsvm_timeout: 20, jsvm_pool_size: 1, jsvm_memory_limit_mb: 320 },
     files,

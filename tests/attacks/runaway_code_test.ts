@@ -7,22 +7,11 @@
  * reported by the watchdog with its API and plugin.
  */
 import assert from "node:assert/strict";
-import { keylessApi, startGateway, type TestGateway, withPlugins } from "../support/gateway.ts";
+import { startGateway, type TestGateway } from "../support/gateway.ts";
 import { statusOf } from "../support/http.ts";
 import { busyWorkerThreads, noThreadSpins, threadsStop } from "../support/thread_cpu.ts";
 import { startUpstream } from "../support/upstream.ts";
-
-/** A pre hook that runs `code` when the request has `?run=1`, and passes the request on otherwise. */
-function plugin(code: string): string {
-  return `var probe = new TykJS.TykMiddleware.NewMiddleware({});
-probe.NewProcessRequest(function (request, session, spec) {
-  if (request.Params.run) {
-    ${code}
-  }
-  return probe.ReturnData(request, {});
-});
-`;
-}
+import { probeApis } from "./_probe_apis.ts";
 
 const CASES: Record<string, string> = {
   arrow: "var g = n => n > 0 ? g(n - 1) + g(n - 1) : 1; g(60);",
@@ -38,14 +27,7 @@ const CASES: Record<string, string> = {
 
 async function withRunawayGateway(fn: (gw: TestGateway) => Promise<void>) {
   const upstream = await startUpstream();
-  const apps: Record<string, unknown> = {};
-  const files: Record<string, string> = {};
-  for (const [name, code] of Object.entries(CASES)) {
-    files[`plugins/${name}.js`] = plugin(code);
-    apps[`${name}.json`] = withPlugins(keylessApi(name, `/${name}/`, upstream.url), {
-      pre: [{ name: "probe", path: `plugins/${name}.js` }],
-    });
-  }
+  const { files, apps } = probeApis(CASES, upstream.url);
   const gw = await startGateway({
     conf: { enable_jsvm: true, jsvm_timeout: 1, jsvm_pool_size: 1 },
     files,

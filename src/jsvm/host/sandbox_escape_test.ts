@@ -57,26 +57,34 @@ async function inSandboxWorker(code: string, drop = true): Promise<Record<string
   }
 }
 
-Deno.test("sandbox Workers start with every permission denied, not only with Deno's APIs removed", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const secret = `${dir}/secret.txt`;
-    await Deno.writeTextFile(secret, "s3cr3t");
-    const server = await startUpstream(); // counts the requests it gets
-    const own = new URL("../sandbox/worker.ts", import.meta.url);
-    const out = await inSandboxWorker(`
+/**
+ * Sandbox-thread code that tries each permission for real (the sandbox's own code, a secret in `dir`, a write,
+ * env, run, sys, a connection to `port`) and posts what each attempt gave: "ALLOWED" or the error's name.
+ */
+function tryEveryPermission(own: URL, dir: string, port: number, extra = ""): string {
+  return `
       const out = {};
       const attempt = (name, fn) => { try { fn(); out[name] = "ALLOWED"; } catch (e) { out[name] = e.name; } };
       attempt("own code", () => Deno.readTextFileSync(${JSON.stringify(own.pathname)}));
-      attempt("read", () => Deno.readTextFileSync(${JSON.stringify(secret)}));
+      attempt("read", () => Deno.readTextFileSync(${JSON.stringify(`${dir}/secret.txt`)}));
       attempt("write", () => Deno.writeTextFileSync(${JSON.stringify(`${dir}/written.txt`)}, "x"));
       attempt("env", () => Deno.env.get("HOME"));
+      ${extra}
       attempt("run", () => new Deno.Command("true").outputSync());
       attempt("sys", () => Deno.hostname());
-      out.net = await Deno.connect({ hostname: "127.0.0.1", port: ${server.port} })
+      out.net = await Deno.connect({ hostname: "127.0.0.1", port: ${port} })
         .then((conn) => (conn.close(), "ALLOWED"), (e) => e.name);
       postMessage(out);
-    `);
+    `;
+}
+
+Deno.test("sandbox Workers start with every permission denied, not only with Deno's APIs removed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/secret.txt`, "s3cr3t");
+    const server = await startUpstream(); // counts the requests it gets
+    const own = new URL("../sandbox/worker.ts", import.meta.url);
+    const out = await inSandboxWorker(tryEveryPermission(own, dir, server.port));
     await server.stop();
     const denied = ["own code", "read", "write", "env", "run", "sys", "net"].map((
       name,
@@ -92,25 +100,11 @@ Deno.test("sandbox Workers start with every permission denied, not only with Den
 Deno.test("sandbox threads, before they give up their permissions, may read only the sandbox's code", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const secret = `${dir}/secret.txt`;
-    await Deno.writeTextFile(secret, "s3cr3t");
+    await Deno.writeTextFile(`${dir}/secret.txt`, "s3cr3t");
     const server = await startUpstream(); // counts the requests it gets
     const own = new URL("../sandbox/worker.ts", import.meta.url);
     const out = await inSandboxWorker(
-      `
-      const out = {};
-      const attempt = (name, fn) => { try { fn(); out[name] = "ALLOWED"; } catch (e) { out[name] = e.name; } };
-      attempt("own code", () => Deno.readTextFileSync(${JSON.stringify(own.pathname)}));
-      attempt("read", () => Deno.readTextFileSync(${JSON.stringify(secret)}));
-      attempt("write", () => Deno.writeTextFileSync(${JSON.stringify(`${dir}/written.txt`)}, "x"));
-      attempt("env", () => Deno.env.get("HOME"));
-      out["process.env"] = JSON.stringify(process.env); // the gateway's environment is not copied in
-      attempt("run", () => new Deno.Command("true").outputSync());
-      attempt("sys", () => Deno.hostname());
-      out.net = await Deno.connect({ hostname: "127.0.0.1", port: ${server.port} })
-        .then((conn) => (conn.close(), "ALLOWED"), (e) => e.name);
-      postMessage(out);
-    `,
+      tryEveryPermission(own, dir, server.port, 'out["process.env"] = JSON.stringify(process.env);'),
       false,
     );
     await server.stop();
